@@ -1,0 +1,11 @@
+"""Pure functions that sample structured basis kernels (`keras.ops` only, no state)."""
+
+from keras_gaussconv.bases.gaussian import (
+    derivative_orders,
+    gaussian_derivative,
+    gaussian_derivative_basis,
+    gaussian_derivatives,
+    num_gaussian_derivatives,
+)
+from keras_gaussconv.bases.grid import rotate_and_shift, sampling_grid
+from keras_gaussconv.bases.hermite import hermite_polynomials

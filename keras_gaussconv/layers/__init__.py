@@ -1,0 +1,5 @@
+"""Structured-kernel convolution layers."""
+
+from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.constraints import MinValue
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D

@@ -1,0 +1,365 @@
+"""`BasisConv2D`: the one base class of every structured-kernel convolution."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_gaussconv.layers.validation import (
+    check_choice,
+    check_int_pair,
+    check_positive_int,
+)
+
+IMPLEMENTATIONS = ("auto", "kernel", "basis")
+
+
+class BasisConv2D(keras.layers.Layer):
+    """2-D convolution whose kernels combine B bases of N structured kernels.
+
+    A subclass declares the basis: `num_kernels` (N), `build_basis()` which
+    adds its geometric weights, and `basis()` which returns the sampled
+    kernels φ of shape `(B, kh, kw, N)`. This class does the rest: argument
+    checks, the combination weights, the execution paths, shapes and config.
+
+    Full combination (eq. 3 of Penaud--Polge et al. 2022), output channel
+    c = b·(F_out/B) + j:
+        J_c = Σ_i Σ_n ω[b, i, j, n] · (φ[b, n] ⋆ I_i),  ω = `coefficients`
+        of shape (B, F_in, F_out/B, N).
+    Separable combination (eq. 4):
+        J_c = Σ_n λ[b, n, j] · Σ_i β[b, i, n] · (φ[b, n] ⋆ I_i),
+        β = `coefficients_in` (B, F_in, N), λ = `coefficients_out` (B, N, F_out/B).
+
+    Args:
+        filters: F_out, number of output channels; divisible by `num_bases`.
+        kernel_size: int or pair `(kh, kw)`; odd, even and non-square sizes
+            are sampled exactly as given.
+        num_bases: B, number of independent bases.
+        separable: use the separable combination (eq. 4) instead of eq. 3.
+        strides, padding, data_format, dilation_rate, activation, use_bias:
+            as in `keras.layers.Conv2D`.
+        coefficients_initializer: initializer of ω (or β and λ). `None`
+            (default) draws N(0, 2 / fan_in) with fan_in the number of terms
+            each combination sums (F_in·N for ω, F_in for β, N for λ): He
+            initialisation, so the combination keeps the variance of
+            unit-energy basis responses in ReLU networks, whatever the width
+            (the reference's N(0, (√2/(F_in + F_out))²) shrinks with width).
+        bias_initializer: initializer of the bias.
+        coefficients_regularizer, bias_regularizer, activity_regularizer:
+            regularizers, as in Keras.
+        coefficients_constraint, bias_constraint: constraints, as in Keras.
+        implementation: `"auto"` (cheapest by multiply-add count),
+            `"kernel"` (build the dense kernel, one convolution) or
+            `"basis"` (convolve with the basis kernels, then combine). All
+            give the same result up to float32 round-off.
+        **kwargs: passed to `keras.layers.Layer` (`name`, `dtype`, ...).
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        num_bases=1,
+        separable=False,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        coefficients_initializer=None,
+        bias_initializer="zeros",
+        coefficients_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        coefficients_constraint=None,
+        bias_constraint=None,
+        implementation="auto",
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.filters = check_positive_int("filters", filters)
+        self.num_bases = check_positive_int("num_bases", num_bases)
+        if self.filters % self.num_bases:
+            raise ValueError(
+                "`filters` must be divisible by `num_bases` (each basis makes "
+                f"filters / num_bases output channels). Received: "
+                f"filters={filters}, num_bases={num_bases}"
+            )
+        self.kernel_size = check_int_pair("kernel_size", kernel_size)
+        self.strides = check_int_pair("strides", strides)
+        self.dilation_rate = check_int_pair("dilation_rate", dilation_rate)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides` > 1 is not supported together with `dilation_rate` "
+                f"> 1. Received: strides={strides}, dilation_rate={dilation_rate}"
+            )
+        self.padding = check_choice("padding", padding, ("valid", "same"))
+        self.data_format = check_choice(
+            "data_format",
+            keras.config.image_data_format() if data_format is None else data_format,
+            ("channels_last", "channels_first"),
+        )
+        if not isinstance(separable, bool):
+            raise ValueError(
+                f"`separable` must be True or False. Received: separable={separable!r}"
+            )
+        self.separable = separable
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.coefficients_initializer = (
+            None
+            if coefficients_initializer is None
+            else keras.initializers.get(coefficients_initializer)
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.coefficients_regularizer = keras.regularizers.get(coefficients_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.coefficients_constraint = keras.constraints.get(coefficients_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.implementation = check_choice(
+            "implementation", implementation, IMPLEMENTATIONS
+        )
+
+    # --- what a subclass declares -------------------------------------------
+
+    @property
+    def num_kernels(self):
+        """N, the number of kernels in one basis."""
+        raise NotImplementedError
+
+    def build_basis(self):
+        """Adds the geometric weights with `add_weight`."""
+        raise NotImplementedError
+
+    def basis(self):
+        """The sampled basis kernels φ, shape `(B, kh, kw, N)`, variable dtype."""
+        raise NotImplementedError
+
+    # --- shapes -------------------------------------------------------------
+
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    def _check_rank(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of rank 4 (batch, rows, "
+                f"cols, channels or batch, channels, rows, cols). Received: "
+                f"input_shape={tuple(input_shape)}"
+            )
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        self._check_rank(input_shape)
+        spatial = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:]
+        out = []
+        for size, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate):
+            if size is None:
+                out.append(None)
+            elif self.padding == "same":
+                out.append((size + s - 1) // s)
+            else:
+                extent = d * (k - 1) + 1
+                if size < extent:
+                    raise ValueError(
+                        "With padding='valid' the dilated kernel (extent "
+                        f"{extent}) must fit in the input. Received: "
+                        f"kernel_size={self.kernel_size}, dilation_rate="
+                        f"{self.dilation_rate}, input_shape={input_shape}"
+                    )
+                out.append((size - extent) // s + 1)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *out, self.filters)
+        return (input_shape[0], self.filters, *out)
+
+    # --- state --------------------------------------------------------------
+
+    def _add_coefficients(self, name, shape, fan_in):
+        initializer = self.coefficients_initializer
+        if initializer is None:
+            initializer = keras.initializers.RandomNormal(stddev=math.sqrt(2.0 / fan_in))
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializer,
+            regularizer=self.coefficients_regularizer,
+            constraint=self.coefficients_constraint,
+        )
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        channel_axis = self._channel_axis()
+        in_channels = input_shape[channel_axis]
+        if in_channels is None:
+            raise ValueError(
+                f"The channel dimension of the inputs of {type(self).__name__} "
+                f"must be known. Received: input_shape={tuple(input_shape)}"
+            )
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis: in_channels})
+        self.in_channels = in_channels
+        b, n, per_basis = self.num_bases, self.num_kernels, self.filters // self.num_bases
+        self.build_basis()
+        if self.separable:
+            self.coefficients_in = self._add_coefficients(
+                "coefficients_in", (b, in_channels, n), fan_in=in_channels
+            )
+            self.coefficients_out = self._add_coefficients(
+                "coefficients_out", (b, n, per_basis), fan_in=n
+            )
+        else:
+            self.coefficients = self._add_coefficients(
+                "coefficients", (b, in_channels, per_basis, n), fan_in=in_channels * n
+            )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self._path = self._choose_path()
+
+    def add_geometric_weight(self, name, shape, initializer, trainable, constraint=None):
+        """A float32 weight of the basis geometry, never autocast (mixed precision)."""
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializer,
+            trainable=trainable,
+            constraint=constraint,
+            autocast=False,
+        )
+
+    # --- execution paths ----------------------------------------------------
+
+    def path_costs(self):
+        """Multiply-adds per output pixel of each path, e.g. `{"kernel": ..., "basis": ...}`.
+
+        k = kh·kw. Kernel-first: F_in·F_out·k. Basis-first, full:
+        F_in·B·N·k + F_in·N·F_out. Basis-first, separable:
+        F_in·B·N + B·N·k + N·F_out.
+        """
+        k = self.kernel_size[0] * self.kernel_size[1]
+        f_in, f_out, b, n = self.in_channels, self.filters, self.num_bases, self.num_kernels
+        if self.separable:
+            basis = f_in * b * n + b * n * k + n * f_out
+        else:
+            basis = f_in * b * n * k + f_in * n * f_out
+        return {"kernel": f_in * f_out * k, "basis": basis}
+
+    def _choose_path(self):
+        if self.implementation != "auto":
+            return self.implementation
+        costs = self.path_costs()
+        return min(costs, key=costs.get)
+
+    def _conv_kwargs(self):
+        return dict(
+            strides=self.strides,
+            padding=self.padding,
+            data_format="channels_last",
+            dilation_rate=self.dilation_rate,
+        )
+
+    def kernel(self, basis=None):
+        """The dense kernel W of shape `(kh, kw, F_in, F_out)` the layer applies.
+
+        Full: W[h, w, i, b·(F_out/B) + j] = Σ_n ω[b, i, j, n] φ[b, h, w, n];
+        separable: Σ_n β[b, i, n] φ[b, h, w, n] λ[b, n, j].
+        """
+        phi = self.basis() if basis is None else basis
+        if self.separable:
+            w = ops.einsum(
+                "bin,bhwn,bnj->hwibj",
+                ops.cast(self.coefficients_in, phi.dtype),
+                phi,
+                ops.cast(self.coefficients_out, phi.dtype),
+            )
+        else:
+            w = ops.einsum("bhwn,bijn->hwibj", phi, ops.cast(self.coefficients, phi.dtype))
+        kh, kw = self.kernel_size
+        return ops.reshape(w, (kh, kw, self.in_channels, self.filters))
+
+    def _block_diagonal(self, weights):
+        """(B, M, J) per-basis matrices → (B·M, B·J) block-diagonal matrix."""
+        b, m, j = weights.shape
+        eye = ops.cast(np.eye(b, dtype="float32"), weights.dtype)
+        return ops.reshape(ops.einsum("bmj,bc->bmcj", weights, eye), (b * m, b * j))
+
+    def _basis_first(self, x, phi):
+        """Depthwise convolution with the basis kernels, then 1×1 combinations."""
+        kh, kw = self.kernel_size
+        b, n = self.num_bases, self.num_kernels
+        # (B, kh, kw, N) → (kh, kw, B·N), channel b·N + n.
+        phi = ops.reshape(ops.transpose(phi, (1, 2, 0, 3)), (kh, kw, b * n))
+        if self.separable:
+            beta = ops.cast(self.coefficients_in, x.dtype)
+            x = ops.matmul(x, ops.reshape(ops.transpose(beta, (1, 0, 2)), (self.in_channels, b * n)))
+            x = ops.depthwise_conv(x, phi[:, :, :, None], **self._conv_kwargs())
+            return ops.matmul(x, self._block_diagonal(ops.cast(self.coefficients_out, x.dtype)))
+        depthwise = ops.broadcast_to(phi[:, :, None, :], (kh, kw, self.in_channels, b * n))
+        x = ops.depthwise_conv(x, depthwise, **self._conv_kwargs())
+        # Channel i·B·N + b·N + n of x meets ω[b, i, j, n] for output b·(F_out/B) + j.
+        omega = ops.cast(self.coefficients, x.dtype)
+        combine = ops.einsum("bijn,bc->ibncj", omega, ops.cast(np.eye(b, dtype="float32"), x.dtype))
+        return ops.matmul(x, ops.reshape(combine, (self.in_channels * b * n, self.filters)))
+
+    def call(self, inputs):
+        x = inputs
+        if self.data_format == "channels_first":
+            x = ops.transpose(x, (0, 2, 3, 1))
+        phi = ops.cast(self.basis(), x.dtype)
+        if self._path == "kernel":
+            x = ops.conv(x, self.kernel(phi), **self._conv_kwargs())
+        else:
+            x = self._basis_first(x, phi)
+        if self.use_bias:
+            x = x + ops.cast(self.bias, x.dtype)
+        if self.data_format == "channels_first":
+            x = ops.transpose(x, (0, 3, 1, 2))
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+    # --- config -------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "num_bases": self.num_bases,
+                "separable": self.separable,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "coefficients_initializer": (
+                    None
+                    if self.coefficients_initializer is None
+                    else keras.initializers.serialize(self.coefficients_initializer)
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "coefficients_regularizer": keras.regularizers.serialize(
+                    self.coefficients_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "coefficients_constraint": keras.constraints.serialize(
+                    self.coefficients_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self.activity_regularizer
+                ),
+                "implementation": self.implementation,
+            }
+        )
+        return config

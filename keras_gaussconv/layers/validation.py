@@ -1,0 +1,59 @@
+"""Argument checks shared by the layers: each error names the argument and the value received."""
+
+import numbers
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive_int(name, value):
+    """`value` as an int >= 1, else ValueError naming `name`."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_non_negative_int(name, value):
+    """`value` as an int >= 0, else ValueError naming `name`."""
+    if not _is_int(value) or value < 0:
+        raise ValueError(
+            f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_int_pair(name, value):
+    """An int or a pair of ints, each >= 1, normalised to a tuple of two ints."""
+    pair = (value, value) if _is_int(value) else value
+    try:
+        pair = tuple(pair)
+    except TypeError:
+        pair = None
+    if pair is None or len(pair) != 2 or not all(_is_int(v) and v >= 1 for v in pair):
+        raise ValueError(
+            f"`{name}` must be a positive integer or a tuple of 2 positive "
+            f"integers. Received: {name}={value!r}"
+        )
+    return tuple(int(v) for v in pair)
+
+
+def check_choice(name, value, choices):
+    """`value` (strings compared case-insensitively) if it is one of `choices`."""
+    normalised = value.lower() if isinstance(value, str) else value
+    if normalised not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {sorted(choices)}. Received: {name}={value!r}"
+        )
+    return normalised
+
+
+def check_positive_float(name, value):
+    """`value` as a float > 0, else ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(
+            f"`{name}` must be a positive number. Received: {name}={value!r}"
+        )
+    return float(value)
