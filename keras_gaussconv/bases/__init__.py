@@ -2,10 +2,12 @@
 
 from keras_gaussconv.bases.gaussian import (
     derivative_orders,
+    displaced_gaussian_basis,
     gaussian_derivative,
     gaussian_derivative_basis,
     gaussian_derivatives,
     num_gaussian_derivatives,
 )
+from keras_gaussconv.bases.gabor import gabor_basis
 from keras_gaussconv.bases.grid import rotate_and_shift, sampling_grid
 from keras_gaussconv.bases.hermite import hermite_polynomials

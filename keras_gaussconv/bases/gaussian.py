@@ -86,8 +86,27 @@ def gaussian_derivative_basis(grid, sigma, offset, theta, order):
     return _select_orders(g1, orders[:, 0]) * _select_orders(g2, orders[:, 1])
 
 
+def displaced_gaussian_basis(grid, sigma, offset):
+    """Isotropic Gaussians centred at their offsets: φ[b, n] = G(x - μ₁, σ) · G(y - μ₂, σ).
+
+    Args:
+        grid: `(x, y)` from `sampling_grid`, each `(kh, kw)`.
+        sigma: `(B, N)` isotropic scales, positive.
+        offset: `(B, N, 2)` centres (μ₁ along x, μ₂ along y).
+
+    Returns:
+        Tensor of shape `(B, kh, kw, N)`.
+    """
+    x, y = grid
+    sigma = sigma[:, None, None, :]
+    g1 = gaussian_derivative(x[None, :, :, None] - offset[:, None, None, :, 0], sigma, 0)
+    g2 = gaussian_derivative(y[None, :, :, None] - offset[:, None, None, :, 1], sigma, 0)
+    return g1 * g2
+
+
 __all__ = [
     "derivative_orders",
+    "displaced_gaussian_basis",
     "gaussian_derivative",
     "gaussian_derivative_basis",
     "gaussian_derivatives",

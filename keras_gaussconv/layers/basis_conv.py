@@ -6,9 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gaussconv.layers.constraints import MinValue
 from keras_gaussconv.layers.validation import (
     check_choice,
     check_int_pair,
+    check_positive_float,
     check_positive_int,
 )
 
@@ -18,10 +20,10 @@ IMPLEMENTATIONS = ("auto", "kernel", "basis")
 class BasisConv2D(keras.layers.Layer):
     """2-D convolution whose kernels combine B bases of N structured kernels.
 
-    A subclass declares the basis: `num_kernels` (N), `build_basis()` which
-    adds its geometric weights, and `basis()` which returns the sampled
-    kernels φ of shape `(B, kh, kw, N)`. This class does the rest: argument
-    checks, the combination weights, the execution paths, shapes and config.
+    A subclass declares the basis in `__init__`: `self.num_kernels` (N) and
+    its geometric weights (`declare_geometry`); and it implements `basis()`,
+    the sampled kernels φ of shape `(B, kh, kw, N)`. This class does the rest: argument checks, all
+    weights, the combination, the execution paths, shapes and config.
 
     Full combination (eq. 3 of Penaud--Polge et al. 2022), output channel
     c = b·(F_out/B) + j:
@@ -124,18 +126,43 @@ class BasisConv2D(keras.layers.Layer):
 
     # --- what a subclass declares -------------------------------------------
 
-    @property
-    def num_kernels(self):
-        """N, the number of kernels in one basis."""
-        raise NotImplementedError
-
-    def build_basis(self):
-        """Adds the geometric weights with `add_weight`."""
-        raise NotImplementedError
-
     def basis(self):
         """The sampled basis kernels φ, shape `(B, kh, kw, N)`, variable dtype."""
         raise NotImplementedError
+
+    def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
+        """Declares a geometric weight of shape `(B, N, *shape)`, made in `build`.
+
+        Sets `{name}_initializer` (`default` when `initializer` is None) and
+        `trainable_{name}`; both go into `get_config`. The weight is float32
+        and never autocast, so bases are computed in float32 under mixed
+        precision.
+        """
+        if not hasattr(self, "_geometry"):
+            self._geometry = {}
+        self._geometry[name] = (tuple(shape), constraint)
+        setattr(
+            self,
+            f"{name}_initializer",
+            default if initializer is None else keras.initializers.get(initializer),
+        )
+        setattr(self, f"trainable_{name}", bool(trainable))
+
+    def declare_sigma(self, shape, initializer, default, trainable, min_sigma):
+        """Declares the scales `sigma` (B, N, *shape), bounded below by `min_sigma`.
+
+        The bound is applied element-wise after each update (`MinValue`) and
+        in the forward pass (`bounded_sigma`), so a σ = 0 assigned by a user
+        still gives finite kernels.
+        """
+        self.min_sigma = check_positive_float("min_sigma", min_sigma)
+        self.declare_geometry(
+            "sigma", shape, initializer, default, trainable, constraint=MinValue(self.min_sigma)
+        )
+
+    def bounded_sigma(self):
+        """max(σ, min_sigma), the scales the basis is sampled with."""
+        return ops.maximum(self.sigma, self.min_sigma)
 
     # --- shapes -------------------------------------------------------------
 
@@ -200,7 +227,16 @@ class BasisConv2D(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis: in_channels})
         self.in_channels = in_channels
         b, n, per_basis = self.num_bases, self.num_kernels, self.filters // self.num_bases
-        self.build_basis()
+        for name, (shape, constraint) in self._geometry.items():
+            weight = self.add_weight(
+                name=name,
+                shape=(b, n, *shape),
+                initializer=getattr(self, f"{name}_initializer"),
+                trainable=getattr(self, f"trainable_{name}"),
+                constraint=constraint,
+                autocast=False,
+            )
+            setattr(self, name, weight)
         if self.separable:
             self.coefficients_in = self._add_coefficients(
                 "coefficients_in", (b, in_channels, n), fan_in=in_channels
@@ -223,17 +259,6 @@ class BasisConv2D(keras.layers.Layer):
         else:
             self.bias = None
         self._path = self._choose_path()
-
-    def add_geometric_weight(self, name, shape, initializer, trainable, constraint=None):
-        """A float32 weight of the basis geometry, never autocast (mixed precision)."""
-        return self.add_weight(
-            name=name,
-            shape=shape,
-            initializer=initializer,
-            trainable=trainable,
-            constraint=constraint,
-            autocast=False,
-        )
 
     # --- execution paths ----------------------------------------------------
 
@@ -362,4 +387,10 @@ class BasisConv2D(keras.layers.Layer):
                 "implementation": self.implementation,
             }
         )
+        if "sigma" in self._geometry:
+            config["min_sigma"] = self.min_sigma
+        for name in self._geometry:
+            initializer = getattr(self, f"{name}_initializer")
+            config[f"{name}_initializer"] = keras.initializers.serialize(initializer)
+            config[f"trainable_{name}"] = getattr(self, f"trainable_{name}")
         return config

@@ -3,17 +3,10 @@
 import math
 
 import keras
-from keras import ops
-
 from keras_gaussconv.bases.gaussian import gaussian_derivative_basis, num_gaussian_derivatives
 from keras_gaussconv.bases.grid import sampling_grid
 from keras_gaussconv.layers.basis_conv import BasisConv2D
-from keras_gaussconv.layers.constraints import MinValue
-from keras_gaussconv.layers.validation import check_non_negative_int, check_positive_float
-
-
-def _initializer(value, default):
-    return default if value is None else keras.initializers.get(value)
+from keras_gaussconv.layers.validation import check_non_negative_int
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
@@ -78,59 +71,30 @@ class GaussianDerivativeConv2D(BasisConv2D):
         **kwargs,
     ):
         self.order = check_non_negative_int("order", order)
-        self.min_sigma = check_positive_float("min_sigma", min_sigma)
         super().__init__(
             filters, kernel_size, num_bases=num_bases, separable=separable, **kwargs
         )
-        self.sigma_initializer = _initializer(
-            sigma_initializer, keras.initializers.RandomUniform(0.5, 2.0)
+        self.num_kernels = num_gaussian_derivatives(self.order)
+        self.declare_sigma(
+            (2,), sigma_initializer, keras.initializers.RandomUniform(0.5, 2.0),
+            trainable_sigma, min_sigma,
         )
-        self.offset_initializer = _initializer(
-            offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0)
+        self.declare_geometry(
+            "offset", (2,), offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0),
+            trainable_offset,
         )
-        self.theta_initializer = _initializer(
-            theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi)
-        )
-        self.trainable_sigma = bool(trainable_sigma)
-        self.trainable_offset = bool(trainable_offset)
-        self.trainable_theta = bool(trainable_theta)
-
-    @property
-    def num_kernels(self):
-        return num_gaussian_derivatives(self.order)
-
-    def build_basis(self):
-        b, n = self.num_bases, self.num_kernels
-        self.sigma = self.add_geometric_weight(
-            "sigma", (b, n, 2), self.sigma_initializer, self.trainable_sigma,
-            constraint=MinValue(self.min_sigma),
-        )
-        self.offset = self.add_geometric_weight(
-            "offset", (b, n, 2), self.offset_initializer, self.trainable_offset
-        )
-        self.theta = self.add_geometric_weight(
-            "theta", (b, n), self.theta_initializer, self.trainable_theta
+        self.declare_geometry(
+            "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
+            trainable_theta,
         )
 
     def basis(self):
-        sigma = ops.maximum(self.sigma, self.min_sigma)
         return gaussian_derivative_basis(
             sampling_grid(self.kernel_size, self.sigma.dtype),
-            sigma, self.offset, self.theta, self.order,
+            self.bounded_sigma(), self.offset, self.theta, self.order,
         )
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "order": self.order,
-                "sigma_initializer": keras.initializers.serialize(self.sigma_initializer),
-                "offset_initializer": keras.initializers.serialize(self.offset_initializer),
-                "theta_initializer": keras.initializers.serialize(self.theta_initializer),
-                "trainable_sigma": self.trainable_sigma,
-                "trainable_offset": self.trainable_offset,
-                "trainable_theta": self.trainable_theta,
-                "min_sigma": self.min_sigma,
-            }
-        )
+        config["order"] = self.order
         return config

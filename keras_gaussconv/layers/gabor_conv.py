@@ -1,0 +1,97 @@
+"""`GaborConv2D`: kernels made of trainable Gabor functions."""
+
+import math
+
+import keras
+
+from keras_gaussconv.bases.gabor import gabor_basis
+from keras_gaussconv.bases.grid import sampling_grid
+from keras_gaussconv.initializers import EvenlySpaced
+from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+class GaborConv2D(BasisConv2D):
+    """Convolution whose kernels combine trainable Gabor functions.
+
+    Each of the B bases holds N = `num_kernels` Gabor kernels
+    φ = exp(-y₁²/2σ₁² - y₂²/2σ₂²) · cos(2π f y₁ + ψ) (times 1/(2π σ₁ σ₂) when
+    `normalize`), y₁ = x cos θ + y sin θ - μ₁, y₂ = -x sin θ + y cos θ - μ₂,
+    each with its own σ, μ, θ, f and ψ; they are combined like
+    `GaussianDerivativeConv2D`'s (full eq. 3 or `separable` eq. 4).
+
+    Weights: `sigma` (B, N, 2), `offset` (B, N, 2), `theta` (B, N),
+    `frequency` (B, N, cycles per pixel), `phase` (B, N), then the
+    coefficients and `bias` as in `BasisConv2D`.
+
+    Args:
+        filters: F_out, divisible by `num_bases`.
+        kernel_size: int or pair `(kh, kw)`.
+        num_kernels: N, Gabor kernels per basis.
+        num_bases: B.
+        separable: eq. (4) instead of eq. (3).
+        normalize: multiply each kernel by 1/(2π σ₁ σ₂), as
+            `skimage.filters.gabor_kernel`.
+        sigma_initializer: default U(1, 3).
+        offset_initializer: default zeros (a shift along the carrier
+            duplicates a phase change).
+        theta_initializer: default `EvenlySpaced(0, π)`: N orientations
+            spread over half a turn.
+        frequency_initializer: default U(0.05, 0.35) cycles per pixel
+            (below the Nyquist frequency 0.5).
+        phase_initializer: default U(-π, π).
+        trainable_sigma, trainable_offset, trainable_theta,
+        trainable_frequency, trainable_phase: train each group or not.
+        min_sigma: element-wise lower bound of σ (default 0.2).
+        **kwargs: the arguments of `BasisConv2D` and `keras.layers.Layer`.
+
+    Example:
+
+    >>> layer = GaborConv2D(16, 11, num_kernels=8, num_bases=2, padding="same")
+    >>> layer(np.zeros((1, 32, 32, 3), "float32")).shape
+    TensorShape([1, 32, 32, 16])
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        num_kernels=8,
+        num_bases=1,
+        separable=False,
+        normalize=False,
+        sigma_initializer=None,
+        offset_initializer=None,
+        theta_initializer=None,
+        frequency_initializer=None,
+        phase_initializer=None,
+        trainable_sigma=True,
+        trainable_offset=True,
+        trainable_theta=True,
+        trainable_frequency=True,
+        trainable_phase=True,
+        min_sigma=0.2,
+        **kwargs,
+    ):
+        self.num_kernels = check_positive_int("num_kernels", num_kernels)
+        super().__init__(filters, kernel_size, num_bases=num_bases, separable=separable, **kwargs)
+        self.normalize = bool(normalize)
+        uniform = keras.initializers.RandomUniform
+        self.declare_sigma((2,), sigma_initializer, uniform(1.0, 3.0), trainable_sigma, min_sigma)
+        self.declare_geometry("offset", (2,), offset_initializer, keras.initializers.Zeros(), trainable_offset)
+        self.declare_geometry("theta", (), theta_initializer, EvenlySpaced(0.0, math.pi), trainable_theta)
+        self.declare_geometry("frequency", (), frequency_initializer, uniform(0.05, 0.35), trainable_frequency)
+        self.declare_geometry("phase", (), phase_initializer, uniform(-math.pi, math.pi), trainable_phase)
+
+    def basis(self):
+        return gabor_basis(
+            sampling_grid(self.kernel_size, self.sigma.dtype),
+            self.bounded_sigma(), self.offset, self.theta, self.frequency, self.phase,
+            normalize=self.normalize,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_kernels": self.num_kernels, "normalize": self.normalize})
+        return config

@@ -1,0 +1,169 @@
+"""Behaviour every structured layer shares: shapes, paths, data formats, training, saving."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from conftest import gradients
+from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
+
+LAYERS = {
+    "gaussian": lambda filters, kernel_size, **kw: GaussianDerivativeConv2D(filters, kernel_size, order=2, **kw),
+    "gabor": lambda filters, kernel_size, **kw: GaborConv2D(filters, kernel_size, num_kernels=4, **kw),
+    "displaced": lambda filters, kernel_size, **kw: DisplacedGaussianConv2D(filters, kernel_size, num_units=3, **kw),
+    "rfnn": lambda filters, kernel_size, **kw: rfnn_conv2d(filters, kernel_size, order=2, **kw),
+}
+RNG = np.random.default_rng(0)
+
+
+def images(shape):
+    return RNG.normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("kernel_size", [3, 4, (5, 2)])
+@pytest.mark.parametrize("strides,dilation_rate", [(1, 1), (2, 1), ((1, 3), 1), (1, 2)])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_output_shape_matches_conv2d(kind, kernel_size, strides, dilation_rate, padding):
+    x = images((1, 13, 11, 2))
+    kwargs = dict(kernel_size=kernel_size, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    expected = keras.layers.Conv2D(6, **kwargs)(x).shape
+    layer = LAYERS[kind](6, num_bases=3, **kwargs)
+    assert layer.compute_output_shape(x.shape) == expected
+    assert layer(x).shape == expected
+    assert tuple(layer.basis().shape) == (3, *layer.kernel_size, layer.num_kernels)
+
+
+def numpy_layer(layer, x):
+    """Independent evaluation of eq. (3)/(4): correlate each basis kernel with each input channel."""
+    from scipy.signal import correlate2d
+
+    phi = np.asarray(layer.basis()).astype("float64")
+    b_count, kh, kw, n = phi.shape
+    per = layer.filters // layer.num_bases
+    sh, sw = layer.strides
+    if layer.padding == "same":
+        ph, pw = kh - 1, kw - 1
+        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    # responses[z, b, h, w, i, n] = (φ[b, n] ⋆ x[z, ..., i])[h, w]
+    responses = np.array(
+        [
+            [
+                [[correlate2d(img[..., i], phi[b, ..., k], mode="valid") for k in range(n)] for i in range(x.shape[-1])]
+                for b in range(b_count)
+            ]
+            for img in x
+        ]
+    ).transpose(0, 1, 4, 5, 2, 3)
+    responses = responses[:, :, ::sh, ::sw]
+    if layer.separable:
+        beta = np.asarray(layer.coefficients_in)
+        lam = np.asarray(layer.coefficients_out)
+        out = np.einsum("zbhwin,bin,bnj->zhwbj", responses, beta, lam)
+    else:
+        omega = np.asarray(layer.coefficients)
+        out = np.einsum("zbhwin,bijn->zhwbj", responses, omega)
+    out = out.reshape(out.shape[:3] + (b_count * per,))
+    return out + (np.asarray(layer.bias) if layer.use_bias else 0)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("kernel_size,strides,padding", [(5, 1, "same"), (4, 2, "same"), ((3, 6), 1, "valid"), (5, 2, "valid")])
+def test_layer_matches_numpy_correlation(kind, separable, kernel_size, strides, padding):
+    x = images((2, 11, 12, 3))
+    layer = LAYERS[kind](
+        6, kernel_size, num_bases=3, separable=separable, strides=strides, padding=padding,
+        bias_initializer="random_normal",
+    )
+    out = np.asarray(layer(x))
+    np.testing.assert_allclose(out, numpy_layer(layer, x.astype("float64")), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("num_bases", [1, 3])
+@pytest.mark.parametrize(
+    "kernel_size,strides,dilation_rate,padding",
+    [(5, 1, 1, "same"), (4, 2, 1, "valid"), (3, 1, 2, "same"), ((5, 4), 2, 1, "same"), (6, 1, 2, "valid")],
+)
+def test_paths_agree(kind, separable, num_bases, kernel_size, strides, dilation_rate, padding):
+    x = images((2, 13, 12, 4))
+    kwargs = dict(
+        num_bases=num_bases, separable=separable, strides=strides, dilation_rate=dilation_rate,
+        padding=padding, bias_initializer="random_normal",
+    )
+    kernel = LAYERS[kind](6, kernel_size, implementation="kernel", **kwargs)
+    basis = LAYERS[kind](6, kernel_size, implementation="basis", **kwargs)
+    kernel.build(x.shape)
+    basis.build(x.shape)
+    basis.set_weights(kernel.get_weights())
+    np.testing.assert_allclose(np.asarray(kernel(x)), np.asarray(basis(x)), atol=1e-5)
+    target = images(kernel.compute_output_shape(x.shape))
+    grads = [gradients(lambda: ops.sum(layer(x) * target), layer.trainable_weights) for layer in (kernel, basis)]
+    for gk, gb in zip(*grads):
+        np.testing.assert_allclose(gk, gb, rtol=1e-4, atol=1e-4 * np.abs(gk).max())
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_channels_first_matches_channels_last(kind):
+    x = images((2, 10, 9, 3))
+    last = LAYERS[kind](4, (5, 3), num_bases=2, strides=2, padding="same")
+    first = LAYERS[kind](4, (5, 3), num_bases=2, strides=2, padding="same", data_format="channels_first")
+    last.build(x.shape)
+    first.build((2, 3, 10, 9))
+    first.set_weights(last.get_weights())
+    out = np.asarray(first(np.transpose(x, (0, 3, 1, 2))))
+    assert out.shape == first.compute_output_shape((2, 3, 10, 9))
+    np.testing.assert_allclose(np.transpose(out, (0, 2, 3, 1)), np.asarray(last(x)), atol=1e-6)
+
+
+def small_model(kind, **layer_kwargs):
+    model = keras.Sequential([keras.Input((12, 12, 3))])
+    model.add(LAYERS[kind](4, 5, num_bases=2, padding="same", name="structured", **layer_kwargs))
+    model.add(keras.layers.GlobalAveragePooling2D())
+    model.add(keras.layers.Dense(2))
+    return model
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_sequential_fit_updates_trainable_weights(kind):
+    model = small_model(kind)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    layer = model.get_layer("structured")
+    before = [np.asarray(w).copy() for w in layer.trainable_weights]
+    frozen = [np.asarray(w).copy() for w in layer.non_trainable_weights]
+    model.fit(images((16, 12, 12, 3)), RNG.normal(size=(16, 2)), epochs=2, batch_size=8, verbose=0)
+    for w, value in zip(layer.trainable_weights, before):
+        assert not np.allclose(np.asarray(w), value), w.name
+    for w, value in zip(layer.non_trainable_weights, frozen):
+        np.testing.assert_array_equal(np.asarray(w), value)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("separable", [False, True])
+def test_save_load_round_trip(kind, separable, tmp_path):
+    model = small_model(kind, separable=separable, activation="relu", min_sigma=0.25, implementation="basis")
+    x = images((3, 12, 12, 3))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(loaded(x)))
+    original, layer = model.get_layer("structured"), loaded.get_layer("structured")
+    assert type(layer) is type(original)
+    assert layer.get_config() == original.get_config()
+    assert [w.trainable for w in layer.weights] == [w.trainable for w in original.weights]
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_config_round_trip(kind):
+    layer = LAYERS[kind](
+        6, (4, 5), num_bases=3, separable=True, strides=(2, 1), padding="same",
+        data_format="channels_first", activation="tanh", use_bias=False,
+        coefficients_initializer="glorot_uniform", coefficients_regularizer="l2",
+        implementation="kernel", name="custom", dtype="float64",
+    )
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    assert clone.name == "custom" and clone.kernel_size == (4, 5) and clone.dtype == "float64"
