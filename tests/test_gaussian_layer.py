@@ -39,14 +39,25 @@ def test_weights_names_and_shapes():
     }
 
 
-def test_auto_picks_cheapest_path():
-    big = GaussianDerivativeConv2D(64, 15, order=2, num_bases=1)
-    big.build((None, 32, 32, 32))
-    costs = big.path_costs()
-    assert costs["basis"] < costs["kernel"] and big._path == "basis"
-    small = GaussianDerivativeConv2D(64, 3, order=3, num_bases=4)
-    small.build((None, 32, 32, 32))
-    assert small._path == "kernel"
+@pytest.mark.parametrize(
+    "kernel_size,num_bases,order,separable,input_shape,expected",
+    [  # the fastest path measured by benchmarks/bench_layers.py (32 → 64 channels, 32×32)
+        (3, 4, 3, False, (None, 32, 32, 32), "kernel"),
+        (7, 4, 3, False, (None, 32, 32, 32), "kernel"),
+        (15, 1, 2, False, (None, 32, 32, 32), "fft"),
+        (31, 4, 3, False, (None, 32, 32, 32), "fft"),
+        (3, 1, 2, True, (None, 32, 32, 32), "basis"),
+        (7, 4, 3, True, (None, 32, 32, 32), "basis"),
+        (15, 4, 2, True, (None, 32, 32, 32), "fft"),
+        (31, 4, 3, False, (None, None, None, 32), "kernel"),  # unknown size: no FFT
+    ],
+)
+def test_auto_picks_the_measured_fastest_path(kernel_size, num_bases, order, separable, input_shape, expected):
+    layer = GaussianDerivativeConv2D(64, kernel_size, order=order, num_bases=num_bases, separable=separable, padding="same")
+    layer.build(input_shape)
+    costs = layer.path_costs()
+    assert layer._path == expected == min(costs, key=costs.get)
+    assert ("fft" in costs) == (None not in input_shape[1:3])
 
 
 def test_bias_and_activation():
@@ -205,3 +216,33 @@ def test_functional_and_subclassed_models():
     x = images((2, 10, 10, 3))
     assert functional(x).shape == net(x).shape == (2, 10, 10, 4)
     assert len(net.trainable_weights) == 5
+
+
+def test_fft_needs_known_spatial_size():
+    with pytest.raises(ValueError, match=r"implementation='fft' needs.*Received: input_shape=\(None, None, None, 3\)"):
+        GaussianDerivativeConv2D(4, 5, implementation="fft").build((None, None, None, 3))
+
+
+def test_fft_in_a_graph_with_unknown_size_gives_the_same_result():
+    import tensorflow as tf
+
+    x = images((2, 12, 12, 3))
+    layer = GaussianDerivativeConv2D(4, 5, padding="same", implementation="fft")
+    eager = np.asarray(layer(x))
+    relaxed = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 3))])
+    np.testing.assert_allclose(np.asarray(relaxed(x)), eager, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [1, 7, 16, 17, 23, 46, 97])
+def test_fft_length_is_smooth_and_minimal(size):
+    from keras_gaussconv.layers.fft_conv import fft_length
+
+    def smooth(n):
+        for p in (2, 3, 5):
+            while n % p == 0:
+                n //= p
+        return n == 1
+
+    length = fft_length(size)
+    assert length >= size and smooth(length)
+    assert not any(smooth(m) for m in range(size, length))

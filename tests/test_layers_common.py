@@ -85,25 +85,36 @@ def test_layer_matches_numpy_correlation(kind, separable, kernel_size, strides, 
 @pytest.mark.parametrize("separable", [False, True])
 @pytest.mark.parametrize("num_bases", [1, 3])
 @pytest.mark.parametrize(
-    "kernel_size,strides,dilation_rate,padding",
-    [(5, 1, 1, "same"), (4, 2, 1, "valid"), (3, 1, 2, "same"), ((5, 4), 2, 1, "same"), (6, 1, 2, "valid")],
+    "kernel_size,strides,dilation_rate,padding,data_format",
+    [
+        (5, 1, 1, "same", "channels_last"),
+        (4, 2, 1, "valid", "channels_last"),
+        (3, 1, 2, "same", "channels_first"),
+        ((5, 4), 2, 1, "same", "channels_first"),
+        (6, 1, 2, "valid", "channels_last"),
+        (7, 2, 1, "same", "channels_last"),
+    ],
 )
-def test_paths_agree(kind, separable, num_bases, kernel_size, strides, dilation_rate, padding):
+def test_paths_agree(kind, separable, num_bases, kernel_size, strides, dilation_rate, padding, data_format):
     x = images((2, 13, 12, 4))
+    if data_format == "channels_first":
+        x = np.transpose(x, (0, 3, 1, 2))
     kwargs = dict(
         num_bases=num_bases, separable=separable, strides=strides, dilation_rate=dilation_rate,
-        padding=padding, bias_initializer="random_normal",
+        padding=padding, data_format=data_format, bias_initializer="random_normal",
     )
-    kernel = LAYERS[kind](6, kernel_size, implementation="kernel", **kwargs)
-    basis = LAYERS[kind](6, kernel_size, implementation="basis", **kwargs)
-    kernel.build(x.shape)
-    basis.build(x.shape)
-    basis.set_weights(kernel.get_weights())
-    np.testing.assert_allclose(np.asarray(kernel(x)), np.asarray(basis(x)), atol=1e-5)
-    target = images(kernel.compute_output_shape(x.shape))
-    grads = [gradients(lambda: ops.sum(layer(x) * target), layer.trainable_weights) for layer in (kernel, basis)]
-    for gk, gb in zip(*grads):
-        np.testing.assert_allclose(gk, gb, rtol=1e-4, atol=1e-4 * np.abs(gk).max())
+    layers = [LAYERS[kind](6, kernel_size, implementation=path, **kwargs) for path in ("kernel", "basis", "fft")]
+    for layer in layers:
+        layer.build(x.shape)
+        layer.set_weights(layers[0].get_weights())
+    target = images(layers[0].compute_output_shape(x.shape))
+    reference = np.asarray(layers[0](x))
+    reference_grads = gradients(lambda: ops.sum(layers[0](x) * target), layers[0].trainable_weights)
+    for layer in layers[1:]:
+        np.testing.assert_allclose(np.asarray(layer(x)), reference, atol=2e-5, err_msg=layer.implementation)
+        grads = gradients(lambda: ops.sum(layer(x) * target), layer.trainable_weights)
+        for g_ref, g in zip(reference_grads, grads):
+            np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-4 * np.abs(g_ref).max(), err_msg=layer.implementation)
 
 
 @pytest.mark.parametrize("kind", LAYERS)

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_gaussconv.layers.constraints import MinValue
+from keras_gaussconv.layers.fft_conv import fft_conv2d, fft_depthwise_conv2d, fft_length
 from keras_gaussconv.layers.validation import (
     check_choice,
     check_int_pair,
@@ -14,7 +15,14 @@ from keras_gaussconv.layers.validation import (
     check_positive_int,
 )
 
-IMPLEMENTATIONS = ("auto", "kernel", "basis")
+IMPLEMENTATIONS = ("auto", "kernel", "basis", "fft")
+# Measured price of one multiply-add relative to a dense convolution's, on
+# TensorFlow's CPU kernels (benchmarks/bench_layers.py; see `path_costs`).
+DEPTHWISE_COST = 8.0
+FFT_COST = 20.0
+# The same for inference of folded layers: 1×1 and depthwise forward passes.
+FOLD_POINTWISE_COST = 6.0
+FOLD_DEPTHWISE_COST = 30.0
 
 
 class BasisConv2D(keras.layers.Layer):
@@ -226,6 +234,14 @@ class BasisConv2D(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis: in_channels})
         self.in_channels = in_channels
+        spatial = tuple(input_shape[1:3] if channel_axis == -1 else input_shape[2:])
+        if self.implementation == "fft" and None in spatial:
+            raise ValueError(
+                "implementation='fft' needs the input's spatial size to be known "
+                "(FFT lengths are fixed when the layer is built); use 'auto' for "
+                f"inputs of varying size. Received: input_shape={tuple(input_shape)}"
+            )
+        self.input_spatial_shape = spatial
         b, n, per_basis = self.num_bases, self.num_kernels, self.filters // self.num_bases
         for name, (shape, constraint) in self._geometry.items():
             weight = self.add_weight(
@@ -263,19 +279,48 @@ class BasisConv2D(keras.layers.Layer):
     # --- execution paths ----------------------------------------------------
 
     def path_costs(self):
-        """Multiply-adds per output pixel of each path, e.g. `{"kernel": ..., "basis": ...}`.
+        """Estimated cost of each execution path, in dense-convolution multiply-adds per image.
 
-        k = kh·kw. Kernel-first: F_in·F_out·k. Basis-first, full:
-        F_in·B·N·k + F_in·N·F_out. Basis-first, separable:
-        F_in·B·N + B·N·k + N·F_out.
+        Multiply-add counts weighted by their measured price on TensorFlow's
+        CPU kernels (`benchmarks/bench_layers.py`): a depthwise multiply-add
+        costs about `DEPTHWISE_COST` dense ones (its backward pass is slow),
+        an FFT-path flop about `FFT_COST` (transposes, many small complex
+        matmuls). With P output pixels, P_in input pixels, k = kh·kw:
+
+        * kernel: F_in·F_out·k·P;
+        * basis, full: (DEPTHWISE_COST·F_in·B·N·k + F_in·B·N·F_out)·P;
+        * basis, separable: F_in·B·N·P_in + (DEPTHWISE_COST·B·N·k + B·N·F_out)·P;
+        * fft (only with a known spatial size), FFT length L = Lh·Lw and
+          S = Lh·(Lw/2 + 1) frequencies: FFT_COST · (c·L·log₂L + m·S) with
+          c FFTs and m real multiplies per image (the kernel's FFTs amortised
+          over a batch of 16), plus the separable layer's 1×1 steps.
         """
-        k = self.kernel_size[0] * self.kernel_size[1]
         f_in, f_out, b, n = self.in_channels, self.filters, self.num_bases, self.num_kernels
+        k = self.kernel_size[0] * self.kernel_size[1]
+        spatial = self.input_spatial_shape
+        known = None not in spatial
+        out = self.compute_output_shape((None, *spatial, f_in))[1:3] if known else (1, 1)
+        pixels, pixels_in = out[0] * out[1], (spatial[0] * spatial[1] if known else 1)
+        pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
         if self.separable:
-            basis = f_in * b * n + b * n * k + n * f_out
+            basis = pointwise + DEPTHWISE_COST * b * n * k * pixels
         else:
-            basis = f_in * b * n * k + f_in * n * f_out
-        return {"kernel": f_in * f_out * k, "basis": basis}
+            basis = (DEPTHWISE_COST * f_in * b * n * k + f_in * b * n * f_out) * pixels
+        costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
+        if known:
+            extent = [d * (s - 1) + 1 for d, s in zip(self.dilation_rate, self.kernel_size)]
+            padded = [
+                size + (extent[i] - 1 if self.padding == "same" else 0) for i, size in enumerate(spatial)
+            ]
+            lh, lw = (fft_length(size) for size in padded)
+            length, freqs = lh * lw, lh * (lw // 2 + 1)
+            if self.separable:
+                transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
+                costs["fft"] = FFT_COST * (transforms * length * math.log2(length) + multiplies) + pointwise
+            else:
+                transforms, multiplies = f_in + f_out + f_in * f_out / 16, 3 * f_in * f_out * freqs
+                costs["fft"] = FFT_COST * (transforms * length * math.log2(length) + multiplies)
+        return costs
 
     def _choose_path(self):
         if self.implementation != "auto":
@@ -316,33 +361,53 @@ class BasisConv2D(keras.layers.Layer):
         eye = ops.cast(np.eye(b, dtype="float32"), weights.dtype)
         return ops.reshape(ops.einsum("bmj,bc->bmcj", weights, eye), (b * m, b * j))
 
-    def _basis_first(self, x, phi):
-        """Depthwise convolution with the basis kernels, then 1×1 combinations."""
+    def _phi_channels(self, phi):
+        """(B, kh, kw, N) → (kh, kw, B·N), channel b·N + n."""
+        kh, kw = self.kernel_size
+        return ops.reshape(ops.transpose(phi, (1, 2, 0, 3)), (kh, kw, self.num_bases * self.num_kernels))
+
+    def _separable_basis_first(self, x, phi, depthwise):
+        """J = λ · (φ ⋆ (β · I)): 1×1 F_in → B·N, depthwise with φ, grouped 1×1 N → F_out/B."""
+        beta = ops.cast(self.coefficients_in, x.dtype)
+        b, n = self.num_bases, self.num_kernels
+        x = ops.matmul(x, ops.reshape(ops.transpose(beta, (1, 0, 2)), (self.in_channels, b * n)))
+        x = depthwise(x, self._phi_channels(phi))
+        return ops.matmul(x, self._block_diagonal(ops.cast(self.coefficients_out, x.dtype)))
+
+    def _full_basis_first(self, x, phi):
+        """Depthwise convolution of every input channel with the B·N kernels, then the 1×1 ω."""
         kh, kw = self.kernel_size
         b, n = self.num_bases, self.num_kernels
-        # (B, kh, kw, N) → (kh, kw, B·N), channel b·N + n.
-        phi = ops.reshape(ops.transpose(phi, (1, 2, 0, 3)), (kh, kw, b * n))
-        if self.separable:
-            beta = ops.cast(self.coefficients_in, x.dtype)
-            x = ops.matmul(x, ops.reshape(ops.transpose(beta, (1, 0, 2)), (self.in_channels, b * n)))
-            x = ops.depthwise_conv(x, phi[:, :, :, None], **self._conv_kwargs())
-            return ops.matmul(x, self._block_diagonal(ops.cast(self.coefficients_out, x.dtype)))
-        depthwise = ops.broadcast_to(phi[:, :, None, :], (kh, kw, self.in_channels, b * n))
+        depthwise = ops.broadcast_to(self._phi_channels(phi)[:, :, None, :], (kh, kw, self.in_channels, b * n))
         x = ops.depthwise_conv(x, depthwise, **self._conv_kwargs())
         # Channel i·B·N + b·N + n of x meets ω[b, i, j, n] for output b·(F_out/B) + j.
         omega = ops.cast(self.coefficients, x.dtype)
         combine = ops.einsum("bijn,bc->ibncj", omega, ops.cast(np.eye(b, dtype="float32"), x.dtype))
         return ops.matmul(x, ops.reshape(combine, (self.in_channels * b * n, self.filters)))
 
+    def _convolve(self, x, phi):
+        """The layer's linear map (no bias) on channels_last `x`, by the chosen path."""
+        conv = self._conv_kwargs()
+        path = self._path
+        if path == "fft" and None in x.shape[1:3]:
+            # A graph traced with relaxed shapes: same result by the direct path.
+            path = "basis" if self.separable else "kernel"
+        if path == "kernel":
+            return ops.conv(x, self.kernel(phi), **conv)
+        if path == "fft":
+            fft = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+            if self.separable:
+                return self._separable_basis_first(x, phi, lambda t, k: fft_depthwise_conv2d(t, k, **fft))
+            return fft_conv2d(x, self.kernel(phi), **fft)
+        if self.separable:
+            return self._separable_basis_first(x, phi, lambda t, k: ops.depthwise_conv(t, k[..., None], **conv))
+        return self._full_basis_first(x, phi)
+
     def call(self, inputs):
         x = inputs
         if self.data_format == "channels_first":
             x = ops.transpose(x, (0, 2, 3, 1))
-        phi = ops.cast(self.basis(), x.dtype)
-        if self._path == "kernel":
-            x = ops.conv(x, self.kernel(phi), **self._conv_kwargs())
-        else:
-            x = self._basis_first(x, phi)
+        x = self._convolve(x, ops.cast(self.basis(), x.dtype))
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)
         if self.data_format == "channels_first":
@@ -350,6 +415,70 @@ class BasisConv2D(keras.layers.Layer):
         if self.activation is not None:
             x = self.activation(x)
         return x
+
+    # --- fold ---------------------------------------------------------------
+
+    def _separable_fold_is_cheaper(self):
+        """Whether 1×1 → depthwise → 1×1 beats one Conv2D, by measured forward prices."""
+        if not self.separable:
+            return False
+        k = self.kernel_size[0] * self.kernel_size[1]
+        channels = self.num_bases * self.num_kernels
+        three = (
+            FOLD_POINTWISE_COST * channels * (self.in_channels + self.filters)
+            + FOLD_DEPTHWISE_COST * channels * k
+        )
+        return three < self.in_channels * self.filters * k
+
+    def fold(self):
+        """Stock Keras layers that compute this layer's output with constant weights.
+
+        Full layer: one `Conv2D` with the dense kernel W. Separable layer:
+        `Conv2D 1×1 (F_in → B·N) → DepthwiseConv2D (φ) → Conv2D 1×1 (B·N →
+        F_out, block-diagonal λ)` when that is faster than one `Conv2D`
+        (estimated from measured prices), else one `Conv2D`. The last 1×1 is
+        dense with zero blocks rather than `groups=B`: TensorFlow's CPU
+        grouped convolution measured 3× slower than the dense one. Bias and activation are kept
+        on the last layer; names derive from this layer's.
+
+        Returns:
+            A list of built layers, to be applied in order.
+        """
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
+        spatial = (None, None)
+        channels = (self.in_channels,)
+        shape = (None, *spatial, *channels) if self.data_format == "channels_last" else (None, *channels, *spatial)
+        common = dict(padding=self.padding, data_format=self.data_format, dtype=self.dtype_policy)
+        last = dict(activation=self.activation, use_bias=self.use_bias)
+        tail = [np.asarray(self.bias)] if self.use_bias else []
+        if not self._separable_fold_is_cheaper():
+            conv = keras.layers.Conv2D(
+                self.filters, self.kernel_size, strides=self.strides,
+                dilation_rate=self.dilation_rate, name=self.name, **common, **last,
+            )
+            conv.build(shape)
+            conv.set_weights([np.asarray(self.kernel())] + tail)
+            return [conv]
+        b, n = self.num_bases, self.num_kernels
+        beta = np.asarray(self.coefficients_in)  # (B, F_in, N)
+        lam = np.asarray(self.coefficients_out)  # (B, N, F_out/B)
+        phi = np.asarray(self._phi_channels(self.basis()))  # (kh, kw, B·N)
+        pointwise_in = keras.layers.Conv2D(b * n, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
+        depthwise = keras.layers.DepthwiseConv2D(
+            self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
+            use_bias=False, name=f"{self.name}_depthwise", **common,
+        )
+        pointwise_out = keras.layers.Conv2D(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
+        mid = (None, *spatial, b * n) if self.data_format == "channels_last" else (None, b * n, *spatial)
+        pointwise_in.build(shape)
+        depthwise.build(mid)
+        pointwise_out.build(mid)
+        pointwise_in.set_weights([beta.transpose(1, 0, 2).reshape(1, 1, self.in_channels, b * n)])
+        depthwise.set_weights([phi[:, :, :, None]])
+        lam_blocks = np.asarray(self._block_diagonal(ops.convert_to_tensor(lam)))
+        pointwise_out.set_weights([lam_blocks[None, None]] + tail)
+        return [pointwise_in, depthwise, pointwise_out]
 
     # --- config -------------------------------------------------------------
 

@@ -1,0 +1,296 @@
+"""Speed and memory of the structured layers, as ratios to a plain `keras.layers.Conv2D`.
+
+Every contender is timed in the same process, interleaved round by round
+(these machines are noisy), median over `--repeats` rounds after warm-up:
+
+* a training step (forward, backward, SGD update) of a one-layer model;
+* inference (forward only) for `Conv2D`, `auto` and the folded layer;
+* peak resident memory added by one training step, each contender in a
+  fresh process (Linux: VmHWM after tracing, heap trimmed and the peak reset
+  through /proc/self/clear_refs).
+
+Grid: kernel 3, 7, 15, 31; 32 → 64 channels; 32×32 input; batch 16;
+B ∈ {1, 4}; K ∈ {2, 3}; full and separable. Contenders: every
+implementation, `auto`, the folded layers, and for separable layers the
+reference's algorithm (B full convolutions F_in → N, then 1×1), written with
+`keras.ops`.
+
+Run: `python benchmarks/bench_layers.py [--quick] [--json PATH]`.
+"""
+
+import argparse
+import ctypes
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The reference contender reuses a layer's weights but not its bias.
+warnings.filterwarnings("ignore", message="Gradients do not exist")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
+
+BATCH, SIZE, F_IN, F_OUT = 16, 32, 32, 64
+PATHS = ("kernel", "basis", "fft", "auto")
+
+
+class ReferenceSeparable(keras.layers.Layer):
+    """The reference's separable algorithm on a separable layer's weights.
+
+    For each basis b: a full convolution F_in → N with kernels β[b, i, n] φ[b, n],
+    then a 1×1 convolution N → F_out/B with λ[b]; outputs concatenated.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def call(self, x):
+        layer = self.layer
+        phi = layer.basis()
+        outputs = []
+        for b in range(layer.num_bases):
+            kernel = phi[b][:, :, None, :] * layer.coefficients_in[b][None, None]
+            y = ops.conv(x, kernel, strides=layer.strides, padding=layer.padding)
+            outputs.append(ops.matmul(y, layer.coefficients_out[b]))
+        return ops.concatenate(outputs, axis=-1)
+
+
+def peak_rss_mb():
+    """Peak resident set size of this process (VmHWM), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def current_rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss():
+    """Returns freed heap to the OS, then resets VmHWM to the current RSS (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Contender:
+    """One model (a single layer) with compiled train and inference steps."""
+
+    def __init__(self, name, layer, x, y):
+        self.name = name
+        inputs = keras.Input(x.shape[1:], batch_size=BATCH)
+        self.model = keras.Model(inputs, layer(inputs))
+        self.optimizer = keras.optimizers.SGD(1e-4)
+        self.optimizer.build(self.model.trainable_variables)
+        self.x, self.y = tf.constant(x), tf.constant(y)
+        model, optimizer = self.model, self.optimizer
+
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)
+            return loss
+
+        @tf.function
+        def infer(x):
+            return model(x, training=False)
+
+        self.train_step, self.infer = train_step, infer
+        self.times = {"train": [], "infer": []}
+
+    def time(self, kind):
+        start = time.perf_counter()
+        if kind == "train":
+            self.train_step(self.x, self.y).numpy()
+        else:
+            self.infer(self.x).numpy()
+        self.times[kind].append(time.perf_counter() - start)
+
+    def memory(self):
+        """Peak RSS added by one training step (MiB): traced first, then measured on a fresh heap."""
+        self.train_step.get_concrete_function(self.x, self.y)
+        if not reset_peak_rss():
+            return float("nan")
+        base = current_rss_mb()
+        self.train_step(self.x, self.y).numpy()
+        return peak_rss_mb() - base
+
+
+def structured(kernel, num_bases, order, separable, implementation):
+    return GaussianDerivativeConv2D(
+        F_OUT, kernel, order=order, num_bases=num_bases, separable=separable,
+        padding="same", implementation=implementation,
+    )
+
+
+def contenders_for(kernel, num_bases, order, separable, x):
+    """(name, layer, timed kinds) of one grid point; the structured layers share weights."""
+    y_shape = (BATCH, SIZE, SIZE, F_OUT)
+    y = np.random.default_rng(1).normal(size=y_shape).astype("float32")
+    base = structured(kernel, num_bases, order, separable, "auto")
+    base.build(x.shape)
+    chosen = base._path
+    entries = [("Conv2D", keras.layers.Conv2D(F_OUT, kernel, padding="same"), ("train", "infer"))]
+    for path in PATHS:
+        layer = structured(kernel, num_bases, order, separable, path)
+        layer.build(x.shape)
+        layer.set_weights(base.get_weights())
+        entries.append((path, layer, ("train", "infer") if path == "auto" else ("train",)))
+    folded = base.fold()
+    entries.append(("folded", folded[0] if len(folded) == 1 else keras.Sequential(folded), ("infer",)))
+    if separable:
+        entries.append(("reference", ReferenceSeparable(base), ("train",)))
+    return [(Contender(name, layer, x, y), kinds) for name, layer, kinds in entries], chosen
+
+
+def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True):
+    x = np.random.default_rng(0).normal(size=(BATCH, SIZE, SIZE, F_IN)).astype("float32")
+    contenders, chosen = contenders_for(kernel, num_bases, order, separable, x)
+    for _ in range(warmup):
+        for contender, kinds in contenders:
+            for kind in kinds:
+                contender.time(kind)
+    for contender, _ in contenders:
+        contender.times = {"train": [], "infer": []}
+    for _ in range(repeats):  # interleaved: each round times every contender once
+        for contender, kinds in contenders:
+            for kind in kinds:
+                contender.time(kind)
+    result = {
+        "kernel_size": kernel, "num_bases": num_bases, "order": order,
+        "separable": separable, "auto_path": chosen, "seconds": {}, "memory_mb": {},
+    }
+    for contender, kinds in contenders:
+        result["seconds"][contender.name] = {k: statistics.median(contender.times[k]) for k in kinds}
+        # `auto` runs the path it chose: its memory is that path's.
+        if "train" in kinds and memory and contender.name != "auto":
+            result["memory_mb"][contender.name] = memory_in_fresh_process(
+                kernel, num_bases, order, separable, contender.name
+            )
+    if memory:
+        result["memory_mb"]["auto"] = result["memory_mb"][chosen]
+    return result
+
+
+def memory_in_fresh_process(kernel, num_bases, order, separable, name):
+    """Peak RSS of one training step of one contender, in a new process (no shared allocator state)."""
+    point = f"{kernel},{num_bases},{order},{int(separable)},{name}"
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-of", point], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def measure_memory(point):
+    kernel, num_bases, order, separable, name = point.split(",")
+    x = np.random.default_rng(0).normal(size=(BATCH, SIZE, SIZE, F_IN)).astype("float32")
+    contenders, _ = contenders_for(int(kernel), int(num_bases), int(order), bool(int(separable)), x)
+    print(next(c for c, _ in contenders if c.name == name).memory())
+
+
+def ratios(result):
+    """Training and inference time of each contender over Conv2D's."""
+    base = result["seconds"]["Conv2D"]
+    return {
+        name: {kind: seconds / base[kind] for kind, seconds in times.items()}
+        for name, times in result["seconds"].items()
+    }
+
+
+def markdown(results):
+    header = (
+        "| k | B | K | comb. | auto → | train: kernel | basis | fft | auto | reference | "
+        "infer: auto | folded | Conv2D train ms | peak MiB Conv2D / auto |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for r in results:
+        q = ratios(r)
+        ref = f"{q['reference']['train']:.2f}" if "reference" in q else "–"
+        rows.append(
+            f"| {r['kernel_size']} | {r['num_bases']} | {r['order']} | "
+            f"{'sep' if r['separable'] else 'full'} | {r['auto_path']} | "
+            f"{q['kernel']['train']:.2f} | {q['basis']['train']:.2f} | {q['fft']['train']:.2f} | "
+            f"**{q['auto']['train']:.2f}** | {ref} | {q['auto']['infer']:.2f} | {q['folded']['infer']:.2f} | "
+            f"{1000 * r['seconds']['Conv2D']['train']:.1f} | "
+            + (f"{r['memory_mb']['Conv2D']:.0f} / {r['memory_mb']['auto']:.0f} |" if r["memory_mb"] else "– |")
+        )
+    table = header + "\n".join(rows)
+    names = ("Conv2D", "kernel", "basis", "fft", "auto", "reference")
+    if any(r["memory_mb"] for r in results):
+        table += (
+            "\n\nPeak resident memory added by one training step (MiB):\n\n| k | B | K | comb. | "
+            + " | ".join(names) + " |\n|---|---|---|---|" + "---|" * len(names) + "\n"
+            + "\n".join(
+                f"| {r['kernel_size']} | {r['num_bases']} | {r['order']} | {'sep' if r['separable'] else 'full'} | "
+                + " | ".join(f"{r['memory_mb'][n]:.0f}" if n in r["memory_mb"] else "–" for n in names) + " |"
+                for r in results
+            )
+        )
+    return table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small subset (about two minutes)")
+    parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    parser.add_argument("--repeats", type=int, default=10, help="timed rounds (default 10)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: one measurement
+    args = parser.parse_args()
+    if args.memory_of:
+        return measure_memory(args.memory_of)
+    if args.quick:
+        grid = [(7, 4, 3, False), (15, 1, 2, False), (15, 4, 2, True)]
+    else:
+        grid = list(itertools.product((3, 7, 15, 31), (1, 4), (2, 3), (False, True)))
+    repeats = args.repeats
+    keras.utils.set_random_seed(0)
+    results = []
+    for point in grid:
+        result = run_point(*point, repeats=repeats, warmup=2, memory=not args.no_memory)
+        results.append(result)
+        q = ratios(result)
+        print(
+            f"k={point[0]:2d} B={point[1]} K={point[2]} {'sep ' if point[3] else 'full'} "
+            f"auto→{result['auto_path']:6s} " + " ".join(f"{n}={v.get('train', v.get('infer')):.2f}" for n, v in q.items()),
+            flush=True,
+        )
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    print(f"\nTimes are ratios to keras.layers.Conv2D({F_OUT}, k, padding='same') on the same input "
+          f"({BATCH}×{SIZE}×{SIZE}×{F_IN}); median of {repeats} interleaved rounds. {machine}.\n")
+    print(markdown(results))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"machine": machine, "repeats": repeats, "results": results}, out, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Fold trained models into stock Keras layers, and export them (TensorFlow).
+
+Every structured layer is linear in its input, so once trained it is a plain
+convolution with constant weights. `fold` returns a model made only of stock
+Keras layers: it reloads with `keras.models.load_model` without this package
+and serves at the cost of a plain CNN. The exports fold first.
+"""
+
+import tempfile
+from pathlib import Path
+
+import keras
+
+from keras_gaussconv.layers.basis_conv import BasisConv2D
+
+
+def _folded_layer(layer):
+    """The stock layer (or a Sequential of them, named like `layer`) replacing `layer`."""
+    parts = layer.fold()
+    if len(parts) == 1:
+        return parts[0]
+    return keras.Sequential(parts, name=layer.name)
+
+
+def fold(model):
+    """A new model with the same inputs and outputs, made of stock Keras layers only.
+
+    Every `BasisConv2D` (also inside nested Sequential/functional models) is
+    replaced by its `fold()`: a `Conv2D`, or for a cheaper separable layer a
+    `Sequential` of `Conv2D 1×1 → DepthwiseConv2D → Conv2D 1×1`. Every other
+    layer is cloned with its weights copied, so the result is independent of
+    `model`.
+
+    Args:
+        model: a built Sequential or functional Keras model.
+
+    Returns:
+        The folded `keras.Model`; its outputs equal `model`'s up to float32
+        round-off.
+
+    Example:
+
+    >>> folded = fold(model)
+    >>> folded.save("plain.keras")  # loads without keras_gaussconv
+    """
+    if not isinstance(model, keras.Model) or not model.built:
+        raise ValueError(f"`model` must be a built Keras model. Received: model={model!r}")
+    # Keras exports no `Functional` class; a functional model is one in its MRO.
+    if not any(cls.__name__ in ("Sequential", "Functional") for cls in type(model).__mro__):
+        raise ValueError(
+            "`fold` needs a Sequential or functional model (a subclassed model "
+            "has no graph to rewrite); fold its layers with `layer.fold()`. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    copies = []
+
+    def clone(layer):
+        if isinstance(layer, BasisConv2D):
+            return _folded_layer(layer)
+        new = layer.__class__.from_config(layer.get_config())
+        copies.append((layer, new))
+        return new
+
+    folded = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    for original, new in copies:
+        if original.weights:
+            new.set_weights(original.get_weights())
+    return folded
+
+
+def export_saved_model(model, path):
+    """Folds `model` and writes a TensorFlow SavedModel (`model.export`) to `path`.
+
+    The SavedModel serves the folded model's `serve` endpoint; load it with
+    `tf.saved_model.load(path)`, no Keras or keras_gaussconv needed.
+
+    Returns:
+        The folded model.
+    """
+    folded = fold(model)
+    folded.export(str(path), format="tf_saved_model", verbose=False)
+    return folded
+
+
+def export_tflite(model, path, quantize=None):
+    """Folds `model` and writes a TensorFlow Lite flatbuffer to `path`.
+
+    Args:
+        model: a built Sequential or functional model.
+        path: the `.tflite` file to write.
+        quantize: `None` (float32) or `"dynamic"` (weights stored as int8,
+            dynamic-range quantisation).
+
+    Returns:
+        The folded model.
+    """
+    if quantize not in (None, "dynamic"):
+        raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as saved_model:
+        folded = export_saved_model(model, saved_model)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        if quantize == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        Path(path).write_bytes(converter.convert())
+    return folded

@@ -1,0 +1,184 @@
+"""fold(): stock Keras layers with the same outputs; SavedModel and TFLite exports."""
+
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
+from keras_gaussconv.export import export_saved_model, export_tflite, fold
+from keras_gaussconv.layers import BasisConv2D
+
+RNG = np.random.default_rng(0)
+
+
+def every_layer_model():
+    """A functional model with every structured layer type, a nested Sequential and batch norm."""
+    inner = keras.Sequential(
+        [keras.Input((16, 16, 8)), GaborConv2D(8, 5, num_kernels=3, padding="same", name="gabor"), keras.layers.ReLU()],
+        name="inner",
+    )
+    inputs = keras.Input((32, 32, 3))
+    h = GaussianDerivativeConv2D(8, 7, num_bases=2, padding="same", activation="relu", name="full")(inputs)
+    h = keras.layers.MaxPooling2D()(h)
+    h = inner(h)
+    h = GaussianDerivativeConv2D(32, 9, order=1, num_bases=2, separable=True, strides=2, padding="same", name="separable")(h)
+    h = keras.layers.BatchNormalization(name="norm")(h)
+    h = DisplacedGaussianConv2D(8, 5, num_units=4, num_bases=2, name="dau")(h)
+    h = rfnn_conv2d(8, 3, padding="same", name="rfnn")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(h))
+    # Non-trivial batch-norm statistics, so that copying them is tested too.
+    model.get_layer("norm").set_weights([RNG.normal(size=32) for _ in range(2)] + [RNG.normal(size=32), RNG.uniform(0.5, 2, 32)])
+    return model
+
+
+def images(shape=(4, 32, 32, 3)):
+    return RNG.normal(size=shape).astype("float32")
+
+
+def all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
+
+
+def test_fold_matches_and_contains_only_stock_layers():
+    model = every_layer_model()
+    x = images()
+    folded = fold(model)
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), atol=1e-5)
+    modules = {type(layer).__module__ for layer in all_layers(folded)}
+    assert all(m.startswith("keras.") for m in modules), modules
+    names = {layer.name for layer in all_layers(folded)}
+    assert {"full", "gabor", "separable", "separable_depthwise", "dau", "rfnn", "norm", "head"} <= names
+
+
+def test_folded_model_is_independent_of_the_original():
+    model = every_layer_model()
+    x = images()
+    folded = fold(model)
+    before = np.asarray(folded(x))
+    model.get_layer("head").set_weights([w * 0 for w in model.get_layer("head").get_weights()])
+    np.testing.assert_array_equal(np.asarray(folded(x)), before)
+
+
+def test_folded_model_reloads_without_the_package(tmp_path):
+    model = every_layer_model()
+    x = images()
+    path = tmp_path / "folded.keras"
+    fold(model).save(path)
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import keras, numpy as np
+        model = keras.models.load_model({str(path)!r})
+        np.save({str(tmp_path / "y.npy")!r}, np.asarray(model(np.load({str(tmp_path / "x.npy")!r}))))
+        assert not any(name.startswith("keras_gaussconv") for name in sys.modules), "package was imported"
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.asarray(model(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs,expected",
+    [
+        (dict(separable=False), ["Conv2D"]),
+        (dict(separable=True), ["Conv2D", "DepthwiseConv2D", "Conv2D"]),
+        (dict(separable=True, kernel_size=1), ["Conv2D"]),  # 1×1: one Conv2D is cheaper
+        (dict(separable=True, order=2, num_bases=4), ["Conv2D"]),  # 24 basis channels: too many
+    ],
+)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_layer_fold(kwargs, expected, data_format):
+    args = dict(filters=32, kernel_size=9, order=1, num_bases=2, padding="same", strides=2,
+                activation="relu", bias_initializer="random_normal", data_format=data_format)
+    args.update(kwargs)
+    layer = GaussianDerivativeConv2D(**args)
+    x = images((2, 16, 16, 16)) if data_format == "channels_first" else images((2, 16, 16, 16))
+    y = np.asarray(layer(x))
+    parts = layer.fold()
+    assert [type(p).__name__ for p in parts] == expected
+    z = x
+    for part in parts:
+        z = part(z)
+    np.testing.assert_allclose(np.asarray(z), y, atol=1e-5)
+
+
+def test_fold_errors():
+    with pytest.raises(ValueError, match="must be built before `fold\\(\\)`"):
+        GaussianDerivativeConv2D(4, 3).fold()
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = GaussianDerivativeConv2D(4, 3)
+
+        def call(self, x):
+            return self.conv(x)
+
+    net = Net()
+    net(images((1, 8, 8, 3)))
+    with pytest.raises(ValueError, match="Received: model of type Net"):
+        fold(net)
+
+
+def test_saved_model_matches(tmp_path):
+    import tensorflow as tf
+
+    model = every_layer_model()
+    x = images()
+    export_saved_model(model, tmp_path / "saved")
+    restored = tf.saved_model.load(str(tmp_path / "saved"))
+    np.testing.assert_allclose(np.asarray(restored.serve(x)), np.asarray(model(x)), atol=1e-5)
+
+
+def run_tflite(path, x):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # LiteRT has no wheel for this platform: TensorFlow's interpreter
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=str(path))
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def test_tflite_matches(tmp_path):
+    model = every_layer_model()
+    x = images()
+    export_tflite(model, tmp_path / "model.tflite")
+    np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), np.asarray(model(x)), atol=1e-4)
+
+
+def test_tflite_dynamic_quantisation(tmp_path):
+    model = every_layer_model()
+    x = images()
+    export_tflite(model, tmp_path / "float.tflite")
+    export_tflite(model, tmp_path / "dynamic.tflite", quantize="dynamic")
+    assert (tmp_path / "dynamic.tflite").stat().st_size < (tmp_path / "float.tflite").stat().st_size
+    expected = np.asarray(model(x))
+    error = np.abs(run_tflite(tmp_path / "dynamic.tflite", x) - expected).max()
+    assert error < 0.05 * np.abs(expected).max() + 1e-3
+
+
+def test_export_rejects_unknown_quantisation(tmp_path):
+    with pytest.raises(ValueError, match="Received: quantize='int4'"):
+        export_tflite(every_layer_model(), tmp_path / "m.tflite", quantize="int4")
+
+
+def test_every_structured_layer_is_a_basis_conv():
+    assert all(isinstance(layer, BasisConv2D) for layer in all_layers(every_layer_model())
+               if type(layer).__module__.startswith("keras_gaussconv"))
