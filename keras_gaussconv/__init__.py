@@ -4,6 +4,7 @@ from keras_gaussconv import bases
 from keras_gaussconv.initializers import EvenlySpaced
 from keras_gaussconv.layers import (
     BasisConv2D,
+    ConvNormAct,
     DisplacedGaussianConv2D,
     GaborConv2D,
     GaussianDerivativeConv2D,

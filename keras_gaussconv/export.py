@@ -12,6 +12,10 @@ from pathlib import Path
 import keras
 
 from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.conv_norm_act import ConvNormAct
+
+# Layers of this package that fold themselves into stock Keras layers.
+FOLDABLE = (BasisConv2D, ConvNormAct)
 
 
 def _folded_layer(layer):
@@ -25,9 +29,10 @@ def _folded_layer(layer):
 def fold(model):
     """A new model with the same inputs and outputs, made of stock Keras layers only.
 
-    Every `BasisConv2D` (also inside nested Sequential/functional models) is
-    replaced by its `fold()`: a `Conv2D`, or for a cheaper separable layer a
-    `Sequential` of `Conv2D 1×1 → DepthwiseConv2D → Conv2D 1×1`. Every other
+    Every `BasisConv2D` and `ConvNormAct` (also inside nested
+    Sequential/functional models) is replaced by its `fold()`: a `Conv2D`, or
+    a `Sequential` of stock layers (1×1 → depthwise → 1×1 for a separable
+    layer; convolution, `BatchNormalization`, `Activation` for a wrapper). Every other
     layer is cloned with its weights copied, so the result is independent of
     `model`.
 
@@ -55,7 +60,7 @@ def fold(model):
     copies = []
 
     def clone(layer):
-        if isinstance(layer, BasisConv2D):
+        if isinstance(layer, FOLDABLE):
             return _folded_layer(layer)
         new = layer.__class__.from_config(layer.get_config())
         copies.append((layer, new))

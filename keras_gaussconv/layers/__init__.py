@@ -2,6 +2,7 @@
 
 from keras_gaussconv.layers.basis_conv import BasisConv2D
 from keras_gaussconv.layers.constraints import MinValue
+from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.layers.gabor_conv import GaborConv2D
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d

@@ -50,11 +50,15 @@ class BasisConv2D(keras.layers.Layer):
         strides, padding, data_format, dilation_rate, activation, use_bias:
             as in `keras.layers.Conv2D`.
         coefficients_initializer: initializer of ω (or β and λ). `None`
-            (default) draws N(0, 2 / fan_in) with fan_in the number of terms
-            each combination sums (F_in·N for ω, F_in for β, N for λ): He
-            initialisation, so the combination keeps the variance of
-            unit-energy basis responses in ReLU networks, whatever the width
-            (the reference's N(0, (√2/(F_in + F_out))²) shrinks with width).
+            (default) is He initialisation for the structured layer: with
+            E = mean Σ φ² the energy of the initial basis kernels (the
+            variance of a basis response to unit white noise),
+            ω ~ N(0, 2 / (F_in·N·E)), or β ~ N(0, 1 / F_in) and
+            λ ~ N(0, 2 / (N·E)), so a layer keeps the variance of its
+            input in ReLU networks whatever the width and the scales (the
+            reference's N(0, (√2/(F_in + F_out))²) shrinks with width and
+            ignores that Gaussian kernels have E ≪ 1, so deep stacks
+            started with vanishing activations).
         bias_initializer: initializer of the bias.
         coefficients_regularizer, bias_regularizer, activity_regularizer:
             regularizers, as in Keras.
@@ -211,10 +215,10 @@ class BasisConv2D(keras.layers.Layer):
 
     # --- state --------------------------------------------------------------
 
-    def _add_coefficients(self, name, shape, fan_in):
+    def _add_coefficients(self, name, shape, variance):
         initializer = self.coefficients_initializer
         if initializer is None:
-            initializer = keras.initializers.RandomNormal(stddev=math.sqrt(2.0 / fan_in))
+            initializer = keras.initializers.RandomNormal(stddev=math.sqrt(variance))
         return self.add_weight(
             name=name,
             shape=shape,
@@ -253,16 +257,19 @@ class BasisConv2D(keras.layers.Layer):
                 autocast=False,
             )
             setattr(self, name, weight)
+        # Mean energy Σ φ² of the initial basis kernels: a unit-variance input
+        # gives basis responses of about this variance (white-noise model).
+        energy = max(float(ops.mean(ops.sum(ops.square(self.basis()), axis=(1, 2)))), 1e-6)
         if self.separable:
             self.coefficients_in = self._add_coefficients(
-                "coefficients_in", (b, in_channels, n), fan_in=in_channels
+                "coefficients_in", (b, in_channels, n), variance=1.0 / in_channels
             )
             self.coefficients_out = self._add_coefficients(
-                "coefficients_out", (b, n, per_basis), fan_in=n
+                "coefficients_out", (b, n, per_basis), variance=2.0 / (n * energy)
             )
         else:
             self.coefficients = self._add_coefficients(
-                "coefficients", (b, in_channels, per_basis, n), fan_in=in_channels * n
+                "coefficients", (b, in_channels, per_basis, n), variance=2.0 / (in_channels * n * energy)
             )
         if self.use_bias:
             self.bias = self.add_weight(

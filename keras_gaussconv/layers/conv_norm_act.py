@@ -1,0 +1,110 @@
+"""`ConvNormAct`: convolution → normalisation → activation as one layer."""
+
+import keras
+
+NORMS = ("batch", "bias_only", None)
+
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+class ConvNormAct(keras.layers.Layer):
+    """Wraps a convolution (structured or `Conv2D`) with a normalisation and an activation.
+
+    y = activation(norm(conv(x))) with `norm`:
+
+    * `"batch"`: a standard `BatchNormalization` (batch statistics in
+      training, moving statistics in inference);
+    * `"bias_only"`: the setting of Table 1 of Penaud--Polge et al. (2022):
+      γ = 1, mean 0 and variance 1 fixed, only β trained — exactly F_out
+      trainable parameters, y = x / √(1 + ε) + β (a `BatchNormalization`
+      without scale, always in inference mode, so its statistics never move);
+    * `None`: no normalisation.
+
+    Args:
+        conv: the convolution layer (e.g. `GaussianDerivativeConv2D`,
+            `keras.layers.Conv2D`); give it no activation of its own.
+        norm: `"batch"`, `"bias_only"` or `None`.
+        activation: applied last (default `"relu"`).
+        epsilon: the normalisation's ε.
+        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
+
+    Example:
+
+    >>> block = ConvNormAct(GaussianDerivativeConv2D(16, 7, padding="same", use_bias=False),
+    ...                     norm="bias_only", name="block1")
+    """
+
+    def __init__(self, conv, norm="batch", activation="relu", epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(conv, keras.layers.Layer):
+            raise ValueError(f"`conv` must be a Keras layer. Received: conv={conv!r}")
+        if norm not in NORMS:
+            raise ValueError(f"`norm` must be one of {list(NORMS)}. Received: norm={norm!r}")
+        self.conv = conv
+        self.norm = norm
+        self.epsilon = float(epsilon)
+        self.activation = keras.activations.get(activation)
+        channel_axis = -1 if getattr(conv, "data_format", "channels_last") == "channels_last" else 1
+        self.normalization = None
+        if norm is not None:
+            self.normalization = keras.layers.BatchNormalization(
+                axis=channel_axis, scale=norm == "batch", epsilon=self.epsilon,
+                name=f"{self.name}_norm", dtype=self.dtype_policy,
+            )
+
+    def build(self, input_shape):
+        self._input_shape = tuple(input_shape)  # what fold() builds its copies for
+        # A deserialised `conv` arrives built already.
+        if not self.conv.built:
+            self.conv.build(input_shape)
+        if self.normalization is not None and not self.normalization.built:
+            self.normalization.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, inputs, training=None):
+        x = self.conv(inputs)
+        if self.normalization is not None:
+            # bias_only: fixed statistics, so always the inference formula.
+            x = self.normalization(x, training=training if self.norm == "batch" else False)
+        return self.activation(x)
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def fold(self):
+        """Stock layers with this block's output: the folded convolution, the normalisation, the activation."""
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
+        if hasattr(self.conv, "fold"):
+            parts = self.conv.fold()
+        else:
+            parts = [_copy_layer(self.conv, self._input_shape)]
+        if self.normalization is not None:
+            norm_shape = self.conv.compute_output_shape(self._input_shape)
+            parts.append(_copy_layer(self.normalization, norm_shape))
+        parts.append(keras.layers.Activation(self.activation, name=f"{self.name}_activation"))
+        return parts
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "conv": keras.layers.serialize(self.conv),
+                "norm": self.norm,
+                "activation": keras.activations.serialize(self.activation),
+                "epsilon": self.epsilon,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["conv"] = keras.layers.deserialize(config["conv"])
+        return cls(**config)
+
+
+def _copy_layer(layer, input_shape):
+    """A new layer of the same class and config, built for `input_shape`, with the same weights."""
+    copy = layer.__class__.from_config(layer.get_config())
+    copy.build(input_shape)
+    copy.set_weights(layer.get_weights())
+    return copy

@@ -1,0 +1,91 @@
+"""The small comparison network of Table 1 of Penaud--Polge et al. (2022)."""
+
+import keras
+
+from keras_gaussconv.layers.conv_norm_act import ConvNormAct
+from keras_gaussconv.layers.gabor_conv import GaborConv2D
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
+from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d
+
+LAYER_TYPES = ("free_form", "rfnn", "dau", "gaussian", "gaussian_few", "gaussian_separable", "gabor")
+
+
+def make_conv(layer_type, filters, name, kernel_size=7, order=2, num_bases=4):
+    """One convolution of `layer_type` (see `LAYER_TYPES`), 'same' padding, no bias.
+
+    free_form is a 3×3 `Conv2D`; the structured layers use `kernel_size`;
+    `gaussian_few` has half the bases of `gaussian` (at least 1).
+    """
+    common = dict(padding="same", use_bias=False, name=name)
+    bases = num_bases if filters % num_bases == 0 else 1
+    if layer_type == "free_form":
+        return keras.layers.Conv2D(filters, 3, **common)
+    if layer_type == "rfnn":
+        return rfnn_conv2d(filters, kernel_size, order=order, **common)
+    if layer_type == "dau":
+        return DisplacedGaussianConv2D(filters, kernel_size, num_units=4, num_bases=bases, **common)
+    if layer_type in ("gaussian", "gaussian_separable"):
+        return GaussianDerivativeConv2D(
+            filters, kernel_size, order=order, num_bases=bases,
+            separable=layer_type == "gaussian_separable", **common,
+        )
+    if layer_type == "gaussian_few":
+        return GaussianDerivativeConv2D(filters, kernel_size, order=order, num_bases=max(bases // 2, 1), **common)
+    if layer_type == "gabor":
+        return GaborConv2D(filters, kernel_size, num_kernels=8, num_bases=bases, **common)
+    raise ValueError(f"`layer_type` must be one of {list(LAYER_TYPES)}. Received: layer_type={layer_type!r}")
+
+
+def apply_conv_block(x, layer_type, filters, name, norm="bias_only", **conv_kwargs):
+    """conv (of `layer_type`) → normalisation → ReLU, named `name`."""
+    conv = make_conv(layer_type, filters, f"{name}_conv", **conv_kwargs)
+    return ConvNormAct(conv, norm=norm, activation="relu", name=name)(x)
+
+
+def comparison_net(
+    layer_type,
+    input_shape,
+    num_classes,
+    filters=(16, 32, 32, 64),
+    norm="bias_only",
+    kernel_size=7,
+    order=2,
+    num_bases=4,
+    name=None,
+):
+    """Four convolutional blocks, global average pooling and a dense classifier.
+
+    Blocks `block1` … `block4` are conv → norm → ReLU, 2×2 max pooling after
+    the first two; the convolution is `layer_type` (one of `LAYER_TYPES`).
+    With `norm="bias_only"` (Table 1's setting) every block adds exactly
+    `filters[i]` trainable biases.
+
+    Args:
+        layer_type: "free_form" (3×3 `Conv2D`), "rfnn", "dau", "gaussian",
+            "gaussian_few", "gaussian_separable" or "gabor".
+        input_shape: `(rows, cols, channels)`.
+        num_classes: size of the softmax output.
+        filters: output channels of the four blocks.
+        norm: `ConvNormAct` normalisation.
+        kernel_size, order, num_bases: of the structured layers.
+        name: model name (default `comparison_<layer_type>`).
+
+    Returns:
+        A functional `keras.Model` with softmax outputs.
+    """
+    if layer_type not in LAYER_TYPES:
+        raise ValueError(f"`layer_type` must be one of {list(LAYER_TYPES)}. Received: layer_type={layer_type!r}")
+    if len(filters) != 4:
+        raise ValueError(f"`filters` must list 4 channel counts. Received: filters={filters!r}")
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    for i, width in enumerate(filters, start=1):
+        x = apply_conv_block(
+            x, layer_type, width, f"block{i}", norm=norm,
+            kernel_size=kernel_size, order=order, num_bases=num_bases,
+        )
+        if i <= 2:
+            x = keras.layers.MaxPooling2D(name=f"block{i}_pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name or f"comparison_{layer_type}")

@@ -1,0 +1,103 @@
+"""ConvNormAct: the three normalisation modes, training flag, saving, folding."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gaussconv import ConvNormAct, GaussianDerivativeConv2D
+from keras_gaussconv.export import fold
+
+RNG = np.random.default_rng(0)
+
+
+def images(shape=(8, 12, 12, 3)):
+    return RNG.normal(size=shape).astype("float32")
+
+
+def block(norm, **kwargs):
+    return ConvNormAct(GaussianDerivativeConv2D(6, 5, num_bases=2, padding="same", use_bias=False), norm=norm, **kwargs)
+
+
+def test_bias_only_has_exactly_f_out_trainable_parameters_and_fixed_statistics():
+    layer = block("bias_only")
+    model = keras.Sequential([keras.Input((12, 12, 3)), layer])
+    norm = layer.normalization
+    norm_trainable = [w for w in norm.weights if w.trainable]
+    assert [tuple(w.shape) for w in norm_trainable] == [(6,)]  # β only
+    assert sum(int(np.prod(w.shape)) for w in norm.trainable_weights) == 6
+    frozen = [np.asarray(w).copy() for w in norm.non_trainable_weights]
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    model.fit(images(), images((8, 12, 12, 6)), epochs=3, verbose=0)
+    for w, before in zip(norm.non_trainable_weights, frozen):
+        np.testing.assert_array_equal(np.asarray(w), before)  # mean 0, variance 1 stay
+    np.testing.assert_array_equal(frozen[0], 0.0)
+    np.testing.assert_array_equal(frozen[1], 1.0)
+    # y = relu(conv(x) / sqrt(1 + eps) + beta), in training and inference alike.
+    x = images((2, 12, 12, 3))
+    beta = np.asarray(norm.beta)
+    expected = np.maximum(np.asarray(layer.conv(x)) / np.sqrt(1 + layer.epsilon) + beta, 0)
+    np.testing.assert_allclose(np.asarray(layer(x, training=True)), expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(layer(x, training=False)), expected, atol=1e-5)
+
+
+def test_batch_mode_matches_conv_then_batch_normalization():
+    x = images()
+    layer = block("batch", activation=None)
+    layer.build(x.shape)
+    reference = keras.layers.BatchNormalization(epsilon=layer.epsilon)
+    conv_out = layer.conv(x)
+    reference.build(conv_out.shape)
+    reference.set_weights(layer.normalization.get_weights())
+    for training in (True, False):
+        np.testing.assert_allclose(
+            np.asarray(layer(x, training=training)), np.asarray(reference(conv_out, training=training)), atol=1e-5
+        )
+    # training=True updated the moving statistics of both identically.
+    np.testing.assert_allclose(layer.normalization.moving_mean, reference.moving_mean, atol=1e-6)
+
+
+def test_no_norm_is_conv_then_activation():
+    x = images()
+    layer = block(None, activation="tanh")
+    np.testing.assert_allclose(np.asarray(layer(x)), np.tanh(np.asarray(layer.conv(x))), atol=1e-6)
+    assert layer.normalization is None
+
+
+@pytest.mark.parametrize("norm", ["batch", "bias_only", None])
+def test_save_load_and_fold(norm, tmp_path):
+    model = keras.Sequential([keras.Input((12, 12, 3)), block(norm, name="cna")])
+    model.compile("adam", "mse")
+    model.fit(images(), images((8, 12, 12, 6)), epochs=1, verbose=0)
+    x = images((2, 12, 12, 3))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    as_json = lambda layer: json.loads(json.dumps(layer.get_config()))  # noqa: E731  (tuples vs lists)
+    assert as_json(loaded.get_layer("cna")) == as_json(model.get_layer("cna"))
+    folded = fold(model)
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), atol=1e-5)
+
+
+def test_wraps_a_plain_conv2d_too():
+    x = images()
+    layer = ConvNormAct(keras.layers.Conv2D(4, 3, use_bias=False), norm="bias_only")
+    assert layer(x).shape == (8, 10, 10, 4)
+    assert sum(int(np.prod(w.shape)) for w in layer.normalization.trainable_weights) == 4
+    parts = layer.fold()
+    z = x
+    for part in parts:
+        z = part(z)
+    np.testing.assert_allclose(np.asarray(z), np.asarray(layer(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [(dict(norm="layer"), "Received: norm='layer'"), (dict(conv="conv"), "Received: conv='conv'")],
+)
+def test_bad_arguments(kwargs, message):
+    args = dict(conv=keras.layers.Conv2D(4, 3), norm="batch")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        ConvNormAct(**args)

@@ -1,0 +1,94 @@
+"""Builders: comparison network, U-nets, VGG16 with a structured first layer."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gaussconv import ConvNormAct, GaborConv2D, GaussianDerivativeConv2D
+from keras_gaussconv.experiments import structured_layers, trainable_parameters
+from keras_gaussconv.models import LAYER_TYPES, comparison_net, gaussian_unet, gaussian_vgg16, unet
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("layer_type", LAYER_TYPES)
+def test_comparison_net_builds_runs_and_trains(layer_type):
+    model = comparison_net(layer_type, (16, 16, 1), 10, filters=(4, 8, 8, 8))
+    x = RNG.normal(size=(8, 16, 16, 1)).astype("float32")
+    assert model(x).shape == (8, 10)
+    np.testing.assert_allclose(np.asarray(model(x)).sum(axis=1), 1.0, rtol=1e-5)
+    assert [layer.name for layer in model.layers][1:4] == ["block1", "block1_pool", "block2"]
+    assert all(isinstance(model.get_layer(f"block{i}"), ConvNormAct) for i in range(1, 5))
+    assert (len(structured_layers(model)) == 4) == (layer_type != "free_form")
+    before = [np.asarray(w).copy() for w in model.trainable_weights]
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, RNG.integers(0, 10, 8), epochs=1, verbose=0)
+    assert any(not np.allclose(np.asarray(w), b) for w, b in zip(model.trainable_weights, before))
+
+
+def test_comparison_net_layer_choices():
+    few = comparison_net("gaussian_few", (16, 16, 1), 10, num_bases=4)
+    many = comparison_net("gaussian", (16, 16, 1), 10, num_bases=4)
+    assert few.get_layer("block2").conv.num_bases == 2 and many.get_layer("block2").conv.num_bases == 4
+    assert comparison_net("gaussian_separable", (16, 16, 1), 10).get_layer("block1").conv.separable
+    assert isinstance(comparison_net("gabor", (16, 16, 1), 10).get_layer("block3").conv, GaborConv2D)
+    free = comparison_net("free_form", (16, 16, 1), 10).get_layer("block1").conv
+    assert isinstance(free, keras.layers.Conv2D) and free.kernel_size == (3, 3)
+    # bias_only normalisation: exactly F_out trainable parameters per block beside the convolution.
+    block = many.get_layer("block3")
+    assert sum(int(np.prod(w.shape)) for w in block.normalization.trainable_weights) == 32
+
+
+def test_comparison_net_bad_arguments():
+    with pytest.raises(ValueError, match="Received: layer_type='vgg'"):
+        comparison_net("vgg", (16, 16, 1), 10)
+    with pytest.raises(ValueError, match=r"Received: filters=\(8, 8\)"):
+        comparison_net("gaussian", (16, 16, 1), 10, filters=(8, 8))
+
+
+def test_unets_share_topology_and_gaussian_uses_under_30_percent():
+    classical = unet((64, 64, 3), 1)
+    gaussian = gaussian_unet((64, 64, 3), 1)
+    assert [layer.name for layer in classical.layers] == [layer.name for layer in gaussian.layers]
+    assert classical.output_shape == gaussian.output_shape == (None, 64, 64, 1)
+    ratio = trainable_parameters(gaussian) / trainable_parameters(classical)
+    assert ratio <= 0.30, ratio
+    x = RNG.uniform(size=(2, 64, 64, 3)).astype("float32")
+    y = (RNG.uniform(size=(2, 64, 64, 1)) > 0.5).astype("float32")
+    for model in (classical, gaussian):
+        model.compile("adam", "binary_crossentropy")
+        model.fit(x, y, epochs=1, verbose=0)
+        out = np.asarray(model(x))
+        assert ((out >= 0) & (out <= 1)).all()
+    assert isinstance(gaussian.get_layer("down1_1").conv, GaussianDerivativeConv2D)
+    assert classical.get_layer("down1_1").conv.kernel_size == (5, 5)
+
+
+def test_unet_input_must_divide():
+    with pytest.raises(ValueError, match=r"divisible by 2\*\*depth = 8"):
+        unet((60, 60, 3))
+
+
+def test_gaussian_vgg16_replaces_block1_conv1_and_freezes_the_rest():
+    model = gaussian_vgg16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    first = model.get_layer("block1_conv1")
+    assert isinstance(first, GaussianDerivativeConv2D) and first.filters == 64 and first.trainable
+    for layer in model.layers:
+        if layer.weights and layer.name != "block1_conv1":
+            assert not layer.trainable, layer.name
+    assert {w.name for w in model.trainable_weights} == {w.name for w in first.trainable_weights}
+    x = RNG.uniform(size=(2, 32, 32, 3)).astype("float32")
+    assert model(x).shape == (2, 1, 1, 512)
+    frozen = np.asarray(model.get_layer("block2_conv1").kernel).copy()
+    model.compile("adam", "mse")
+    model.fit(x, RNG.normal(size=(2, 1, 1, 512)), epochs=1, verbose=0)
+    np.testing.assert_array_equal(np.asarray(model.get_layer("block2_conv1").kernel), frozen)
+
+
+def test_gaussian_vgg16_keeps_the_other_weights(tmp_path):
+    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    path = tmp_path / "vgg.weights.h5"
+    base.save_weights(path)
+    model = gaussian_vgg16(weights=str(path), include_top=False, input_shape=(32, 32, 3), freeze_base=False)
+    np.testing.assert_array_equal(np.asarray(model.get_layer("block3_conv2").kernel), np.asarray(base.get_layer("block3_conv2").kernel))
+    assert all(layer.trainable for layer in model.layers)
