@@ -109,7 +109,8 @@ def test_layer_fold(kwargs, expected, data_format):
     z = x
     for part in parts:
         z = part(z)
-    np.testing.assert_allclose(np.asarray(z), y, atol=1e-5)
+    # Outputs reach ~10 here: float32 round-off is relative.
+    np.testing.assert_allclose(np.asarray(z), y, rtol=1e-5, atol=1e-5)
 
 
 def test_fold_errors():

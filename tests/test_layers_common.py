@@ -178,3 +178,23 @@ def test_config_round_trip(kind):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert clone.name == "custom" and clone.kernel_size == (4, 5) and clone.dtype == "float64"
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("separable", [False, True])
+def test_built_inside_a_subclassed_model_each_weight_once(kind, separable):
+    # A parent's first call builds the layer inside a graph; every weight must
+    # still be tracked once (else optimizers would update it twice per step).
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = LAYERS[kind](4, 3, padding="same", separable=separable)
+
+        def call(self, x):
+            return self.conv(x)
+
+    net = Net()
+    net(images((2, 10, 10, 3)))
+    ids = [id(w) for w in net.trainable_weights]
+    assert len(ids) == len(set(ids)) == len(net.conv.trainable_weights)
+    assert len(net.conv.weights) == len({w.path for w in net.conv.weights})

@@ -29,8 +29,9 @@ class BasisConv2D(keras.layers.Layer):
     """2-D convolution whose kernels combine B bases of N structured kernels.
 
     A subclass declares the basis in `__init__`: `self.num_kernels` (N) and
-    its geometric weights (`declare_geometry`); and it implements `basis()`,
-    the sampled kernels φ of shape `(B, kh, kw, N)`. This class does the rest: argument checks, all
+    its geometric weights (`declare_geometry`); and it implements
+    `compute_basis(**geometry)`, the sampled kernels φ of shape
+    `(B, kh, kw, N)` for given geometric values. This class does the rest: argument checks, all
     weights, the combination, the execution paths, shapes and config.
 
     Full combination (eq. 3 of Penaud--Polge et al. 2022), output channel
@@ -138,9 +139,18 @@ class BasisConv2D(keras.layers.Layer):
 
     # --- what a subclass declares -------------------------------------------
 
-    def basis(self):
-        """The sampled basis kernels φ, shape `(B, kh, kw, N)`, variable dtype."""
+    def compute_basis(self, **geometry):
+        """The basis kernels φ, shape `(B, kh, kw, N)`, for given geometric values.
+
+        Keyword arguments are the declared geometric weights by name (tensors
+        of their shapes), so the basis can be sampled for values that are not
+        (yet) the layer's, e.g. initial draws in `build`.
+        """
         raise NotImplementedError
+
+    def basis(self):
+        """The layer's basis kernels φ, shape `(B, kh, kw, N)`, in the variable dtype."""
+        return self.compute_basis(**{name: getattr(self, name) for name in self._geometry})
 
     def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
         """Declares a geometric weight of shape `(B, N, *shape)`, made in `build`.
@@ -172,9 +182,9 @@ class BasisConv2D(keras.layers.Layer):
             "sigma", shape, initializer, default, trainable, constraint=MinValue(self.min_sigma)
         )
 
-    def bounded_sigma(self):
+    def bounded_sigma(self, sigma):
         """max(σ, min_sigma), the scales the basis is sampled with."""
-        return ops.maximum(self.sigma, self.min_sigma)
+        return ops.maximum(sigma, self.min_sigma)
 
     # --- shapes -------------------------------------------------------------
 
@@ -216,9 +226,20 @@ class BasisConv2D(keras.layers.Layer):
     # --- state --------------------------------------------------------------
 
     def _add_coefficients(self, name, shape, variance):
+        """A combination weight; by default N(0, variance(E)) with E the initial basis energy."""
         initializer = self.coefficients_initializer
         if initializer is None:
-            initializer = keras.initializers.RandomNormal(stddev=math.sqrt(variance))
+
+            def initializer(shape, dtype=None):
+                # Mean energy Σ φ² of the initial basis kernels: a unit-variance
+                # input gives basis responses of about this variance. Computed
+                # here, when the variable is created (eagerly), not in `build`:
+                # reading variables in a `build` that a parent model runs in a
+                # graph makes Keras track them twice.
+                energy = ops.mean(ops.sum(ops.square(self.basis()), axis=(1, 2)))
+                stddev = math.sqrt(variance(max(float(energy), 1e-6)))
+                return keras.initializers.RandomNormal(stddev=stddev)(shape, dtype)
+
         return self.add_weight(
             name=name,
             shape=shape,
@@ -257,19 +278,17 @@ class BasisConv2D(keras.layers.Layer):
                 autocast=False,
             )
             setattr(self, name, weight)
-        # Mean energy Σ φ² of the initial basis kernels: a unit-variance input
-        # gives basis responses of about this variance (white-noise model).
-        energy = max(float(ops.mean(ops.sum(ops.square(self.basis()), axis=(1, 2)))), 1e-6)
         if self.separable:
             self.coefficients_in = self._add_coefficients(
-                "coefficients_in", (b, in_channels, n), variance=1.0 / in_channels
+                "coefficients_in", (b, in_channels, n), lambda energy: 1.0 / in_channels
             )
             self.coefficients_out = self._add_coefficients(
-                "coefficients_out", (b, n, per_basis), variance=2.0 / (n * energy)
+                "coefficients_out", (b, n, per_basis), lambda energy: 2.0 / (n * energy)
             )
         else:
             self.coefficients = self._add_coefficients(
-                "coefficients", (b, in_channels, per_basis, n), variance=2.0 / (in_channels * n * energy)
+                "coefficients", (b, in_channels, per_basis, n),
+                lambda energy: 2.0 / (in_channels * n * energy),
             )
         if self.use_bias:
             self.bias = self.add_weight(

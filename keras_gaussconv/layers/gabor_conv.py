@@ -84,11 +84,10 @@ class GaborConv2D(BasisConv2D):
         self.declare_geometry("frequency", (), frequency_initializer, uniform(0.05, 0.35), trainable_frequency)
         self.declare_geometry("phase", (), phase_initializer, uniform(-math.pi, math.pi), trainable_phase)
 
-    def basis(self):
+    def compute_basis(self, sigma, offset, theta, frequency, phase):
         return gabor_basis(
-            sampling_grid(self.kernel_size, self.sigma.dtype),
-            self.bounded_sigma(), self.offset, self.theta, self.frequency, self.phase,
-            normalize=self.normalize,
+            sampling_grid(self.kernel_size, sigma.dtype), self.bounded_sigma(sigma), offset, theta,
+            frequency, phase, normalize=self.normalize,
         )
 
     def get_config(self):

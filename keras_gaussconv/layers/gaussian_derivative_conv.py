@@ -88,10 +88,9 @@ class GaussianDerivativeConv2D(BasisConv2D):
             trainable_theta,
         )
 
-    def basis(self):
+    def compute_basis(self, sigma, offset, theta):
         return gaussian_derivative_basis(
-            sampling_grid(self.kernel_size, self.sigma.dtype),
-            self.bounded_sigma(), self.offset, self.theta, self.order,
+            sampling_grid(self.kernel_size, sigma.dtype), self.bounded_sigma(sigma), offset, theta, self.order
         )
 
     def get_config(self):

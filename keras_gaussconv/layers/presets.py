@@ -118,9 +118,9 @@ class DisplacedGaussianConv2D(BasisConv2D):
     def num_units(self):
         return self.num_kernels
 
-    def basis(self):
-        grid = sampling_grid(self.kernel_size, self.sigma.dtype)
-        return displaced_gaussian_basis(grid, self.bounded_sigma(), self.offset)
+    def compute_basis(self, sigma, offset):
+        grid = sampling_grid(self.kernel_size, sigma.dtype)
+        return displaced_gaussian_basis(grid, self.bounded_sigma(sigma), offset)
 
     def get_config(self):
         config = super().get_config()
