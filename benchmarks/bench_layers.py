@@ -67,19 +67,11 @@ class ReferenceSeparable(keras.layers.Layer):
         return ops.concatenate(outputs, axis=-1)
 
 
-def peak_rss_mb():
-    """Peak resident set size of this process (VmHWM), in MiB."""
+def rss_mb(field):
+    """A memory field of /proc/self/status ("VmHWM": peak, "VmRSS": current) in MiB."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def current_rss_mb():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -138,9 +130,9 @@ class Contender:
         self.train_step.get_concrete_function(self.x, self.y)
         if not reset_peak_rss():
             return float("nan")
-        base = current_rss_mb()
+        base = rss_mb("VmRSS")
         self.train_step(self.x, self.y).numpy()
-        return peak_rss_mb() - base
+        return rss_mb("VmHWM") - base
 
 
 def structured(kernel, num_bases, order, separable, implementation):
@@ -257,6 +249,37 @@ def markdown(results):
     return table
 
 
+def summary(results):
+    """The issue's targets, checked against these results (training-step ratios)."""
+    lines = []
+    by_point = {(r["kernel_size"], r["num_bases"], r["order"], r["separable"]): ratios(r) for r in results}
+
+    def train(point, name):
+        return by_point[point][name]["train"] if point in by_point else None
+
+    point = (7, 4, 3, False)
+    if point in by_point:
+        lines.append(f"- full, auto, k=7, B=4, K=3: {train(point, 'auto'):.2f}× Conv2D (target ≤ 1.15)")
+    for k, target in ((15, 0.8), (31, 0.5)):
+        if (k, 1, 2, False) in by_point:
+            lines.append(f"- full, auto, B=1, K=2, k={k}: {train((k, 1, 2, False), 'auto'):.2f}× Conv2D (target ≤ {target})")
+    for k, target in ((7, 2), (15, 5), (31, 20)):
+        speedups = [
+            f"B={b} K={o}: {train((k, b, o, True), 'reference') / train((k, b, o, True), 'auto'):.1f}×"
+            for b in (1, 4) for o in (2, 3) if (k, b, o, True) in by_point
+        ]
+        if speedups:
+            lines.append(f"- separable, auto vs the reference's algorithm, k={k} (target ≥ {target}×): " + ", ".join(speedups))
+    worst = max(
+        (q["auto"]["train"] / min(q[p]["train"] for p in ("kernel", "basis", "fft")), point)
+        for point, q in by_point.items()
+    )
+    lines.append(f"- auto vs the best single path: at worst {100 * (worst[0] - 1):+.0f} % (k, B, K, separable = {worst[1]}; target ≤ +10 %)")
+    folded = max((q["folded"]["infer"], point) for point, q in by_point.items())
+    lines.append(f"- folded inference: at worst {folded[0]:.2f}× Conv2D at {folded[1]} (target ≤ 1.05)")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset (about two minutes)")
@@ -287,6 +310,7 @@ def main():
     print(f"\nTimes are ratios to keras.layers.Conv2D({F_OUT}, k, padding='same') on the same input "
           f"({BATCH}×{SIZE}×{SIZE}×{F_IN}); median of {repeats} interleaved rounds. {machine}.\n")
     print(markdown(results))
+    print("\nTargets:\n" + summary(results))
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": machine, "repeats": repeats, "results": results}, out, indent=1)

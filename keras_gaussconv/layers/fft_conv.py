@@ -13,6 +13,7 @@ All functions take channels_last tensors.
 
 import math
 
+import keras
 from keras import ops
 
 
@@ -98,6 +99,23 @@ def _spectra(x, kernel, strides, padding, dilation_rate):
     return image, filt, finish
 
 
+def _in_float32(function):
+    """FFTs exist for float32 and float64 only: half precision (mixed-precision
+    policies) is computed in float32 and the result cast back."""
+
+    def wrapped(x, kernel, *args, **kwargs):
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if dtype in ("float32", "float64"):
+            return function(x, kernel, *args, **kwargs)
+        out = function(ops.cast(x, "float32"), ops.cast(kernel, "float32"), *args, **kwargs)
+        return ops.cast(out, dtype)
+
+    wrapped.__doc__ = function.__doc__
+    wrapped.__name__ = function.__name__
+    return wrapped
+
+
+@_in_float32
 def fft_conv2d(x, kernel, strides, padding, dilation_rate):
     """`ops.conv(x, kernel, ...)` (channels_last) computed through the FFT.
 
@@ -120,6 +138,7 @@ def fft_conv2d(x, kernel, strides, padding, dilation_rate):
     return finish((yr, yi))
 
 
+@_in_float32
 def fft_depthwise_conv2d(x, kernel, strides, padding, dilation_rate):
     """`ops.depthwise_conv(x, kernel, ...)` for a `(kh, kw, C)` kernel (multiplier 1), via the FFT."""
     (xr, xi), (kr, ki), finish = _spectra(x, kernel, strides, padding, dilation_rate)

@@ -1,0 +1,181 @@
+"""Mixed precision, determinism, numerical range, long-term saving compatibility."""
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
+from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_derivatives, sampling_grid
+
+DATA = Path(__file__).parent / "data"
+RNG = np.random.default_rng(0)
+
+
+def images(shape):
+    return RNG.normal(size=shape).astype("float32")
+
+
+class float32_policy:
+    """Temporarily the float32 policy (to build a reference layer)."""
+
+    def __enter__(self):
+        self.previous = keras.mixed_precision.dtype_policy().name
+        keras.mixed_precision.set_dtype_policy("float32")
+
+    def __exit__(self, *exc):
+        keras.mixed_precision.set_dtype_policy(self.previous)
+
+
+@pytest.fixture
+def policy(request):
+    keras.mixed_precision.set_dtype_policy(request.param)
+    yield request.param
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
+@pytest.mark.parametrize("implementation", ["kernel", "basis", "fft"])
+@pytest.mark.parametrize("separable", [False, True])
+def test_mixed_precision(policy, implementation, separable):
+    compute = policy.split("_")[1]
+    layer = GaussianDerivativeConv2D(8, 5, num_bases=2, separable=separable, padding="same", implementation=implementation)
+    x = images((4, 12, 12, 3))
+    out = layer(x)
+    assert keras.backend.standardize_dtype(out.dtype) == compute
+    for w in layer.weights:
+        assert w.dtype == "float32", w.name
+    assert keras.backend.standardize_dtype(layer.basis().dtype) == "float32"
+    # Agrees with the float32 computation to half-precision round-off.
+    with float32_policy():
+        reference = GaussianDerivativeConv2D(8, 5, num_bases=2, separable=separable, padding="same", implementation=implementation)
+        reference.build(x.shape)
+    reference.set_weights(layer.get_weights())
+    expected = np.asarray(reference(x))
+    tolerance = 2e-2 if compute == "bfloat16" else 3e-3
+    np.testing.assert_allclose(np.asarray(ops.cast(out, "float32")), expected, atol=tolerance * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
+def test_mixed_precision_fit_stays_finite(policy):
+    inputs = keras.Input((16, 16, 1))
+    x = ConvNormAct(GaussianDerivativeConv2D(8, 5, padding="same", use_bias=False), norm="batch")(inputs)
+    x = GaborConv2D(8, 5, num_kernels=4, padding="same", activation="relu")(x)
+    x = DisplacedGaussianConv2D(8, 3, padding="same", separable=True, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax", dtype="float32")(x)
+    model = keras.Model(inputs, outputs)
+    optimizer = keras.optimizers.Adam(1e-2)
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer, "sparse_categorical_crossentropy")
+    history = model.fit(images((32, 16, 16, 1)), RNG.integers(0, 3, 32), epochs=3, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    for w in model.weights:
+        assert np.all(np.isfinite(np.asarray(w))), w.path
+
+
+def build_model(seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((12, 12, 2)),
+        GaussianDerivativeConv2D(4, 5, num_bases=2),
+        GaborConv2D(4, 3, num_kernels=3),
+        DisplacedGaussianConv2D(4, 3, separable=True),
+    ])
+    return model
+
+
+def test_same_seed_same_weights_and_outputs():
+    x = images((2, 12, 12, 2))
+    a, b, c = build_model(7), build_model(7), build_model(8)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(np.asarray(a(x)), np.asarray(b(x)))
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
+
+
+@pytest.mark.parametrize("order", [8, 10])
+@pytest.mark.parametrize("sigma", [0.2, 1.0, 5.0, 50.0])
+def test_high_orders_and_large_kernels_stay_finite(order, sigma):
+    import tensorflow as tf
+
+    n = num_gaussian_derivatives(order)
+    s = tf.Variable(np.full((1, n, 2), sigma, "float32"))
+    offset = tf.Variable(np.full((1, n, 2), 0.3, "float32"))
+    theta = tf.Variable(np.full((1, n), 0.4, "float32"))
+    with tf.GradientTape() as tape:
+        basis = gaussian_derivative_basis(sampling_grid((63, 63)), s, offset, theta, order)
+        loss = tf.reduce_sum(tf.square(basis))
+    assert np.all(np.isfinite(basis.numpy()))
+    for g in tape.gradient(loss, [s, offset, theta]):
+        assert np.all(np.isfinite(g.numpy()))
+
+
+@pytest.mark.parametrize("order", [4, 6, 8, 10])
+def test_high_order_accuracy_against_float64(order):
+    from test_bases import np_basis
+
+    n = num_gaussian_derivatives(order)
+    rng = np.random.default_rng(order)
+    sigma = rng.uniform(0.5, 3.0, (1, n, 2)).astype("float32")
+    offset = rng.uniform(-1, 1, (1, n, 2)).astype("float32")
+    theta = rng.uniform(-3, 3, (1, n)).astype("float32")
+    ours = np.asarray(gaussian_derivative_basis(sampling_grid((31, 31)), sigma, offset, theta, order))
+    reference = np_basis(sigma.astype("float64"), offset.astype("float64"), theta.astype("float64"), order, (31, 31))
+    scale = np.abs(reference).max(axis=(1, 2), keepdims=True)
+    relative = np.abs(ours - reference).max(axis=(1, 2), keepdims=True) / scale
+    # Measured ≤ 1e-6 (benchmarks/accuracy.py, in the README): float32 round-off.
+    assert relative.max() < 5e-6, relative.max()
+
+
+COMPAT_MODEL = DATA / "compat_v0_1_0.keras"
+COMPAT_ARRAYS = DATA / "compat_v0_1_0.npz"
+
+
+def compat_model():
+    """Every structured layer type; saved once by version 0.1.0 into tests/data."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = GaussianDerivativeConv2D(8, 5, order=2, num_bases=2, padding="same", activation="relu", name="gaussian")(inputs)
+    x = GaussianDerivativeConv2D(8, 5, order=1, num_bases=2, separable=True, padding="same", name="separable")(x)
+    x = ConvNormAct(GaborConv2D(8, 5, num_kernels=4, padding="same", use_bias=False), norm="bias_only", name="gabor")(x)
+    x = DisplacedGaussianConv2D(8, 3, num_units=3, padding="same", name="dau")(x)
+    x = rfnn_conv2d(4, 3, padding="same", name="rfnn")(x)
+    return keras.Model(inputs, x, name="compat")
+
+
+def test_models_saved_by_0_1_0_still_load_and_agree():
+    if not COMPAT_MODEL.exists():
+        pytest.fail(f"{COMPAT_MODEL} is missing: it must stay committed (regenerate only for a new compat file)")
+    arrays = np.load(COMPAT_ARRAYS)
+    model = keras.models.load_model(COMPAT_MODEL)
+    np.testing.assert_allclose(np.asarray(model(arrays["input"])), arrays["output"], rtol=1e-5, atol=1e-5)
+
+
+def test_save_reload_and_continue_training(tmp_path):
+    x, y = images((16, 16, 16, 3)), images((16, 16, 16, 4))
+    model = compat_model()
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+
+if __name__ == "__main__":  # writes the compatibility files (once per compat version)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    DATA.mkdir(exist_ok=True)
+    model = compat_model()
+    sample = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
+    model.save(COMPAT_MODEL)
+    np.savez(COMPAT_ARRAYS, input=sample, output=np.asarray(model(sample)))
+    print(f"wrote {COMPAT_MODEL} and {COMPAT_ARRAYS}")
