@@ -31,8 +31,9 @@ class BasisConv2D(keras.layers.Layer):
     A subclass declares the basis in `__init__`: `self.num_kernels` (N) and
     its geometric weights (`declare_geometry`); and it implements
     `compute_basis(**geometry)`, the sampled kernels φ of shape
-    `(B, kh, kw, N)` for given geometric values. This class does the rest: argument checks, all
-    weights, the combination, the execution paths, shapes and config.
+    `(B, kh, kw, N)` for given geometric values. This class does the rest:
+    argument checks, all weights, the combination, the execution paths,
+    shapes, config and folding.
 
     Full combination (eq. 3 of Penaud--Polge et al. 2022), output channel
     c = b·(F_out/B) + j:
@@ -64,10 +65,12 @@ class BasisConv2D(keras.layers.Layer):
         coefficients_regularizer, bias_regularizer, activity_regularizer:
             regularizers, as in Keras.
         coefficients_constraint, bias_constraint: constraints, as in Keras.
-        implementation: `"auto"` (cheapest by multiply-add count),
-            `"kernel"` (build the dense kernel, one convolution) or
-            `"basis"` (convolve with the basis kernels, then combine). All
-            give the same result up to float32 round-off.
+        implementation: `"auto"` (the fastest by `path_costs()`, a
+            multiply-add count weighted by measured prices), `"kernel"` (build
+            the dense kernel, one convolution), `"basis"` (convolve with the
+            basis kernels, then combine) or `"fft"` (pointwise products of
+            spectra; needs the input's spatial size when built). All give
+            the same result up to float32 round-off.
         **kwargs: passed to `keras.layers.Layer` (`name`, `dtype`, ...).
     """
 
