@@ -31,8 +31,7 @@ def test_demo_quick_end_to_end(tmp_path):
     assert "| gaussian |" in result.stdout
 
 
-def test_demo_output_dir(tmp_path):
-    # Cheap check of --output-dir through plot (the demo's writer is the same).
+def test_plot_writes_the_png_asked_for(tmp_path):
     result = run(["plot", "--layer", "gabor", "--kernel-size", "7", "--output", "sub/gabor.png"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "sub" / "gabor.png").stat().st_size > 0
@@ -78,11 +77,13 @@ def test_plot_choices_match_the_builders():
 
 
 def test_unet_quick_end_to_end(tmp_path):
-    result = run(["unet", "--quick", "--quiet"], tmp_path)
+    # --output-dir (shared by demo and unet) puts every file there, nothing in the cwd.
+    result = run(["unet", "--quick", "--quiet", "--output-dir", "results"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads((tmp_path / "nuclei_results.json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+    results = json.loads((tmp_path / "results" / "nuclei_results.json").read_text())
     classical, gaussian = results["classical"], results["gaussian"]
     assert gaussian["trainable_parameters"] <= 0.3 * classical["trainable_parameters"]
     for r in (classical, gaussian):
         assert 0.0 <= r["dice"] <= 1.0 and 0.0 <= r["pixel_accuracy"] <= 1.0
-    assert (tmp_path / "nuclei_predictions.png").stat().st_size > 0
+    assert (tmp_path / "results" / "nuclei_predictions.png").stat().st_size > 0
