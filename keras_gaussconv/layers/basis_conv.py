@@ -395,13 +395,16 @@ class BasisConv2D(keras.layers.Layer):
         kh, kw = self.kernel_size
         return ops.reshape(ops.transpose(phi, (1, 2, 0, 3)), (kh, kw, self.num_bases * self.num_kernels))
 
+    def _separable_matrices(self, dtype):
+        """The separable layer's two 1×1 steps as matrices: β (F_in, B·N) and block-diagonal λ (B·N, F_out)."""
+        beta = ops.cast(self.coefficients_in, dtype)  # (B, F_in, N)
+        beta = ops.reshape(ops.transpose(beta, (1, 0, 2)), (self.in_channels, self.num_bases * self.num_kernels))
+        return beta, self._block_diagonal(ops.cast(self.coefficients_out, dtype))
+
     def _separable_basis_first(self, x, phi, depthwise):
-        """J = λ · (φ ⋆ (β · I)): 1×1 F_in → B·N, depthwise with φ, grouped 1×1 N → F_out/B."""
-        beta = ops.cast(self.coefficients_in, x.dtype)
-        b, n = self.num_bases, self.num_kernels
-        x = ops.matmul(x, ops.reshape(ops.transpose(beta, (1, 0, 2)), (self.in_channels, b * n)))
-        x = depthwise(x, self._phi_channels(phi))
-        return ops.matmul(x, self._block_diagonal(ops.cast(self.coefficients_out, x.dtype)))
+        """J = λ · (φ ⋆ (β · I)): 1×1 F_in → B·N, depthwise with φ, block-diagonal 1×1 B·N → F_out."""
+        beta, lam = self._separable_matrices(x.dtype)
+        return ops.matmul(depthwise(ops.matmul(x, beta), self._phi_channels(phi)), lam)
 
     def _full_basis_first(self, x, phi):
         """Depthwise convolution of every input channel with the B·N kernels, then the 1×1 ω."""
@@ -490,8 +493,7 @@ class BasisConv2D(keras.layers.Layer):
             conv.set_weights([np.asarray(self.kernel())] + tail)
             return [conv]
         b, n = self.num_bases, self.num_kernels
-        beta = np.asarray(self.coefficients_in)  # (B, F_in, N)
-        lam = np.asarray(self.coefficients_out)  # (B, N, F_out/B)
+        beta, lam = (np.asarray(m) for m in self._separable_matrices(self.variable_dtype))
         phi = np.asarray(self._phi_channels(self.basis()))  # (kh, kw, B·N)
         pointwise_in = keras.layers.Conv2D(b * n, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
         depthwise = keras.layers.DepthwiseConv2D(
@@ -503,10 +505,9 @@ class BasisConv2D(keras.layers.Layer):
         pointwise_in.build(shape)
         depthwise.build(mid)
         pointwise_out.build(mid)
-        pointwise_in.set_weights([beta.transpose(1, 0, 2).reshape(1, 1, self.in_channels, b * n)])
+        pointwise_in.set_weights([beta[None, None]])
         depthwise.set_weights([phi[:, :, :, None]])
-        lam_blocks = np.asarray(self._block_diagonal(ops.convert_to_tensor(lam)))
-        pointwise_out.set_weights([lam_blocks[None, None]] + tail)
+        pointwise_out.set_weights([lam[None, None]] + tail)
         return [pointwise_in, depthwise, pointwise_out]
 
     # --- config -------------------------------------------------------------
