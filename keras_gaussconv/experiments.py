@@ -78,7 +78,7 @@ def digits_demo(output_dir=".", quick=False, layer_types=DEMO_LAYER_TYPES, verbo
             for seed in settings["seeds"]:
                 model.set_weights(_initial_weights(kind, x_train.shape[1:], seed))
                 for variable in model.optimizer.variables:  # a fresh Adam: moments and step 0
-                    variable.assign(keras.ops.zeros_like(variable))
+                    variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
                 x, y = _batches(*_subset(x_train, y_train, size, seed), settings["steps"], seed)
                 model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
                 accuracy = float(model.evaluate(x_test, y_test, batch_size=540, verbose=0)[1])

@@ -25,13 +25,59 @@ def _seed():
     keras.utils.set_random_seed(1234)
 
 
-def gradients(loss_fn, variables):
-    """d loss / d variables with the active backend's autodiff, as NumPy arrays."""
+def gradients(loss_fn, variables, has_aux=False):
+    """d loss / d variables (``keras.Variable``s) with the active backend's autodiff, as NumPy.
+
+    With ``has_aux``, ``loss_fn`` returns ``(loss, aux)`` and the result is ``(aux, grads)``
+    (e.g. the layer's output from the same call). TensorFlow records a tape; JAX compiles
+    ``grad`` of ``loss_fn`` with the variables' values substituted through
+    ``keras.StatelessScope``, as Keras' own JAX trainer does (one compilation instead of one
+    per operation, which is what makes the JAX pass affordable).
+    """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            loss = loss_fn()
-        return [np.asarray(g) for g in tape.gradient(loss, [v.value for v in variables])]
-    pytest.skip(f"gradients not wired for backend {backend}")
+            loss, aux = loss_fn() if has_aux else (loss_fn(), None)
+        grads = [np.asarray(g) for g in tape.gradient(loss, [v.value for v in variables])]
+    elif backend == "jax":
+        import jax
+
+        def loss_of(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return loss_fn()
+
+        grad = jax.jit(jax.grad(loss_of, has_aux=has_aux))
+        grads, aux = grad([v.value for v in variables]) if has_aux else (grad([v.value for v in variables]), None)
+        grads = [np.asarray(g) for g in grads]
+    else:
+        pytest.skip(f"gradients not wired for backend {backend}")
+    return (np.asarray(aux), grads) if has_aux else grads
+
+
+def output_and_gradients(layer, x, target):
+    """``layer(x)`` and d Σ layer(x)·target / d layer.trainable_weights, from one call."""
+
+    def loss():
+        y = layer(x)
+        return keras.ops.sum(y * target), y
+
+    return gradients(loss, layer.trainable_weights, has_aux=True)
+
+
+@pytest.fixture
+def float64():
+    """Makes float64 real on JAX (off by default there: it would silently compute in float32)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        with jax.enable_x64(True):
+            yield
+    else:
+        yield
+
+
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="needs the TensorFlow backend (tf.* APIs)"
+)

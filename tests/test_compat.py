@@ -6,6 +6,8 @@ import pytest
 from keras_gaussconv import GaussianDerivativeConv2D
 from keras_gaussconv.compat import from_reference_config, load_reference_weights
 
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
+
 BASE = {"filters": 8, "kernel_size": (5, 5), "num_basis": 2, "order": 2}
 
 

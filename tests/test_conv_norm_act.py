@@ -9,6 +9,8 @@ import pytest
 from keras_gaussconv import ConvNormAct, GaussianDerivativeConv2D
 from keras_gaussconv.export import fold
 
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
+
 RNG = np.random.default_rng(0)
 
 

@@ -12,6 +12,8 @@ from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDeriva
 from keras_gaussconv.export import export_saved_model, export_tflite, fold
 from keras_gaussconv.layers import BasisConv2D
 
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
+
 RNG = np.random.default_rng(0)
 
 

@@ -5,8 +5,10 @@ import pytest
 import keras
 from keras import ops
 
-from conftest import gradients
+from conftest import gradients, tensorflow_only
 from keras_gaussconv import GaussianDerivativeConv2D
+
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
 RNG = np.random.default_rng(0)
 
@@ -223,6 +225,7 @@ def test_fft_needs_known_spatial_size():
         GaussianDerivativeConv2D(4, 5, implementation="fft").build((None, None, None, 3))
 
 
+@tensorflow_only  # a traced spatial size of None exists only in tf.function graphs
 def test_fft_in_a_graph_with_unknown_size_gives_the_same_result():
     import tensorflow as tf
 

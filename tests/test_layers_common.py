@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import gradients
+from conftest import output_and_gradients
 from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
+
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
 LAYERS = {
     "gaussian": lambda filters, kernel_size, **kw: GaussianDerivativeConv2D(filters, kernel_size, order=2, **kw),
@@ -108,11 +110,10 @@ def test_paths_agree(kind, separable, num_bases, kernel_size, strides, dilation_
         layer.build(x.shape)
         layer.set_weights(layers[0].get_weights())
     target = images(layers[0].compute_output_shape(x.shape))
-    reference = np.asarray(layers[0](x))
-    reference_grads = gradients(lambda: ops.sum(layers[0](x) * target), layers[0].trainable_weights)
+    reference, reference_grads = output_and_gradients(layers[0], x, target)
     for layer in layers[1:]:
-        np.testing.assert_allclose(np.asarray(layer(x)), reference, atol=2e-5, err_msg=layer.implementation)
-        grads = gradients(lambda: ops.sum(layer(x) * target), layer.trainable_weights)
+        out, grads = output_and_gradients(layer, x, target)
+        np.testing.assert_allclose(out, reference, atol=2e-5, err_msg=layer.implementation)
         for g_ref, g in zip(reference_grads, grads):
             np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-4 * np.abs(g_ref).max(), err_msg=layer.implementation)
 

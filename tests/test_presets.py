@@ -7,6 +7,8 @@ from keras_gaussconv import DisplacedGaussianConv2D, GaussianDerivativeConv2D, r
 from keras_gaussconv.bases import derivative_orders
 from test_bases import np_gaussian_derivative
 
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
+
 
 def test_rfnn_has_only_combination_weights_and_the_isotropic_njet():
     layer = rfnn_conv2d(8, 9, order=3, sigma=1.5, num_bases=2, padding="same")

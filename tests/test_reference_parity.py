@@ -6,6 +6,8 @@ import pytest
 from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
 from keras_gaussconv.compat import from_reference_config, load_reference_weights
 
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
+
 BASIS_CASES = ["basis_k3_7x7", "basis_k4_9x9", "basis_k1_3x3"]
 LAYER_CASES = ["layer_full_same", "layer_full_valid_s2", "layer_sep_same_s2", "layer_sep_valid"]
 

@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from keras import ops
 
+from conftest import gradients
+
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_derivatives, sampling_grid
+
+pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
 DATA = Path(__file__).parent / "data"
 RNG = np.random.default_rng(0)
@@ -101,18 +105,17 @@ def test_same_seed_same_weights_and_outputs():
 @pytest.mark.parametrize("order", [8, 10])
 @pytest.mark.parametrize("sigma", [0.2, 1.0, 5.0, 50.0])
 def test_high_orders_and_large_kernels_stay_finite(order, sigma):
-    import tensorflow as tf
-
     n = num_gaussian_derivatives(order)
-    s = tf.Variable(np.full((1, n, 2), sigma, "float32"))
-    offset = tf.Variable(np.full((1, n, 2), 0.3, "float32"))
-    theta = tf.Variable(np.full((1, n), 0.4, "float32"))
-    with tf.GradientTape() as tape:
-        basis = gaussian_derivative_basis(sampling_grid((63, 63)), s, offset, theta, order)
-        loss = tf.reduce_sum(tf.square(basis))
-    assert np.all(np.isfinite(basis.numpy()))
-    for g in tape.gradient(loss, [s, offset, theta]):
-        assert np.all(np.isfinite(g.numpy()))
+    s = keras.Variable(np.full((1, n, 2), sigma, "float32"))
+    offset = keras.Variable(np.full((1, n, 2), 0.3, "float32"))
+    theta = keras.Variable(np.full((1, n), 0.4, "float32"))
+
+    def basis():
+        return gaussian_derivative_basis(sampling_grid((63, 63)), s.value, offset.value, theta.value, order)
+
+    assert np.all(np.isfinite(np.asarray(basis())))
+    for g in gradients(lambda: ops.sum(ops.square(basis())), [s, offset, theta]):
+        assert np.all(np.isfinite(g))
 
 
 @pytest.mark.parametrize("order", [4, 6, 8, 10])
@@ -153,7 +156,10 @@ def test_models_saved_by_0_1_0_still_load_and_agree():
         pytest.fail(f"{COMPAT_MODEL} is missing: it must stay committed (regenerate only for a new compat file)")
     arrays = np.load(COMPAT_ARRAYS)
     model = keras.models.load_model(COMPAT_MODEL)
-    np.testing.assert_allclose(np.asarray(model(arrays["input"])), arrays["output"], rtol=1e-5, atol=1e-5)
+    expected = arrays["output"]
+    # Saved under TensorFlow (identical there); another backend's convolutions sum in another
+    # order, so the bound is float32 round-off at the output's scale (JAX measured 3.2e-7 of it).
+    np.testing.assert_allclose(np.asarray(model(arrays["input"])), expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
 
 
 def test_save_reload_and_continue_training(tmp_path):
