@@ -34,25 +34,28 @@ def gradients(loss_fn, variables, has_aux=False):
     ``keras.StatelessScope``, as Keras' own JAX trainer does (one compilation instead of one
     per operation, which is what makes the JAX pass affordable).
     """
+
+    def loss_and_aux():
+        return loss_fn() if has_aux else (loss_fn(), None)
+
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            loss, aux = loss_fn() if has_aux else (loss_fn(), None)
-        grads = [np.asarray(g) for g in tape.gradient(loss, [v.value for v in variables])]
+            loss, aux = loss_and_aux()
+        grads = tape.gradient(loss, [v.value for v in variables])
     elif backend == "jax":
         import jax
 
         def loss_of(values):
             with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return loss_fn()
+                return loss_and_aux()
 
-        grad = jax.jit(jax.grad(loss_of, has_aux=has_aux))
-        grads, aux = grad([v.value for v in variables]) if has_aux else (grad([v.value for v in variables]), None)
-        grads = [np.asarray(g) for g in grads]
+        grads, aux = jax.jit(jax.grad(loss_of, has_aux=True))([v.value for v in variables])
     else:
         pytest.skip(f"gradients not wired for backend {backend}")
+    grads = [np.asarray(g) for g in grads]
     return (np.asarray(aux), grads) if has_aux else grads
 
 
