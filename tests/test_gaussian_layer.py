@@ -226,11 +226,12 @@ def test_fft_needs_known_spatial_size():
 
 
 @tensorflow_only  # a traced spatial size of None exists only in tf.function graphs
-def test_fft_in_a_graph_with_unknown_size_gives_the_same_result():
+@pytest.mark.parametrize("implementation", ["basis", "fft"])
+def test_a_graph_with_unknown_size_gives_the_same_result(implementation):
     import tensorflow as tf
 
     x = images((2, 12, 12, 3))
-    layer = GaussianDerivativeConv2D(4, 5, padding="same", implementation="fft")
+    layer = GaussianDerivativeConv2D(4, 5, padding="same", implementation=implementation)
     eager = np.asarray(layer(x))
     relaxed = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 3))])
     np.testing.assert_allclose(np.asarray(relaxed(x)), eager, atol=1e-5)
