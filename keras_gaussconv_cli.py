@@ -9,6 +9,7 @@ a mistyped command gets a one-line error and nothing else.
 import argparse
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 
@@ -27,19 +28,35 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def _output_dir(args):
-    path = Path(args.output_dir)
-    path.mkdir(parents=True, exist_ok=True)
+DEFAULT_OUTPUT_DIR = "keras-gaussconv-results"
+
+
+def _writable_dir(path, option, value=None):
+    """Creates directory `path` (and its parents) before any work, or says in one line why not.
+
+    `option` and `value` name what the user gave (the directory itself, or a file in it).
+    """
+    path = Path(path)
+    given = f"{option} {path if value is None else value}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"{given}: cannot create the directory {path} ({error.strerror})") from error
+    if not os.access(path, os.W_OK):
+        raise CommandError(f"{given}: the directory {path} is not writable")
     return path
 
 
-def cmd_demo(args):
-    from keras_gaussconv.experiments import demo_table, digits_demo
+def check_run(args):
+    _writable_dir(args.output_dir, "--output-dir")
 
-    output = _output_dir(args)
-    results = digits_demo(output, quick=args.quick, verbose=0 if args.quiet else 1)
-    print(f"\nTest accuracy (%) on scikit-learn digits, mean ± std over {len(results['settings']['seeds'])} "
-          f"seeds ({results['seconds']} s):\n")
+
+def cmd_demo(args):
+    from keras_gaussconv.experiments import demo_caption, demo_table, digits_demo
+
+    output = Path(args.output_dir)
+    results = digits_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
+    print(f"\n{demo_caption(results)}\n")
     print(demo_table(results))
     print(f"\nwrote {output / 'digits_results.md'}, {output / 'digits_results.json'}, {output / 'digits_kernels.png'}")
 
@@ -47,8 +64,8 @@ def cmd_demo(args):
 def cmd_unet(args):
     from keras_gaussconv.experiments import nuclei_demo
 
-    output = _output_dir(args)
-    results = nuclei_demo(output, quick=args.quick, verbose=0 if args.quiet else 1)
+    output = Path(args.output_dir)
+    results = nuclei_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
     print("\n| U-net | trainable params | pixel accuracy | Dice |\n|---|---|---|---|")
     for name in ("classical", "gaussian"):
         r = results[name]
@@ -57,10 +74,17 @@ def cmd_unet(args):
 
 
 def check_export(args):
-    if not Path(args.model).is_file():
+    model = Path(args.model)
+    if not model.is_file():
         raise CommandError(f"no such model file: {args.model}")
+    if model.suffix == ".keras" and not zipfile.is_zipfile(model):
+        raise CommandError(f"{args.model} is not a .keras file (a .keras file is a zip archive saved by model.save)")
     if not (args.saved_model or args.tflite or args.folded):
         raise CommandError("nothing to do: give --saved-model DIR, --tflite FILE and/or --folded FILE")
+    # Checked before the model is loaded and converted, not after.
+    for option, path in (("--tflite", args.tflite), ("--folded", args.folded), ("--saved-model", args.saved_model)):
+        if path:
+            _writable_dir(Path(path).parent, option, path)
 
 
 def check_plot(args):
@@ -69,6 +93,12 @@ def check_plot(args):
             raise CommandError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if args.order < 0:
         raise CommandError(f"--order must be >= 0, got {args.order}")
+    if args.filters % args.num_bases:
+        raise CommandError(
+            f"--num-bases must divide --filters (each basis makes filters / num_bases filters), "
+            f"got --num-bases {args.num_bases} and --filters {args.filters}"
+        )
+    _writable_dir(Path(args.output).parent, "--output", args.output)
 
 
 def cmd_export(args):
@@ -82,7 +112,7 @@ def cmd_export(args):
     try:
         model = keras.models.load_model(model_path)
     except Exception as error:  # corrupt or foreign files raise many types
-        raise CommandError(f"could not load {model_path}: {error}") from error
+        raise CommandError(f"could not load {model_path}: {_first_line(error)}") from error
     if not structured_layers(model):
         raise CommandError(f"{model_path} has no keras_gaussconv layers: export it with Keras directly")
     if args.folded:
@@ -109,10 +139,9 @@ def cmd_plot(args):
             num_bases=args.num_bases,
         )
     except ValueError as error:
-        raise CommandError(str(error).splitlines()[0]) from error
+        raise CommandError(_first_line(error)) from error
     layer.build((None, None, None, 1))
     path = Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
     plot_layer(layer, path)
     print(f"wrote {path}")
 
@@ -124,11 +153,22 @@ def build_parser():
     demo = commands.add_parser("demo", help="small-data comparison on scikit-learn's bundled digits")
     unet = commands.add_parser("unet", help="classical vs Gaussian U-net on scikit-image's nuclei image")
     for sub in (demo, unet):
-        sub.add_argument("--quick", action="store_true", help="a short run (a few minutes on a 2-core CPU)")
-        sub.add_argument("--output-dir", default=".", help="where results and pictures go (default: .)")
+        scale = sub.add_mutually_exclusive_group()
+        scale.add_argument(
+            "--quick", action="store_const", dest="scale", const="quick", default="full",
+            help="a short run (a few minutes on a 2-core CPU)",
+        )
+        scale.add_argument(
+            "--smoke", action="store_const", dest="scale", const="smoke",
+            help="a tiny run that checks the pipeline in seconds (its numbers mean little)",
+        )
+        sub.add_argument(
+            "--output-dir", default=DEFAULT_OUTPUT_DIR,
+            help=f"where results and pictures go (default: {DEFAULT_OUTPUT_DIR})",
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress output")
-    demo.set_defaults(run=cmd_demo)
-    unet.set_defaults(run=cmd_unet)
+    demo.set_defaults(run=cmd_demo, check=check_run)
+    unet.set_defaults(run=cmd_unet, check=check_run)
 
     export = commands.add_parser("export", help="fold a saved model and export it")
     export.add_argument("model", help="a .keras file with keras_gaussconv layers")
@@ -150,6 +190,11 @@ def build_parser():
     return parser
 
 
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
@@ -158,6 +203,9 @@ def main(argv=None):
         args.run(args)
     except CommandError as error:
         print(f"keras-gaussconv: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file that could not be written after all (disk full, ...)
+        print(f"keras-gaussconv: error: {_first_line(error)}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,6 +1,6 @@
 """Migration from the published reference layer (`FTGDConvLayer`, TF2 / Keras 2).
 
-The reference's mathematics is ours (DESIGN.md §1); its names differ:
+The reference's mathematics is ours (docs/math.md); its names differ:
 
 | reference | here |
 | --- | --- |

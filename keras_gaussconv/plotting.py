@@ -1,6 +1,7 @@
 """Pictures of basis kernels and learned filters (matplotlib, in the `examples` extra)."""
 
 import numpy as np
+from keras import ops
 
 
 def _pyplot():
@@ -35,8 +36,8 @@ def plot_layer(layer, path, max_filters=8):
         The path written.
     """
     plt = _pyplot()
-    basis = np.asarray(layer.basis())  # (B, kh, kw, N)
-    filters = np.asarray(layer.kernel())[:, :, 0, :max_filters]
+    basis = ops.convert_to_numpy(layer.basis())  # (B, kh, kw, N)
+    filters = ops.convert_to_numpy(layer.kernel())[:, :, 0, :max_filters]
     columns = max(basis.shape[-1], filters.shape[-1])
     rows = basis.shape[0] + 1
     fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.2 * rows), squeeze=False)

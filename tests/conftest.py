@@ -2,27 +2,44 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# JAX: every eager operation of a new shape and every jitted gradient is a separate XLA
+# program, compiled once and run once or twice, so most of the JAX pass is spent in LLVM's
+# optimisation of machine code. Without those passes (same HLO programs, same operations
+# and rounding) the pass took 4.2 instead of 6.8 minutes on 2 cores. Set before JAX starts;
+# an XLA_FLAGS of the user's own is kept.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
+import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "ftgd_reference.npz"
+DATA = Path(__file__).resolve().parent / "data"
+FIXTURES = DATA / "ftgd_reference.npz"
 
 
 @pytest.fixture(scope="session")
 def reference():
-    """The reference implementation's arrays (../shared/fixtures), or a skip."""
+    """The reference implementation's arrays (tests/data/README.md); a missing file fails the test."""
     if not FIXTURES.exists():
-        pytest.skip(f"reference fixtures not found at {FIXTURES} (they live in ../shared/fixtures)")
+        pytest.fail(f"reference fixtures missing: {FIXTURES} is part of the repository (tests/data/README.md)")
     return np.load(FIXTURES)
 
 
+_GENERATOR = {}
+
+
+def rng():
+    """This test's NumPy generator, seeded from the test's id: the same draws in any order, on any worker."""
+    return _GENERATOR["current"]
+
+
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed(request):
     keras.utils.set_random_seed(1234)
+    _GENERATOR["current"] = np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
 def gradients(loss_fn, variables, has_aux=False):
@@ -55,18 +72,30 @@ def gradients(loss_fn, variables, has_aux=False):
         grads, aux = jax.jit(jax.grad(loss_of, has_aux=True))([v.value for v in variables])
     else:
         pytest.skip(f"gradients not wired for backend {backend}")
-    grads = [np.asarray(g) for g in grads]
-    return (np.asarray(aux), grads) if has_aux else grads
+    grads = [keras.ops.convert_to_numpy(g) for g in grads]
+    if not has_aux:
+        return grads
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, aux), grads
+
+
+def outputs_and_gradients(layers, x, target):
+    """``[(layer(x), d Σ layer(x)·target / d layer.trainable_weights) for layer in layers]``.
+
+    One loss Σ_l Σ layer_l(x)·target for all the layers (their weights are disjoint, so each
+    layer's gradients are those of its own term): one compilation on JAX instead of one per layer.
+    """
+    def loss():
+        outputs = [layer(x) for layer in layers]
+        return sum(keras.ops.sum(y * target) for y in outputs), outputs
+
+    outputs, grads = gradients(loss, [v for layer in layers for v in layer.trainable_weights], has_aux=True)
+    ends = np.cumsum([len(layer.trainable_weights) for layer in layers])
+    return [(out, grads[end - len(layer.trainable_weights) : end]) for out, layer, end in zip(outputs, layers, ends)]
 
 
 def output_and_gradients(layer, x, target):
     """``layer(x)`` and d Σ layer(x)·target / d layer.trainable_weights, from one call."""
-
-    def loss():
-        y = layer(x)
-        return keras.ops.sum(y * target), y
-
-    return gradients(loss, layer.trainable_weights, has_aux=True)
+    return outputs_and_gradients([layer], x, target)[0]
 
 
 @pytest.fixture
@@ -84,3 +113,10 @@ def float64():
 tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="needs the TensorFlow backend (tf.* APIs)"
 )
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Says how the test order was shuffled (pytest-randomly; its header line is hidden by -q)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"random test order: rerun this order with --randomly-seed={seed}")

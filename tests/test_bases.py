@@ -30,7 +30,7 @@ def np_gaussian_derivative(x, sigma, p):
 
 
 def np_basis(sigma, offset, theta, order, kernel_size):
-    """Loop-by-loop float64 evaluation of DESIGN.md §1."""
+    """Loop-by-loop float64 evaluation of docs/math.md."""
     kh, kw = kernel_size
     rows, cols = np.mgrid[0:kh, 0:kw].astype("float64")
     x, y = cols - (kw - 1) / 2, rows - (kh - 1) / 2

@@ -6,16 +6,15 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import rng
 from keras_gaussconv import ConvNormAct, GaussianDerivativeConv2D
 from keras_gaussconv.export import fold
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
-RNG = np.random.default_rng(0)
-
 
 def images(shape=(8, 12, 12, 3)):
-    return RNG.normal(size=shape).astype("float32")
+    return rng().normal(size=shape).astype("float32")
 
 
 def block(norm, **kwargs):

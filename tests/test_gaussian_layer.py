@@ -5,16 +5,14 @@ import pytest
 import keras
 from keras import ops
 
-from conftest import gradients, tensorflow_only
+from conftest import gradients, rng, tensorflow_only
 from keras_gaussconv import GaussianDerivativeConv2D
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
-RNG = np.random.default_rng(0)
-
 
 def images(shape=(2, 12, 12, 3)):
-    return RNG.normal(size=shape).astype("float32")
+    return rng().normal(size=shape).astype("float32")
 
 
 # --- shapes and paths ---------------------------------------------------------
@@ -60,6 +58,21 @@ def test_auto_picks_the_measured_fastest_path(kernel_size, num_bases, order, sep
     costs = layer.path_costs()
     assert layer._path == expected == min(costs, key=costs.get)
     assert ("fft" in costs) == (None not in input_shape[1:3])
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("separable", [False, True])
+def test_auto_costs_do_not_depend_on_the_data_format(padding, separable):
+    # C ≠ H ≠ W, so a shape read in the wrong layout changes the costs or fails.
+    args = dict(filters=8, kernel_size=5, num_bases=2, separable=separable, padding=padding, strides=(1, 2))
+    last = GaussianDerivativeConv2D(**args)
+    first = GaussianDerivativeConv2D(**args, data_format="channels_first")
+    last.build((None, 32, 24, 3))
+    first.build((None, 3, 32, 24))
+    assert first.path_costs() == last.path_costs()
+    assert first._path == last._path
+    x = rng().normal(size=(2, 3, 32, 24)).astype("float32")
+    assert first(x).shape == (2, 8, 28 if padding == "valid" else 32, 10 if padding == "valid" else 12)
 
 
 def test_bias_and_activation():
@@ -176,7 +189,7 @@ def test_fit_trains_exactly_the_trainable_geometry(frozen):
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     layer = model.get_layer("gauss")
     before = {name: np.asarray(getattr(layer, name)).copy() for name in ("sigma", "offset", "theta")}
-    model.fit(images((16, 12, 12, 3)), RNG.normal(size=(16, 2)), epochs=2, batch_size=8, verbose=0)
+    model.fit(images((16, 12, 12, 3)), rng().normal(size=(16, 2)), epochs=2, batch_size=8, verbose=0)
     for name, value in before.items():
         changed = not np.allclose(np.asarray(getattr(layer, name)), value)
         assert changed == (name not in frozen), name

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import output_and_gradients
+from conftest import output_and_gradients, outputs_and_gradients, rng
 from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
@@ -16,11 +16,9 @@ LAYERS = {
     "displaced": lambda filters, kernel_size, **kw: DisplacedGaussianConv2D(filters, kernel_size, num_units=3, **kw),
     "rfnn": lambda filters, kernel_size, **kw: rfnn_conv2d(filters, kernel_size, order=2, **kw),
 }
-RNG = np.random.default_rng(0)
-
 
 def images(shape):
-    return RNG.normal(size=shape).astype("float32")
+    return rng().normal(size=shape).astype("float32")
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -110,9 +108,8 @@ def test_paths_agree(kind, separable, num_bases, kernel_size, strides, dilation_
         layer.build(x.shape)
         layer.set_weights(layers[0].get_weights())
     target = images(layers[0].compute_output_shape(x.shape))
-    reference, reference_grads = output_and_gradients(layers[0], x, target)
-    for layer in layers[1:]:
-        out, grads = output_and_gradients(layer, x, target)
+    (reference, reference_grads), *others = outputs_and_gradients(layers, x, target)
+    for layer, (out, grads) in zip(layers[1:], others):
         np.testing.assert_allclose(out, reference, atol=2e-5, err_msg=layer.implementation)
         for g_ref, g in zip(reference_grads, grads):
             np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-4 * np.abs(g_ref).max(), err_msg=layer.implementation)
@@ -146,11 +143,71 @@ def test_sequential_fit_updates_trainable_weights(kind):
     layer = model.get_layer("structured")
     before = [np.asarray(w).copy() for w in layer.trainable_weights]
     frozen = [np.asarray(w).copy() for w in layer.non_trainable_weights]
-    model.fit(images((16, 12, 12, 3)), RNG.normal(size=(16, 2)), epochs=2, batch_size=8, verbose=0)
+    model.fit(images((16, 12, 12, 3)), rng().normal(size=(16, 2)), epochs=2, batch_size=8, verbose=0)
     for w, value in zip(layer.trainable_weights, before):
         assert not np.allclose(np.asarray(w), value), w.name
     for w, value in zip(layer.non_trainable_weights, frozen):
         np.testing.assert_array_equal(np.asarray(w), value)
+
+
+@pytest.mark.parametrize(
+    "kind,separable,implementation",
+    [  # every layer class, both combinations, every path
+        ("gaussian", False, "fft"), ("gaussian", True, "auto"), ("gabor", False, "kernel"),
+        ("displaced", True, "fft"), ("rfnn", False, "basis"), ("gabor", True, "basis"),
+    ],
+)
+def test_sequential_without_input_builds_inside_fit(kind, separable, implementation):
+    # The most common Keras pattern: no keras.Input, so `fit` builds the layer symbolically.
+    model = keras.Sequential([
+        LAYERS[kind](4, 5, num_bases=2, padding="same", separable=separable, implementation=implementation, name="structured"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = model.fit(images((8, 10, 10, 3)), rng().normal(size=(8, 2)), epochs=2, batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert model.get_layer("structured").built and model.predict(images((2, 10, 10, 3)), verbose=0).shape == (2, 2)
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_default_scale_of_a_symbolically_built_layer(separable):
+    # Built by `predict` (symbolic build); the coefficients' scale still follows the
+    # layer's own initial basis energy E: ω ~ N(0, 2/(F_in·N·E)), λ ~ N(0, 2/(N·E)).
+    model = keras.Sequential([GaussianDerivativeConv2D(32, 7, order=2, num_bases=2, separable=separable)])
+    model.predict(images((1, 9, 9, 8)), verbose=0)
+    layer = model.layers[0]
+    energy = float(np.mean(np.sum(ops.convert_to_numpy(layer.basis()) ** 2, axis=(1, 2))))
+    n = layer.num_kernels
+    weight, expected = (
+        (layer.coefficients_out, np.sqrt(2 / (n * energy))) if separable
+        else (layer.coefficients, np.sqrt(2 / (8 * n * energy)))
+    )
+    assert np.std(ops.convert_to_numpy(weight)) == pytest.approx(expected, rel=0.15)
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_built_inside_a_compiled_function(separable):
+    x = images((2, 10, 10, 3))
+    layer = GaussianDerivativeConv2D(4, 3, padding="same", separable=separable)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        y = tf.function(layer)(x)
+        weights = layer.get_weights()
+    elif backend == "jax":
+        import jax
+
+        # Built during tracing, as a stock Conv2D would be: its variables are traced
+        # values, so the jitted function returns them with the output.
+        y, weights = jax.jit(lambda t: (layer(t), [v.value for v in layer.weights]))(x)
+    else:
+        pytest.skip(f"no compiled-function test for backend {backend}")
+    twin = GaussianDerivativeConv2D(4, 3, padding="same", separable=separable)
+    twin.build(x.shape)
+    twin.set_weights([ops.convert_to_numpy(w) for w in weights])
+    np.testing.assert_allclose(ops.convert_to_numpy(y), ops.convert_to_numpy(twin(x)), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", LAYERS)

@@ -1,20 +1,24 @@
 """Builders: comparison network, U-nets, VGG16 with a structured first layer."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
 
+from conftest import rng
 from keras_gaussconv import ConvNormAct, GaborConv2D, GaussianDerivativeConv2D
 from keras_gaussconv.experiments import structured_layers, trainable_parameters
 from keras_gaussconv.models import LAYER_TYPES, comparison_net, gaussian_unet, gaussian_vgg16, unet
-
-RNG = np.random.default_rng(0)
 
 
 @pytest.mark.parametrize("layer_type", LAYER_TYPES)
 def test_comparison_net_builds_runs_and_trains(layer_type):
     model = comparison_net(layer_type, (16, 16, 1), 10, filters=(4, 8, 8, 8))
-    x = RNG.normal(size=(8, 16, 16, 1)).astype("float32")
+    x = rng().normal(size=(8, 16, 16, 1)).astype("float32")
     assert model(x).shape == (8, 10)
     np.testing.assert_allclose(np.asarray(model(x)).sum(axis=1), 1.0, rtol=1e-5)
     assert [layer.name for layer in model.layers][1:4] == ["block1", "block1_pool", "block2"]
@@ -22,7 +26,7 @@ def test_comparison_net_builds_runs_and_trains(layer_type):
     assert (len(structured_layers(model)) == 4) == (layer_type != "free_form")
     before = [np.asarray(w).copy() for w in model.trainable_weights]
     model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x, RNG.integers(0, 10, 8), epochs=1, verbose=0)
+    model.fit(x, rng().integers(0, 10, 8), epochs=1, verbose=0)
     assert any(not np.allclose(np.asarray(w), b) for w, b in zip(model.trainable_weights, before))
 
 
@@ -44,6 +48,11 @@ def test_comparison_net_bad_arguments():
         comparison_net("vgg", (16, 16, 1), 10)
     with pytest.raises(ValueError, match=r"Received: filters=\(8, 8\)"):
         comparison_net("gaussian", (16, 16, 1), 10, filters=(8, 8))
+    # Never silently fewer bases than asked for.
+    with pytest.raises(ValueError, match="Received: filters=6, num_bases=4"):
+        comparison_net("gaussian", (16, 16, 1), 10, filters=(8, 6, 8, 8), num_bases=4)
+    with pytest.raises(ValueError, match="Received: filters=6, num_bases=4"):
+        gaussian_unet((16, 16, 1), base_filters=6, depth=1, num_bases=4)
 
 
 def test_unets_share_topology_and_gaussian_uses_under_30_percent():
@@ -53,12 +62,15 @@ def test_unets_share_topology_and_gaussian_uses_under_30_percent():
     assert classical.output_shape == gaussian.output_shape == (None, 64, 64, 1)
     ratio = trainable_parameters(gaussian) / trainable_parameters(classical)
     assert ratio <= 0.30, ratio
-    x = RNG.uniform(size=(2, 64, 64, 3)).astype("float32")
-    y = (RNG.uniform(size=(2, 64, 64, 1)) > 0.5).astype("float32")
+    x = rng().uniform(size=(2, 64, 64, 3)).astype("float32")
+    y = (rng().uniform(size=(2, 64, 64, 1)) > 0.5).astype("float32")
+    # The Gaussian U-net trains here; both (at depth 1) in tests/test_cli.py's unet smoke run.
+    gaussian.compile("adam", "binary_crossentropy")
+    before = [keras.ops.convert_to_numpy(w) for w in gaussian.trainable_weights]
+    gaussian.fit(x, y, epochs=1, verbose=0)
+    assert all(not np.array_equal(keras.ops.convert_to_numpy(w), b) for w, b in zip(gaussian.trainable_weights, before))
     for model in (classical, gaussian):
-        model.compile("adam", "binary_crossentropy")
-        model.fit(x, y, epochs=1, verbose=0)
-        out = np.asarray(model(x))
+        out = keras.ops.convert_to_numpy(model(x))
         assert ((out >= 0) & (out <= 1)).all()
     assert isinstance(gaussian.get_layer("down1_1").conv, GaussianDerivativeConv2D)
     assert classical.get_layer("down1_1").conv.kernel_size == (5, 5)
@@ -77,12 +89,38 @@ def test_gaussian_vgg16_replaces_block1_conv1_and_freezes_the_rest():
         if layer.weights and layer.name != "block1_conv1":
             assert not layer.trainable, layer.name
     assert {w.name for w in model.trainable_weights} == {w.name for w in first.trainable_weights}
-    x = RNG.uniform(size=(2, 32, 32, 3)).astype("float32")
+    x = rng().uniform(size=(2, 32, 32, 3)).astype("float32")
     assert model(x).shape == (2, 1, 1, 512)
     frozen = np.asarray(model.get_layer("block2_conv1").kernel).copy()
     model.compile("adam", "mse")
-    model.fit(x, RNG.normal(size=(2, 1, 1, 512)), epochs=1, verbose=0)
+    model.fit(x, rng().normal(size=(2, 1, 1, 512)), epochs=1, verbose=0)
     np.testing.assert_array_equal(np.asarray(model.get_layer("block2_conv1").kernel), frozen)
+
+
+def test_gaussian_vgg16_without_network_says_what_to_do(tmp_path):
+    # A fresh Keras home (no cached weights) and no network: urlopen fails as offline.
+    script = textwrap.dedent(
+        """
+        import urllib.error, urllib.request
+
+        def offline(*args, **kwargs):
+            raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+        urllib.request.urlopen = offline
+        from keras_gaussconv.models import gaussian_vgg16
+
+        try:
+            gaussian_vgg16(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
+        except ConnectionError as error:
+            print(error)
+        """
+    )
+    env = {**os.environ, "KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    message = result.stdout.strip().splitlines()[-1]
+    assert message.startswith("weights='imagenet' needs a one-time download of the ImageNet VGG16 weights")
+    assert "Temporary failure in name resolution" in message and "weights=None" in message and "weights='PATH'" in message
 
 
 def test_gaussian_vgg16_keeps_the_other_weights(tmp_path):

@@ -1,4 +1,4 @@
-"""Every case of ../shared/fixtures/ftgd_reference.npz, computed by the published reference."""
+"""Every case of tests/data/ftgd_reference.npz, computed by the published reference (tests/data/README.md)."""
 
 import numpy as np
 import pytest

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import gradients
+from conftest import gradients, rng
 
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_derivatives, sampling_grid
@@ -16,11 +16,9 @@ from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_deriva
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
 DATA = Path(__file__).parent / "data"
-RNG = np.random.default_rng(0)
-
 
 def images(shape):
-    return RNG.normal(size=shape).astype("float32")
+    return rng().normal(size=shape).astype("float32")
 
 
 class float32_policy:
@@ -76,7 +74,7 @@ def test_mixed_precision_fit_stays_finite(policy):
     if policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer, "sparse_categorical_crossentropy")
-    history = model.fit(images((32, 16, 16, 1)), RNG.integers(0, 3, 32), epochs=3, batch_size=8, verbose=0)
+    history = model.fit(images((32, 16, 16, 1)), rng().integers(0, 3, 32), epochs=3, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     for w in model.weights:
         assert np.all(np.isfinite(np.asarray(w))), w.path

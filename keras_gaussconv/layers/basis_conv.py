@@ -202,10 +202,12 @@ class BasisConv2D(keras.layers.Layer):
                 f"input_shape={tuple(input_shape)}"
             )
 
-    def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        self._check_rank(input_shape)
-        spatial = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:]
+    def _spatial_shape(self, input_shape):
+        """The (rows, cols) of an input shape in this layer's data format."""
+        return tuple(input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:])
+
+    def _output_spatial_shape(self, spatial, input_shape=None):
+        """Output (rows, cols) for input (rows, cols) `spatial`; None stays None."""
         out = []
         for size, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate):
             if size is None:
@@ -222,6 +224,12 @@ class BasisConv2D(keras.layers.Layer):
                         f"{self.dilation_rate}, input_shape={input_shape}"
                     )
                 out.append((size - extent) // s + 1)
+        return tuple(out)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        self._check_rank(input_shape)
+        out = self._output_spatial_shape(self._spatial_shape(input_shape), input_shape)
         if self.data_format == "channels_last":
             return (input_shape[0], *out, self.filters)
         return (input_shape[0], self.filters, *out)
@@ -236,12 +244,15 @@ class BasisConv2D(keras.layers.Layer):
             def initializer(shape, dtype=None):
                 # Mean energy Σ φ² of the initial basis kernels: a unit-variance
                 # input gives basis responses of about this variance. Computed
-                # here, when the variable is created (eagerly), not in `build`:
-                # reading variables in a `build` that a parent model runs in a
-                # graph makes Keras track them twice.
+                # here, when the variable is created, not in `build`: reading
+                # variables in a `build` that a parent model runs in a graph
+                # makes Keras track them twice. Tensor ops only, no `float()`:
+                # Keras also calls an initializer symbolically (a deferred
+                # build inside `fit`, `jax.eval_shape`, `tf.function`).
                 energy = ops.mean(ops.sum(ops.square(self.basis()), axis=(1, 2)))
-                stddev = math.sqrt(variance(max(float(energy), 1e-6)))
-                return keras.initializers.RandomNormal(stddev=stddev)(shape, dtype)
+                stddev = ops.sqrt(variance(ops.maximum(energy, 1e-6)))
+                unit = keras.initializers.RandomNormal(stddev=1.0)(shape, dtype)
+                return unit * ops.cast(stddev, unit.dtype)
 
         return self.add_weight(
             name=name,
@@ -262,7 +273,7 @@ class BasisConv2D(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis: in_channels})
         self.in_channels = in_channels
-        spatial = tuple(input_shape[1:3] if channel_axis == -1 else input_shape[2:])
+        spatial = self._spatial_shape(input_shape)
         if self.implementation == "fft" and None in spatial:
             raise ValueError(
                 "implementation='fft' needs the input's spatial size to be known "
@@ -328,7 +339,7 @@ class BasisConv2D(keras.layers.Layer):
         k = self.kernel_size[0] * self.kernel_size[1]
         spatial = self.input_spatial_shape
         known = None not in spatial
-        out = self.compute_output_shape((None, *spatial, f_in))[1:3] if known else (1, 1)
+        out = self._output_spatial_shape(spatial) if known else (1, 1)
         pixels, pixels_in = out[0] * out[1], (spatial[0] * spatial[1] if known else 1)
         pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
         if self.separable:
@@ -485,45 +496,58 @@ class BasisConv2D(keras.layers.Layer):
         F_out, block-diagonal λ)` when that is faster than one `Conv2D`
         (estimated from measured prices), else one `Conv2D`. The last 1×1 is
         dense with zero blocks rather than `groups=B`: TensorFlow's CPU
-        grouped convolution measured 3× slower than the dense one. Bias and activation are kept
-        on the last layer; names derive from this layer's.
+        grouped convolution measured 3× slower than the dense one. Bias and
+        activation are kept on the last convolution; names derive from this
+        layer's.
+
+        A `channels_first` layer folds into the same channels_last
+        convolutions between two `Permute` layers (NCHW → NHWC → NCHW), as it
+        computes itself: TensorFlow's CPU kernels run a channels_first
+        `Conv2D` only with oneDNN, so a folded model runs wherever the
+        layer did.
 
         Returns:
             A list of built layers, to be applied in order.
         """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
-        spatial = (None, None)
-        channels = (self.in_channels,)
-        shape = (None, *spatial, *channels) if self.data_format == "channels_last" else (None, *channels, *spatial)
-        common = dict(padding=self.padding, data_format=self.data_format, dtype=self.dtype_policy)
+        shape = (None, None, None, self.in_channels)
+        common = dict(padding=self.padding, data_format="channels_last", dtype=self.dtype_policy)
         last = dict(activation=self.activation, use_bias=self.use_bias)
-        tail = [np.asarray(self.bias)] if self.use_bias else []
+        tail = [ops.convert_to_numpy(self.bias)] if self.use_bias else []
         if not self._separable_fold_is_cheaper():
             conv = keras.layers.Conv2D(
                 self.filters, self.kernel_size, strides=self.strides,
                 dilation_rate=self.dilation_rate, name=self.name, **common, **last,
             )
             conv.build(shape)
-            conv.set_weights([np.asarray(self.kernel())] + tail)
-            return [conv]
-        b, n = self.num_bases, self.num_kernels
-        beta, lam = (np.asarray(m) for m in self._separable_matrices(self.variable_dtype))
-        phi = np.asarray(self._phi_channels(self.basis()))  # (kh, kw, B·N)
-        pointwise_in = keras.layers.Conv2D(b * n, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
-        depthwise = keras.layers.DepthwiseConv2D(
-            self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
-            use_bias=False, name=f"{self.name}_depthwise", **common,
-        )
-        pointwise_out = keras.layers.Conv2D(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
-        mid = (None, *spatial, b * n) if self.data_format == "channels_last" else (None, b * n, *spatial)
-        pointwise_in.build(shape)
-        depthwise.build(mid)
-        pointwise_out.build(mid)
-        pointwise_in.set_weights([beta[None, None]])
-        depthwise.set_weights([phi[:, :, :, None]])
-        pointwise_out.set_weights([lam[None, None]] + tail)
-        return [pointwise_in, depthwise, pointwise_out]
+            conv.set_weights([ops.convert_to_numpy(self.kernel())] + tail)
+            parts = [conv]
+        else:
+            channels = self.num_bases * self.num_kernels
+            beta, lam = (ops.convert_to_numpy(m) for m in self._separable_matrices(self.variable_dtype))
+            phi = ops.convert_to_numpy(self._phi_channels(self.basis()))  # (kh, kw, B·N)
+            pointwise_in = keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
+            depthwise = keras.layers.DepthwiseConv2D(
+                self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
+                use_bias=False, name=f"{self.name}_depthwise", **common,
+            )
+            pointwise_out = keras.layers.Conv2D(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
+            mid = (None, None, None, channels)
+            pointwise_in.build(shape)
+            depthwise.build(mid)
+            pointwise_out.build(mid)
+            pointwise_in.set_weights([beta[None, None]])
+            depthwise.set_weights([phi[:, :, :, None]])
+            pointwise_out.set_weights([lam[None, None]] + tail)
+            parts = [pointwise_in, depthwise, pointwise_out]
+        if self.data_format == "channels_first":
+            parts = [
+                keras.layers.Permute((2, 3, 1), name=f"{self.name}_to_channels_last", dtype=self.dtype_policy),
+                *parts,
+                keras.layers.Permute((3, 1, 2), name=f"{self.name}_to_channels_first", dtype=self.dtype_policy),
+            ]
+        return parts
 
     # --- config -------------------------------------------------------------
 

@@ -14,25 +14,25 @@ def make_conv(layer_type, filters, name, kernel_size=7, order=2, num_bases=4):
     """One convolution of `layer_type` (see `LAYER_TYPES`), 'same' padding, no bias.
 
     free_form is a 3×3 `Conv2D`; the structured layers use `kernel_size`;
-    `gaussian_few` has half the bases of `gaussian` (at least 1).
+    `gaussian_few` has half the bases of `gaussian` (at least 1). `num_bases`
+    must divide `filters` (the layer says so otherwise).
     """
     common = dict(padding="same", use_bias=False, name=name)
-    bases = num_bases if filters % num_bases == 0 else 1
     if layer_type == "free_form":
         return keras.layers.Conv2D(filters, 3, **common)
     if layer_type == "rfnn":
         return rfnn_conv2d(filters, kernel_size, order=order, **common)
     if layer_type == "dau":
-        return DisplacedGaussianConv2D(filters, kernel_size, num_units=4, num_bases=bases, **common)
+        return DisplacedGaussianConv2D(filters, kernel_size, num_units=4, num_bases=num_bases, **common)
     if layer_type in ("gaussian", "gaussian_separable"):
         return GaussianDerivativeConv2D(
-            filters, kernel_size, order=order, num_bases=bases,
+            filters, kernel_size, order=order, num_bases=num_bases,
             separable=layer_type == "gaussian_separable", **common,
         )
     if layer_type == "gaussian_few":
-        return GaussianDerivativeConv2D(filters, kernel_size, order=order, num_bases=max(bases // 2, 1), **common)
+        return GaussianDerivativeConv2D(filters, kernel_size, order=order, num_bases=max(num_bases // 2, 1), **common)
     if layer_type == "gabor":
-        return GaborConv2D(filters, kernel_size, num_kernels=8, num_bases=bases, **common)
+        return GaborConv2D(filters, kernel_size, num_kernels=8, num_bases=num_bases, **common)
     raise ValueError(f"`layer_type` must be one of {list(LAYER_TYPES)}. Received: layer_type={layer_type!r}")
 
 

@@ -12,9 +12,8 @@ def _classical_conv(filters, name):
 
 def _gaussian_conv(kernel_size, order, num_bases):
     def make(filters, name):
-        bases = num_bases if filters % num_bases == 0 else 1
         return GaussianDerivativeConv2D(
-            filters, kernel_size, order=order, num_bases=bases, padding="same", use_bias=False, name=name
+            filters, kernel_size, order=order, num_bases=num_bases, padding="same", use_bias=False, name=name
         )
 
     return make

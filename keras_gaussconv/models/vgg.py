@@ -23,7 +23,8 @@ def gaussian_vgg16(
     `block1_conv1` trains — the paper's transfer-learning setup.
 
     Args:
-        weights: None, "imagenet" (downloaded by Keras) or a weights file path.
+        weights: None, "imagenet" (downloaded once by Keras; without network a
+            `ConnectionError` says so) or a weights file path.
         include_top, input_shape, classes: as `keras.applications.VGG16`.
         freeze_base: freeze every layer but `block1_conv1`.
         kernel_size, order, num_bases: of the structured first layer.
@@ -31,9 +32,19 @@ def gaussian_vgg16(
     Returns:
         A functional `keras.Model` named "gaussian_vgg16".
     """
-    base = keras.applications.VGG16(
-        weights=weights, include_top=include_top, input_shape=input_shape, classes=classes
-    )
+    try:
+        base = keras.applications.VGG16(
+            weights=weights, include_top=include_top, input_shape=input_shape, classes=classes
+        )
+    except Exception as error:  # Keras raises a bare Exception for a failed download
+        if weights != "imagenet" or "URL fetch failure" not in str(error):
+            raise
+        raise ConnectionError(
+            "weights='imagenet' needs a one-time download of the ImageNet VGG16 weights, which "
+            f"failed ({str(error).splitlines()[0]}). Pass weights=None for random weights, or "
+            "weights='PATH' to a local copy of the Keras VGG16 weights file "
+            "(vgg16_weights_tf_dim_ordering_tf_kernels.h5, or ..._notop.h5 with include_top=False)."
+        ) from None
     copies = []
 
     def clone(layer):
