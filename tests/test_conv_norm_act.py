@@ -102,3 +102,20 @@ def test_bad_arguments(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         ConvNormAct(**args)
+
+
+@pytest.mark.parametrize("norm", ["batch", "bias_only", None])
+def test_one_dtype_policy_for_the_block(norm):
+    x = images((2, 12, 12, 3))
+    # dtype= on the block: the wrapped convolution computes in it too.
+    wrapped = block(norm, dtype="mixed_float16")
+    declared = wrapped.compute_output_spec(keras.KerasTensor(x.shape)).dtype
+    assert declared == wrapped.conv.compute_dtype == keras.backend.standardize_dtype(wrapped(x).dtype) == "float16"
+    assert wrapped.conv.sigma.dtype == "float32"  # geometric weights stay float32
+    clone = ConvNormAct.from_config(wrapped.get_config())
+    assert clone.dtype_policy.name == clone.conv.dtype_policy.name == "mixed_float16"
+    # No dtype on the block: it takes the convolution's policy.
+    conv = GaussianDerivativeConv2D(6, 5, padding="same", use_bias=False, dtype="mixed_bfloat16")
+    inherited = ConvNormAct(conv, norm=norm)
+    assert inherited.dtype_policy.name == "mixed_bfloat16"
+    assert keras.backend.standardize_dtype(inherited(x).dtype) == "bfloat16"

@@ -25,7 +25,11 @@ class ConvNormAct(keras.layers.Layer):
         norm: `"batch"`, `"bias_only"` or `None`.
         activation: applied last (default `"relu"`).
         epsilon: the normalisation's ε.
-        **kwargs: passed to `keras.layers.Layer` (`name`, ...).
+        **kwargs: passed to `keras.layers.Layer` (`name`, `dtype`, ...). The
+            block has one dtype policy: with `dtype=` the convolution and the
+            normalisation compute in it (the convolution's own policy is
+            replaced); without, the block takes the convolution's policy. So
+            the declared and the actual output dtype always agree.
 
     Example:
 
@@ -34,9 +38,12 @@ class ConvNormAct(keras.layers.Layer):
     """
 
     def __init__(self, conv, norm="batch", activation="relu", epsilon=1e-3, **kwargs):
-        super().__init__(**kwargs)
         if not isinstance(conv, keras.layers.Layer):
             raise ValueError(f"`conv` must be a Keras layer. Received: conv={conv!r}")
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = conv.dtype_policy
+        super().__init__(**kwargs)
+        conv.dtype_policy = self.dtype_policy
         if norm not in NORMS:
             raise ValueError(f"`norm` must be one of {list(NORMS)}. Received: norm={norm!r}")
         self.conv = conv
