@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import rng, tensorflow_only
+from conftest import rng
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.export import export_saved_model, export_tflite, fold
 from keras_gaussconv.layers import BasisConv2D
@@ -153,10 +153,10 @@ def test_channels_first_model_folds_and_exports(tmp_path):
     np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), expected, rtol=1e-4, atol=1e-4)
 
 
-@tensorflow_only
 def test_channels_first_folds_run_without_onednn():
     # TensorFlow's CPU kernels run a channels_first Conv2D only through oneDNN (absent
-    # on some CPUs, or turned off): rerun this module's channels_first tests without it.
+    # on some CPUs, or turned off): rerun this module's channels_first tests without it
+    # (on JAX too: the SavedModel and TFLite exports run on TensorFlow's kernels).
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
                __file__, "-k", "channels_first and not onednn"]
