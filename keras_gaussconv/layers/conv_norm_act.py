@@ -40,12 +40,12 @@ class ConvNormAct(keras.layers.Layer):
     def __init__(self, conv, norm="batch", activation="relu", epsilon=1e-3, **kwargs):
         if not isinstance(conv, keras.layers.Layer):
             raise ValueError(f"`conv` must be a Keras layer. Received: conv={conv!r}")
+        if norm not in NORMS:
+            raise ValueError(f"`norm` must be one of {list(NORMS)}. Received: norm={norm!r}")
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = conv.dtype_policy
         super().__init__(**kwargs)
         conv.dtype_policy = self.dtype_policy
-        if norm not in NORMS:
-            raise ValueError(f"`norm` must be one of {list(NORMS)}. Received: norm={norm!r}")
         self.conv = conv
         self.norm = norm
         self.epsilon = float(epsilon)
