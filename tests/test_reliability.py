@@ -1,21 +1,19 @@
 """Mixed precision, determinism, numerical range, long-term saving compatibility."""
 
 import os
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from conftest import gradients, rng
+from conftest import DATA, gradients, rng
 
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_derivatives, sampling_grid
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
-DATA = Path(__file__).parent / "data"
 
 def images(shape):
     return rng().normal(size=shape).astype("float32")
