@@ -58,19 +58,18 @@ def cmd_demo(args):
     results = digits_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
     print(f"\n{demo_caption(results)}\n")
     print(demo_table(results))
-    print(f"\nwrote {output / 'digits_results.md'}, {output / 'digits_results.json'}, {output / 'digits_kernels.png'}")
+    written = ("digits_results.md", "digits_results.json", "digits_kernels.png", "digits_learning_curves.png")
+    print(f"\nwrote {', '.join(str(output / name) for name in written)}")
 
 
 def cmd_unet(args):
-    from keras_gaussconv.experiments import nuclei_demo
+    from keras_gaussconv.experiments import nuclei_demo, segmentation_table
 
     output = Path(args.output_dir)
     results = nuclei_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
-    print("\n| U-net | trainable params | pixel accuracy | Dice |\n|---|---|---|---|")
-    for name in ("classical", "gaussian"):
-        r = results[name]
-        print(f"| {name} | {r['trainable_parameters']:,} | {r['pixel_accuracy']:.3f} | {r['dice']:.3f} |")
-    print(f"\nwrote {output / 'nuclei_results.json'}, {output / 'nuclei_predictions.png'}")
+    print(f"\n{segmentation_table(results)}")
+    written = ("nuclei_results.md", "nuclei_results.json", "nuclei_validation_dice.png", "nuclei_predictions.png")
+    print(f"\nwrote {', '.join(str(output / name) for name in written)}")
 
 
 def check_export(args):
@@ -151,7 +150,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = commands.add_parser("demo", help="small-data comparison on scikit-learn's bundled digits")
-    unet = commands.add_parser("unet", help="classical vs Gaussian U-net on scikit-image's nuclei image")
+    unet = commands.add_parser("unet", help="classical vs Gaussian U-net vs Otsu: synthetic nuclei (exact masks) and the IHC image")
     for sub in (demo, unet):
         scale = sub.add_mutually_exclusive_group()
         scale.add_argument(

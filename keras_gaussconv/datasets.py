@@ -1,8 +1,11 @@
 """Data sets for the demo and examples: bundled with dependencies, so they work offline.
 
 * `load_digits`: scikit-learn's handwritten digits (1,797 images of 8×8).
-* `load_nuclei`: scikit-image's `immunohistochemistry` image cut into patches,
-  with nuclei masks derived by colour deconvolution — pseudo ground truth.
+* `load_synthetic_nuclei`: histology-like images rendered with exact nuclei masks
+  and instance labels (train, validation and test drawn from disjoint seeds).
+* `load_nuclei`: scikit-image's `immunohistochemistry` image cut into patches of
+  disjoint train, validation and test regions, with nuclei masks derived by
+  colour deconvolution — pseudo ground truth.
 * `load_fashion_mnist`: Fashion-MNIST through `keras.datasets` (needs the network
   the first time).
 
@@ -52,6 +55,149 @@ def load_digits(size=16, test_fraction=0.3, seed=0):
     return (x_train, y_train), (x_test, y_test)
 
 
+SPLITS = ("train", "validation", "test")
+
+
+def _check_split(split, allow_none=False):
+    if split not in SPLITS and not (allow_none and split is None):
+        allowed = list(SPLITS) + ([None] if allow_none else [])
+        raise ValueError(f"`split` must be one of {allowed}. Received: split={split!r}")
+    return split
+
+
+def _smooth_noise(rng, shape, sigma):
+    """Gaussian-filtered white noise scaled to unit standard deviation."""
+    from skimage import filters
+
+    noise = filters.gaussian(rng.standard_normal(shape), sigma=sigma)
+    return noise / (noise.std() + 1e-12)
+
+
+def render_synthetic_nuclei(rng, size=64):
+    """One histology-like RGB image with exactly known nuclei (haematoxylin, DAB counterstain).
+
+    Nuclei are ellipses (semi-axes 3–7 px, axis ratio 0.5–1, any orientation),
+    half of them in clusters, so they touch and overlap; each is drawn with
+    `skimage.draw.ellipse` over the earlier ones. Their haematoxylin density
+    varies 7-fold between nuclei, with chromatin texture and, for some, a dark
+    envelope. Not nuclei, but stained alike: haematoxylin fibres and debris,
+    DAB-stained membranes around half the nuclei, smooth background staining.
+    Concentrations become RGB through `skimage.color.combine_stains` with stain
+    vectors perturbed per image (slides differ), then optical blur (σ = 0.7 px),
+    an illumination ramp (±10–30 %) and sensor noise (σ = 0.015).
+
+    Args:
+        rng: a `numpy.random.Generator`; the image is a function of its state.
+        size: side of the square image in pixels.
+
+    Returns:
+        `(image, instances, ellipses)`: float32 (size, size, 3) in [0, 1];
+        int32 (size, size) with 0 for background and k where the k-th ellipse
+        is on top (ellipses hidden by later ones leave no pixel); float64
+        (count, 5) rows `(row, col, row_radius, col_radius, rotation)` as
+        `skimage.draw.ellipse` takes them.
+    """
+    color = _require("skimage.color", "scikit-image")
+    draw = _require("skimage.draw", "scikit-image")
+    filters = _require("skimage.filters", "scikit-image")
+    shape = (size, size)
+    count = rng.poisson(size * size / 180)
+    clusters = rng.uniform(0, size, (max(1, count // 6), 2))
+    centres = [
+        clusters[rng.integers(len(clusters))] + rng.normal(0, 6, 2) if rng.random() < 0.5
+        else rng.uniform(-3, size + 3, 2)
+        for _ in range(count)
+    ]
+    radii = [(a, a * rng.uniform(0.5, 1.0)) for a in rng.uniform(3.0, 7.0, count)]
+    ellipses = np.array([(r, c, a, b, rng.uniform(0, np.pi)) for (r, c), (a, b) in zip(centres, radii)])
+    ellipses = ellipses.reshape(count, 5)
+
+    haematoxylin = 0.008 + 0.02 * rng.uniform() * np.clip(_smooth_noise(rng, shape, size / 8), 0, None)
+    dab = 0.03 * rng.uniform() * np.clip(_smooth_noise(rng, shape, size / 10), 0, None)
+    for r, c, a, b, rotation in ellipses:  # membranes first: the nuclei lie on top
+        if rng.random() < 0.5:
+            grow = rng.uniform(2, 4)
+            rows, cols = draw.ellipse(r, c, a + grow, b + grow, shape, rotation)
+            dab[rows, cols] += rng.uniform(0.03, 0.12)
+    chromatin = _smooth_noise(rng, shape, 1.0)
+    instances = np.zeros(shape, np.int32)
+    for k, (r, c, a, b, rotation) in enumerate(ellipses, start=1):
+        rows, cols = draw.ellipse(r, c, a, b, shape, rotation)
+        instances[rows, cols] = k
+        # squared elliptic radius: 0 at the centre, 1 at the envelope
+        u = (rows - r) * np.cos(rotation) + (cols - c) * np.sin(rotation)
+        v = (rows - r) * np.sin(rotation) - (cols - c) * np.cos(rotation)
+        envelope = 1 + rng.uniform(0, 1.2) * ((u / a) ** 2 + (v / b) ** 2) ** 2
+        haematoxylin[rows, cols] = rng.uniform(0.015, 0.1) * envelope * (1 + 0.3 * chromatin[rows, cols])
+        dab[rows, cols] *= 0.3
+    background = instances == 0
+    for _ in range(rng.poisson(3)):  # fibres
+        points = rng.uniform(0, size, (3, 2)).astype(int)
+        rows, cols = draw.bezier_curve(*points[0], *points[1], *points[2], 1, shape)
+        fibre = np.zeros(shape)
+        fibre[rows, cols] = rng.uniform(0.04, 0.1)
+        fibre = 4 * filters.gaussian(fibre, rng.uniform(0.7, 1.5))
+        haematoxylin = np.where(background, np.maximum(haematoxylin, fibre), haematoxylin)
+    for _ in range(rng.poisson(size * size / 600)):  # debris
+        rows, cols = draw.disk(rng.uniform(0, size, 2), rng.uniform(0.8, 1.8), shape=shape)
+        outside = background[rows, cols]
+        haematoxylin[rows[outside], cols[outside]] = rng.uniform(0.05, 0.11)
+
+    stains = np.stack([haematoxylin, np.full(shape, 0.01), dab], axis=-1)
+    vectors = color.rgb_from_hed + rng.normal(0, 0.06, (3, 3))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rgb = filters.gaussian(color.combine_stains(stains, vectors), sigma=0.7, channel_axis=-1)
+    rows, cols = np.mgrid[0:size, 0:size] / size - 0.5
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = rows * np.cos(angle) + cols * np.sin(angle)
+    rgb = rgb * (1 + rng.uniform(0.2, 0.6) * ramp)[..., None] * rng.uniform(0.85, 1.0)
+    rgb = rgb + rng.normal(0, 0.015, rgb.shape)
+    return np.clip(rgb, 0, 1).astype("float32"), instances, ellipses
+
+
+def load_synthetic_nuclei(split="train", count=100, size=64, seed=0):
+    """Rendered histology-like images with exact nuclei masks (`render_synthetic_nuclei`).
+
+    Image i of a split is rendered from `numpy.random.default_rng([seed, s, i])`
+    with s the split's index in `SPLITS`, so splits never share an image and
+    a split's first images do not depend on `count`.
+
+    Args:
+        split: "train", "validation" or "test".
+        count: number of images.
+        size: their side in pixels.
+        seed: of the whole data set.
+
+    Returns:
+        `(images, masks, instances)`: float32 (count, size, size, 3) in [0, 1],
+        float32 (count, size, size, 1) in {0, 1} (nuclei), int32
+        (count, size, size) instance labels (0 background).
+    """
+    s = SPLITS.index(_check_split(split))
+    rendered = [render_synthetic_nuclei(np.random.default_rng([seed, s, i]), size) for i in range(count)]
+    images = np.stack([image for image, _, _ in rendered])
+    instances = np.stack([labels for _, labels, _ in rendered])
+    return images, (instances > 0)[..., None].astype("float32"), instances
+
+
+def haematoxylin_otsu(images):
+    """The non-learned baseline: Otsu's threshold on each image's haematoxylin channel.
+
+    `skimage.color.rgb2hed` (colour deconvolution with the standard stain
+    vectors), then `skimage.filters.threshold_otsu` per image.
+
+    Returns:
+        float32 masks (n, rows, cols, 1) in {0, 1}.
+    """
+    color = _require("skimage.color", "scikit-image")
+    filters = _require("skimage.filters", "scikit-image")
+    masks = []
+    for image in images:
+        haematoxylin = color.rgb2hed(image)[..., 0]
+        masks.append(haematoxylin > filters.threshold_otsu(haematoxylin))
+    return np.stack(masks)[..., None].astype("float32")
+
+
 def nuclei_mask(rgb):
     """Pseudo ground-truth nuclei mask of an IHC image (haematoxylin-stained nuclei).
 
@@ -75,24 +221,58 @@ def nuclei_mask(rgb):
     return mask & (sizes[labels] >= 30)
 
 
-def load_nuclei(patch_size=128, stride=64):
+# Disjoint bands of rows of the 512×512 image: half for training, a quarter each
+# for validation and test.
+NUCLEI_REGIONS = {"train": (0, 256), "validation": (256, 384), "test": (384, 512)}
+
+
+def nuclei_patch_corners(split, patch_size=64, stride=None):
+    """Top-left corners `(row, col)` of `load_nuclei`'s patches of one split.
+
+    Patches lie entirely inside the split's band of rows (`NUCLEI_REGIONS`),
+    every `stride` pixels (default: `patch_size`, no overlap).
+    """
+    first, last = NUCLEI_REGIONS[_check_split(split)]
+    stride = stride or patch_size
+    if not 0 < patch_size <= last - first or stride < 1:
+        raise ValueError(
+            f"`patch_size` must be in [1, {last - first}] and `stride` positive. "
+            f"Received: patch_size={patch_size}, stride={stride}"
+        )
+    return [(r, c) for r in range(first, last - patch_size + 1, stride) for c in range(0, 512 - patch_size + 1, stride)]
+
+
+def load_nuclei(split=None, patch_size=64, stride=None):
     """Patches of scikit-image's `immunohistochemistry` image with pseudo ground-truth masks.
 
-    The 512×512 RGB image is cut into `patch_size` patches every `stride`
-    pixels; masks come from `nuclei_mask` (colour deconvolution, threshold,
-    morphology) — derived, not annotated by hand.
+    The 512×512 RGB image is divided into bands of rows (`NUCLEI_REGIONS`):
+    train, validation and test patches come from disjoint regions, cut every
+    `stride` pixels (default `patch_size`). Masks come from `nuclei_mask`
+    (colour deconvolution, threshold, morphology) applied to each region on
+    its own — derived, not annotated by hand.
+
+    Args:
+        split: "train", "validation", "test", or None for all three.
+        patch_size: side of the patches.
+        stride: distance between patches (default: `patch_size`).
 
     Returns:
         `(images, masks)`: float32 (n, patch_size, patch_size, 3) in [0, 1] and
-        float32 (n, patch_size, patch_size, 1) in {0, 1}; with the defaults n = 49.
+        float32 (n, patch_size, patch_size, 1) in {0, 1}; with the defaults
+        32 train, 16 validation and 16 test patches.
     """
+    if split is None:
+        parts = [load_nuclei(s, patch_size, stride) for s in SPLITS]
+        return tuple(np.concatenate(arrays) for arrays in zip(*parts))
     data = _require("skimage.data", "scikit-image")
+    corners = nuclei_patch_corners(split, patch_size, stride)
+    first, last = NUCLEI_REGIONS[split]
     rgb = data.immunohistochemistry()
-    mask = nuclei_mask(rgb)
     image = rgb.astype("float32") / 255.0
-    corners = range(0, rgb.shape[0] - patch_size + 1, stride)
-    images = np.stack([image[r : r + patch_size, c : c + patch_size] for r in corners for c in corners])
-    masks = np.stack([mask[r : r + patch_size, c : c + patch_size] for r in corners for c in corners])
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[first:last] = nuclei_mask(rgb[first:last])
+    images = np.stack([image[r : r + patch_size, c : c + patch_size] for r, c in corners])
+    masks = np.stack([mask[r : r + patch_size, c : c + patch_size] for r, c in corners])
     return images, masks[..., None].astype("float32")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_gaussconv.datasets import load_digits, load_nuclei
+from keras_gaussconv.datasets import SPLITS, haematoxylin_otsu, load_digits, load_nuclei, load_synthetic_nuclei
 from keras_gaussconv.layers.basis_conv import BasisConv2D
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.models import comparison_net, gaussian_unet, unet
@@ -20,11 +20,6 @@ DEMO_SETTINGS = {
     "full": dict(sizes=(50, 100, 200, 500, 1257), seeds=(0, 1, 2), steps=600, learning_rate=5e-3),
     "quick": dict(sizes=(100, 400), seeds=(0, 1, 2), steps=300, learning_rate=5e-3),
     "smoke": dict(sizes=(200,), seeds=(0, 1), steps=60, learning_rate=5e-3),
-}
-NUCLEI_SETTINGS = {
-    "full": dict(patch=128, epochs=40, depth=3),
-    "quick": dict(patch=64, epochs=5, depth=3),
-    "smoke": dict(patch=32, epochs=1, depth=1),
 }
 DEMO_NETWORK = dict(filters=(8, 16, 16, 32), kernel_size=5, order=2, num_bases=2)
 BATCH = 32
@@ -73,7 +68,8 @@ def digits_demo(output_dir="keras-gaussconv-results", scale="full", layer_types=
     re-initialised for each run (weights drawn with the run's seed, optimizer
     state zeroed), which keeps the demo fast on a CPU. Writes
     `digits_results.json`, `digits_results.md` and `digits_kernels.png` (the
-    Gaussian model's first layer) to `output_dir`.
+    Gaussian model's first layer) and `digits_learning_curves.png`
+    (`plot_learning_curves`) to `output_dir`.
 
     Returns:
         The results dictionary (also in the JSON).
@@ -117,6 +113,7 @@ def digits_demo(output_dir="keras-gaussconv-results", scale="full", layer_types=
     }
     (output / "digits_results.json").write_text(json.dumps(results, indent=1))
     (output / "digits_results.md").write_text(f"{demo_caption(results)}\n\n{demo_table(results)}\n")
+    plot_learning_curves(results, output / "digits_learning_curves.png")
     if kernels_model is not None:
         from keras_gaussconv.plotting import plot_layer
 
@@ -147,69 +144,345 @@ def demo_table(results):
     return "\n".join(lines)
 
 
-def dice(y_true, y_pred):
-    """Dice coefficient 2|A∩B| / (|A| + |B|) of two binary masks."""
-    intersection = np.sum(y_true * y_pred)
-    return float(2 * intersection / (np.sum(y_true) + np.sum(y_pred) + 1e-9))
+def plot_learning_curves(results, path):
+    """Test accuracy against training-set size (log axis), mean ± std over seeds, one line per layer type."""
+    from keras_gaussconv.plotting import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, by_size in results["accuracy"].items():
+        sizes = [int(n) for n in by_size]
+        accuracy = np.array([100 * np.array(v) for v in by_size.values()])
+        label = f"{kind} ({results['trainable_parameters'][kind]:,} params)"
+        ax.errorbar(sizes, accuracy.mean(1), yerr=accuracy.std(1), capsize=3, marker="o", markersize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xlabel("training images")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"digits: mean ± std over {len(results['settings']['seeds'])} seeds", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# The U-net comparison (`nuclei_demo`). Per data set and network: the
+# learning rate is chosen on validation (seed 0) from the grid, then every seed
+# trains at it; each run keeps its best-on-validation weights (early stopping).
+NUCLEI_SETTINGS = {
+    "full": dict(size=64, train=128, validation=64, test=128, ihc_stride=32, depth=3, epochs=30,
+                 patience=8, learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2)),
+    "quick": dict(size=64, train=64, validation=32, test=64, ihc_stride=32, depth=2, epochs=8,
+                  patience=8, learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2)),
+    "smoke": dict(size=32, train=16, validation=8, test=8, ihc_stride=32, depth=1, epochs=2,
+                  patience=2, learning_rates=(3e-3, 1e-2), seeds=(0, 1)),
+}
+UNET_BATCH = 8
+# Batch normalisation's moving statistics track the last ~10 steps: these runs are a few
+# hundred steps, and with Keras' default 0.99 the inference-mode statistics lag behind
+# the weights (validation Dice jumps between epochs; the classical U-net suffered most).
+UNET_MOMENTUM = 0.9
+SEGMENTATION_NETWORKS = {"classical": unet, "gaussian": gaussian_unet}
+METRICS = ("dice", "iou", "pixel_accuracy", "object_f1")
+
+
+def segmentation_data(name, settings):
+    """`{split: (images, masks, instances)}` of "synthetic" or "ihc" at `settings`' sizes.
+
+    The IHC set has no instance annotation: its instances are the connected
+    components of the pseudo ground-truth mask.
+    """
+    from scipy import ndimage
+
+    if name == "synthetic":
+        return {
+            split: load_synthetic_nuclei(split, settings[split], settings["size"]) for split in SPLITS
+        }
+    data = {}
+    for split in SPLITS:
+        stride = settings["ihc_stride"] if split == "train" else None  # overlap only inside the train region
+        images, masks = load_nuclei(split, settings["size"], stride)
+        instances = np.stack([ndimage.label(m[..., 0])[0] for m in masks])
+        data[split] = images, masks, instances
+    return data
+
+
+def object_f1(instances, predicted):
+    """F1 of detected objects: a predicted connected component matches a true
+    instance when their IoU exceeds 0.5 (such matches are one-to-one).
+
+    Args:
+        instances: int (n, rows, cols), 0 for background.
+        predicted: binary (n, rows, cols, 1).
+    """
+    from scipy import ndimage
+
+    matched = predicted_count = true_count = 0
+    for labels, mask in zip(instances, predicted[..., 0] > 0.5):
+        components, count = ndimage.label(mask)
+        pairs = labels.astype(np.int64) * (count + 1) + components
+        joint = np.bincount(pairs.ravel(), minlength=(labels.max() + 1) * (count + 1))
+        joint = joint.reshape(labels.max() + 1, count + 1)
+        true_area, predicted_area = joint.sum(1)[1:], joint.sum(0)[1:]
+        union = true_area[:, None] + predicted_area[None, :] - joint[1:, 1:]
+        matched += int(np.sum(joint[1:, 1:] > 0.5 * union))
+        predicted_count += count
+        true_count += int(np.sum(true_area > 0))
+    return 2 * matched / max(predicted_count + true_count, 1)
+
+
+def segmentation_metrics(masks, predicted, instances):
+    """Dice 2|A∩B|/(|A|+|B|), IoU |A∩B|/|A∪B| and pixel accuracy over all pixels
+    of the set pooled, and `object_f1`."""
+    truth, guess = masks > 0.5, predicted > 0.5
+    intersection, union = np.sum(truth & guess), np.sum(truth | guess)
+    return {
+        "dice": float(2 * intersection / max(np.sum(truth) + np.sum(guess), 1)),
+        "iou": float(intersection / max(union, 1)),
+        "pixel_accuracy": float(np.mean(truth == guess)),
+        "object_f1": object_f1(instances, predicted),
+    }
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def _reset(model, weights, learning_rate):
+    """Gives a compiled model fresh weights and a fresh optimizer (so its compiled
+    functions are reused: the Gaussian U-net takes seconds to trace)."""
+    model.set_weights(weights)
+    for variable in model.optimizer.variables:  # moments and step count back to 0
+        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+    model.optimizer.learning_rate = learning_rate
+
+
+def _train_run(model, weights, data, learning_rate, settings):
+    """One training run: returns its validation Dice per epoch, seconds per epoch and
+    the best-on-validation weights (which the model holds afterwards)."""
+    _reset(model, weights, learning_rate)
+    (x, y, _), (x_val, y_val, _) = data["train"], data["validation"]
+    stopper = keras.callbacks.EarlyStopping(
+        "val_iou", mode="max", patience=settings["patience"], restore_best_weights=True
+    )
+    timer = _EpochTimer()
+    history = model.fit(
+        x, y, batch_size=UNET_BATCH, epochs=settings["epochs"], validation_data=(x_val, y_val),
+        callbacks=[stopper, timer], verbose=0,
+    )
+    model.set_weights(stopper.best_weights)  # restored already by recent Keras; not by every 3.x
+    iou = np.array(history.history["val_iou"])
+    return {"val_dice": (2 * iou / (1 + iou)).tolist(), "epoch_seconds": timer.seconds}
+
+
+def _predict(model, images):
+    return (keras.ops.convert_to_numpy(model.predict(images, batch_size=64, verbose=0)) > 0.5).astype("float32")
+
+
+def segmentation_networks(input_shape, settings):
+    """`{name: (compiled model, {seed: initial weights})}` for the networks compared.
+
+    One compiled model per network serves every run (and data set of that input
+    shape): runs differ in the weights and optimizer state `_reset` gives it.
+    """
+    networks = {}
+    for name, builder in SEGMENTATION_NETWORKS.items():
+        def build(seed):
+            keras.utils.set_random_seed(seed)
+            return builder(input_shape, 1, depth=settings["depth"], momentum=UNET_MOMENTUM)
+
+        model = build(0)
+        model.compile(keras.optimizers.Adam(), "binary_crossentropy",
+                      metrics=[keras.metrics.BinaryIoU(target_class_ids=[1], threshold=0.5, name="iou")])
+        networks[name] = model, {seed: build(seed).get_weights() for seed in settings["seeds"]}
+    return networks
+
+
+def segmentation_experiment(data, settings, networks=None, verbose=1):
+    """Both U-nets and the Otsu baseline on one data set (`segmentation_data`), with the fair protocol.
+
+    For each network: the learning rate with the best validation Dice (seed 0)
+    from `settings["learning_rates"]`, then every seed at that rate; Adam,
+    binary cross-entropy, batch 8, batch-norm momentum 0.9, at most `epochs` epochs, early stopping on
+    validation IoU (`patience`) keeping the best epoch's weights. Test metrics
+    (`segmentation_metrics`) per seed; seconds per epoch (validation included)
+    is the median over that network's runs, measured here beside the other's.
+
+    Args:
+        data: `{split: (images, masks, instances)}`.
+        settings: as `NUCLEI_SETTINGS`.
+        networks: from `segmentation_networks` (default: built here).
+
+    Returns:
+        A dictionary per method ("otsu", "classical", "gaussian"), and the
+        seed-0 test predictions of each for pictures.
+    """
+    images, masks, instances = data["test"]
+    val_images, val_masks, val_instances = data["validation"]
+    otsu = haematoxylin_otsu(images)
+    results = {"otsu": {
+        "test": segmentation_metrics(masks, otsu, instances),
+        "val_dice": segmentation_metrics(val_masks, haematoxylin_otsu(val_images), val_instances)["dice"],
+    }}
+    predictions = {"otsu": otsu}
+    networks = networks or segmentation_networks(images.shape[1:], settings)
+    for name, (model, initial) in networks.items():
+        parameters = trainable_parameters(model)
+        runs, grid = {}, {}
+        for rate in settings["learning_rates"]:  # seed 0 chooses the learning rate
+            if verbose:
+                print(f"{name} U-net ({parameters:,} trainable parameters): learning rate {rate:g}, seed 0")
+            run = _train_run(model, initial[0], data, rate, settings)
+            grid[rate] = max(run["val_dice"])
+            if grid[rate] == max(grid.values()):
+                runs[0], best_weights = run, model.get_weights()
+        rate = max(grid, key=grid.get)
+        model.set_weights(best_weights)
+        tests = [segmentation_metrics(masks, _predict(model, images), instances)]
+        predictions[name] = _predict(model, images)
+        for seed in settings["seeds"][1:]:
+            if verbose:
+                print(f"{name} U-net: learning rate {rate:g} (best on validation), seed {seed}")
+            runs[seed] = _train_run(model, initial[seed], data, rate, settings)
+            tests.append(segmentation_metrics(masks, _predict(model, images), instances))
+        results[name] = {
+            "trainable_parameters": parameters,
+            "validation_dice_by_learning_rate": {f"{r:g}": round(d, 4) for r, d in grid.items()},
+            "learning_rate": rate,
+            "seconds_per_epoch": float(np.median([t for r in runs.values() for t in r["epoch_seconds"]])),
+            "val_dice": [runs[s]["val_dice"] for s in settings["seeds"]],
+            "best_epoch": [int(np.argmax(runs[s]["val_dice"])) + 1 for s in settings["seeds"]],
+            "test": {m: [t[m] for t in tests] for m in METRICS},
+        }
+    return results, predictions
+
+
+DATA_SETS = {
+    "synthetic": "rendered nuclei with exact masks (keras_gaussconv.datasets.load_synthetic_nuclei)",
+    "ihc": "scikit-image's IHC image, disjoint row bands, pseudo ground truth (load_nuclei)",
+}
 
 
 def nuclei_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
-    """Classical vs Gaussian-derivative U-net on scikit-image's IHC nuclei patches.
+    """Classical vs Gaussian-derivative U-net vs Otsu, on synthetic nuclei and on the IHC image.
 
-    Patches are split 80/20 (fixed seed); both networks share the topology
-    and training (Adam, binary cross-entropy); `scale` is "full", "quick" or
-    "smoke" (`NUCLEI_SETTINGS`: patch size, epochs, U-net depth). Writes `nuclei_results.json`
-    and `nuclei_predictions.png` (image, mask, both predictions).
+    `segmentation_experiment` on each data set of `DATA_SETS`; `scale` is
+    "full", "quick" or "smoke" (`NUCLEI_SETTINGS`). Writes `nuclei_results.json`,
+    `nuclei_results.md` (`segmentation_table`), `nuclei_validation_dice.png`
+    and `nuclei_predictions.png` to `output_dir`.
 
     Returns:
-        The results dictionary.
+        The results dictionary: per data set, per method.
     """
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     settings = NUCLEI_SETTINGS[_check_scale(scale)]
-    patch, epochs = settings["patch"], settings["epochs"]
-    images, masks = load_nuclei(patch_size=patch, stride=patch // 2)
-    order = np.random.default_rng(0).permutation(len(images))
-    split = int(0.8 * len(images))
-    train, test = order[:split], order[split:]
-    results, predictions = {}, {}
-    for name, builder in (("classical", unet), ("gaussian", gaussian_unet)):
-        keras.utils.set_random_seed(0)
-        model = builder(images.shape[1:], 1, depth=settings["depth"])
-        model.compile(keras.optimizers.Adam(3e-3), "binary_crossentropy")
+    start = time.time()
+    results, pictures = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}}, {}
+    networks = segmentation_networks((settings["size"], settings["size"], 3), settings)
+    for name, description in DATA_SETS.items():
         if verbose:
-            print(f"{name} U-net ({trainable_parameters(model):,} trainable parameters): {epochs} epochs "
-                  f"on {len(train)} patches of {patch}×{patch}")
-        model.fit(images[train], masks[train], batch_size=8, epochs=epochs, verbose=verbose and 2)
-        predicted = (np.asarray(model.predict(images[test], verbose=0)) > 0.5).astype("float32")
-        predictions[name] = predicted
-        results[name] = {
-            "trainable_parameters": trainable_parameters(model),
-            "pixel_accuracy": float(np.mean(predicted == masks[test])),
-            "dice": dice(masks[test], predicted),
-        }
-    results["data"] = f"skimage immunohistochemistry, {len(images)} patches of {patch}x{patch}, pseudo ground truth"
+            print(f"-- {description}")
+        data = segmentation_data(name, settings)
+        results[name], predictions = segmentation_experiment(data, settings, networks, verbose)
+        results[name]["sizes"] = {split: len(data[split][0]) for split in SPLITS}
+        pictures[name] = data["test"], predictions
+    results["seconds"] = round(time.time() - start, 1)
     (output / "nuclei_results.json").write_text(json.dumps(results, indent=1))
-    _plot_predictions(images[test], masks[test], predictions, output / "nuclei_predictions.png")
+    (output / "nuclei_results.md").write_text(segmentation_table(results) + "\n")
+    plot_validation_dice(results, output / "nuclei_validation_dice.png")
+    plot_segmentations(pictures, output / "nuclei_predictions.png")
     return results
 
 
-def _plot_predictions(images, masks, predictions, path, count=3):
+METHOD_NAMES = {"otsu": "Otsu on haematoxylin", "classical": "classical U-net (5×5 `Conv2D`)",
+                "gaussian": "Gaussian-derivative U-net"}
+
+
+def segmentation_table(results):
+    """Markdown: per data set, test metrics (mean ± std over seeds) of every method."""
+    settings = results["settings"]
+    lines = []
+    for name, description in DATA_SETS.items():
+        sizes = results[name]["sizes"]
+        lines += [
+            f"**{name}**: {description}; {sizes['train']} train / {sizes['validation']} validation / "
+            f"{sizes['test']} test images of {settings['size']}×{settings['size']}; mean ± std over "
+            f"{len(settings['seeds'])} seeds.",
+            "",
+            "| method | trainable params | learning rate | s / epoch | Dice | IoU | pixel accuracy | object F1 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for method, label in METHOD_NAMES.items():
+            r = results[name][method]
+            cells = [f"{np.mean(r['test'][m]):.3f} ± {np.std(r['test'][m]):.3f}" if method != "otsu"
+                     else f"{r['test'][m]:.3f}" for m in METRICS]
+            head = (["0", "–", "–"] if method == "otsu" else
+                    [f"{r['trainable_parameters']:,}", f"{r['learning_rate']:g}", f"{r['seconds_per_epoch']:.2f}"])
+            lines.append(f"| {label} | " + " | ".join(head + cells) + " |")
+        lines.append("")
+    lines.append(f"{results['seconds']} s in all.")
+    return "\n".join(lines)
+
+
+def plot_validation_dice(results, path):
+    """Validation Dice per epoch, mean over seeds with a ±std band, per network and data set."""
     from keras_gaussconv.plotting import _pyplot
 
     plt = _pyplot()
-    columns = ["image", "mask (pseudo ground truth)", *[f"{k} U-net" for k in predictions]]
-    fig, axes = plt.subplots(count, len(columns), figsize=(2.6 * len(columns), 2.6 * count), squeeze=False)
-    for row in range(min(count, len(images))):
-        panels = [images[row], masks[row, ..., 0], *[p[row, ..., 0] for p in predictions.values()]]
-        for ax, panel, title in zip(axes[row], panels, columns):
-            ax.imshow(panel, cmap=None if panel.ndim == 3 else "gray")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(title, fontsize=9)
+    fig, axes = plt.subplots(1, len(DATA_SETS), figsize=(5 * len(DATA_SETS), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], DATA_SETS):
+        for method, colour in (("classical", "tab:orange"), ("gaussian", "tab:blue")):
+            r = results[name][method]
+            curves = np.full((len(r["val_dice"]), max(map(len, r["val_dice"]))), np.nan)
+            for row, curve in zip(curves, r["val_dice"]):  # early stopping: runs differ in length
+                row[: len(curve)] = curve
+            mean, std = np.nanmean(curves, 0), np.nanstd(curves, 0)
+            epochs = np.arange(1, len(mean) + 1)
+            ax.plot(epochs, mean, color=colour, label=f"{METHOD_NAMES[method].split(' (')[0]} (lr {r['learning_rate']:g})")
+            ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.25)
+        ax.axhline(results[name]["otsu"]["val_dice"], color="gray", linestyle="--", label="Otsu on haematoxylin")
+        ax.set_title(f"{name} ({'exact' if name == 'synthetic' else 'pseudo'} ground truth)", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation Dice")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_segmentations(pictures, path, count=3):
+    """Test images, their ground truth and each method's prediction (seed 0), `count` rows per data set."""
+    from keras_gaussconv.plotting import _pyplot
+
+    plt = _pyplot()
+    methods = list(METHOD_NAMES)
+    columns = ["image", "ground truth", *[METHOD_NAMES[m].split(" (")[0] for m in methods]]
+    rows = count * len(pictures)
+    fig, axes = plt.subplots(rows, len(columns), figsize=(2.1 * len(columns), 2.1 * rows), squeeze=False)
+    for block, (name, ((images, masks, _), predictions)) in enumerate(pictures.items()):
+        for i in range(min(count, len(images))):
+            row = axes[block * count + i]
+            panels = [images[i], masks[i, ..., 0], *[predictions[m][i, ..., 0] for m in methods]]
+            for ax, panel, title in zip(row, panels, columns):
+                ax.imshow(panel, cmap=None if panel.ndim == 3 else "gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == 0:
+                    truth = "exact" if name == "synthetic" else "pseudo"
+                    ax.set_title(f"{name}: {title}" if title == "image" else
+                                 f"{truth} ground truth" if title == "ground truth" else title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 

@@ -28,7 +28,7 @@ def test_demo_smoke_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     output = tmp_path / "keras-gaussconv-results"  # the default output directory
     assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]
-    for name in ("digits_results.json", "digits_results.md", "digits_kernels.png"):
+    for name in ("digits_results.json", "digits_results.md", "digits_kernels.png", "digits_learning_curves.png"):
         assert (output / name).stat().st_size > 0, name
     results = json.loads((output / "digits_results.json").read_text())
     assert list(results["accuracy"]) == list(DEMO_LAYER_TYPES)
@@ -106,9 +106,14 @@ def test_unet_smoke_end_to_end(tmp_path):
     result = run(["unet", "--smoke", "--quiet", "--output-dir", "results"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
-    results = json.loads((tmp_path / "results" / "nuclei_results.json").read_text())
-    classical, gaussian = results["classical"], results["gaussian"]
-    assert gaussian["trainable_parameters"] <= 0.3 * classical["trainable_parameters"]
-    for r in (classical, gaussian):
-        assert 0.0 <= r["dice"] <= 1.0 and 0.0 <= r["pixel_accuracy"] <= 1.0
-    assert (tmp_path / "results" / "nuclei_predictions.png").stat().st_size > 0
+    output = tmp_path / "results"
+    results = json.loads((output / "nuclei_results.json").read_text())
+    for data_set in ("synthetic", "ihc"):
+        classical, gaussian = results[data_set]["classical"], results[data_set]["gaussian"]
+        assert gaussian["trainable_parameters"] <= 0.3 * classical["trainable_parameters"]
+        for r in (classical, gaussian):
+            assert len(r["test"]["dice"]) == 2 and all(0.0 <= d <= 1.0 for d in r["test"]["dice"])
+        assert 0.0 < results[data_set]["otsu"]["test"]["dice"] < 1.0
+    for name in ("nuclei_results.md", "nuclei_validation_dice.png", "nuclei_predictions.png"):
+        assert (output / name).stat().st_size > 0, name
+    assert "| Gaussian-derivative U-net |" in result.stdout and "**synthetic**" in result.stdout

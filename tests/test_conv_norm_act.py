@@ -43,11 +43,12 @@ def test_bias_only_has_exactly_f_out_trainable_parameters_and_fixed_statistics()
     np.testing.assert_allclose(np.asarray(layer(x, training=False)), expected, atol=1e-5)
 
 
-def test_batch_mode_matches_conv_then_batch_normalization():
+@pytest.mark.parametrize("momentum", [0.99, 0.9])
+def test_batch_mode_matches_conv_then_batch_normalization(momentum):
     x = images()
-    layer = block("batch", activation=None)
+    layer = block("batch", activation=None, momentum=momentum)
     layer.build(x.shape)
-    reference = keras.layers.BatchNormalization(epsilon=layer.epsilon)
+    reference = keras.layers.BatchNormalization(epsilon=layer.epsilon, momentum=momentum)
     conv_out = layer.conv(x)
     reference.build(conv_out.shape)
     reference.set_weights(layer.normalization.get_weights())
@@ -55,8 +56,18 @@ def test_batch_mode_matches_conv_then_batch_normalization():
         np.testing.assert_allclose(
             np.asarray(layer(x, training=training)), np.asarray(reference(conv_out, training=training)), atol=1e-5
         )
-    # training=True updated the moving statistics of both identically.
-    np.testing.assert_allclose(layer.normalization.moving_mean, reference.moving_mean, atol=1e-6)
+    # training=True updated the moving statistics of both identically: from 0, by (1 - momentum)·batch mean.
+    moving_mean = keras.ops.convert_to_numpy(layer.normalization.moving_mean)
+    np.testing.assert_allclose(moving_mean, keras.ops.convert_to_numpy(reference.moving_mean), atol=1e-6)
+    batch_mean = keras.ops.convert_to_numpy(conv_out).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(moving_mean, (1 - momentum) * batch_mean, rtol=1e-4, atol=1e-6)
+    assert layer.get_config()["momentum"] == momentum
+
+
+@pytest.mark.parametrize("momentum", [1.0, -0.1, 1.5])
+def test_momentum_outside_unit_interval_is_refused(momentum):
+    with pytest.raises(ValueError, match=f"momentum={momentum}"):
+        block("batch", momentum=momentum)
 
 
 def test_no_norm_is_conv_then_activation():

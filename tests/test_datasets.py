@@ -1,9 +1,21 @@
-"""The offline data sets: shapes, ranges, labels."""
+"""The offline data sets: shapes, ranges, labels; exact synthetic masks; disjoint splits."""
 
 import numpy as np
 import pytest
+from conftest import rng
 
-from keras_gaussconv.datasets import load_digits, load_fashion_mnist, load_nuclei, nuclei_mask
+from keras_gaussconv.datasets import (
+    NUCLEI_REGIONS,
+    SPLITS,
+    haematoxylin_otsu,
+    load_digits,
+    load_fashion_mnist,
+    load_nuclei,
+    load_synthetic_nuclei,
+    nuclei_mask,
+    nuclei_patch_corners,
+    render_synthetic_nuclei,
+)
 
 
 def test_digits():
@@ -15,9 +27,106 @@ def test_digits():
     assert raw.shape[1:] == (8, 8, 1)
 
 
+def painted_ellipses(ellipses, size):
+    """The instance map the ellipses make, painted in order, by the ellipse inequality
+    ((Δr·cos θ + Δc·sin θ)/a)² + ((Δr·sin θ − Δc·cos θ)/b)² < 1 over pixel centres;
+    also the pixels within 1e-9 of an ellipse's boundary (where rounding may decide)."""
+    rows, cols = np.mgrid[0:size, 0:size].astype(float)
+    labels = np.zeros((size, size), np.int32)
+    boundary = np.zeros((size, size), bool)
+    for k, (r, c, a, b, theta) in enumerate(ellipses, start=1):
+        dr, dc = rows - r, cols - c
+        d = ((dr * np.cos(theta) + dc * np.sin(theta)) / a) ** 2 + ((dr * np.sin(theta) - dc * np.cos(theta)) / b) ** 2
+        labels[d < 1] = k
+        boundary |= np.abs(d - 1) < 1e-9
+    return labels, boundary
+
+
+@pytest.mark.parametrize("size", [48, 64, 75])
+def test_synthetic_instances_are_exactly_the_drawn_ellipses(size):
+    image, instances, ellipses = render_synthetic_nuclei(rng(), size)
+    assert image.shape == (size, size, 3) and image.dtype == np.float32
+    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert instances.shape == (size, size) and instances.dtype == np.int32 and ellipses.shape[1] == 5
+    expected, boundary = painted_ellipses(ellipses, size)
+    assert np.array_equal(instances[~boundary], expected[~boundary])
+    assert np.unique(instances).size > 5  # many nuclei per image
+
+
+def test_synthetic_masks_are_the_instances_and_splits_are_disjoint():
+    data = {split: load_synthetic_nuclei(split, count=6, size=32) for split in SPLITS}
+    for images, masks, instances in data.values():
+        assert images.shape == (6, 32, 32, 3) and masks.shape == (6, 32, 32, 1) and instances.shape == (6, 32, 32)
+        assert masks.dtype == np.float32 and np.array_equal(masks[..., 0], (instances > 0).astype("float32"))
+    for i, first in enumerate(SPLITS):
+        for second in SPLITS[i + 1 :]:
+            for a in data[first][0]:
+                assert not any(np.array_equal(a, b) for b in data[second][0]), (first, second)
+    # Reproducible, and a split's first images do not depend on how many are asked for.
+    fewer = load_synthetic_nuclei("train", count=3, size=32)
+    for more, less in zip(data["train"], fewer):
+        assert np.array_equal(more[:3], less)
+    images, _, _ = load_synthetic_nuclei("train", count=3, size=32, seed=1)
+    assert not np.array_equal(images, fewer[0])
+
+
+def test_synthetic_nuclei_touch_overlap_and_defeat_a_colour_threshold():
+    images, masks, instances = load_synthetic_nuclei("validation", count=24, size=64)
+    # Touching: horizontally adjacent pixels of two different nuclei.
+    left, right = instances[:, :, :-1], instances[:, :, 1:]
+    assert np.sum((left > 0) & (right > 0) & (left != right)) > 100
+    # Overlapping: some drawn ellipses are partly hidden by later ones.
+    _, labels, ellipses = render_synthetic_nuclei(np.random.default_rng([0, 1, 0]), 64)
+    hidden = 0
+    for k, (r, c, a, b, theta) in enumerate(ellipses, start=1):
+        drawn, _ = painted_ellipses(ellipses[k - 1 : k], 64)
+        hidden += np.sum((drawn == 1) & (labels != k))
+    assert hidden > 0
+    assert 0.1 < masks.mean() < 0.4
+    # Nuclei are haematoxylin-dark, yet Otsu on the haematoxylin channel is far from exact.
+    otsu = haematoxylin_otsu(images)
+    dice = 2 * np.sum(otsu * masks) / (otsu.sum() + masks.sum())
+    assert 0.4 < dice < 0.75
+
+
+def test_bad_split_names_the_argument():
+    with pytest.raises(ValueError, match="split="):
+        load_synthetic_nuclei("training")
+    with pytest.raises(ValueError, match="split="):
+        load_nuclei("val")
+    with pytest.raises(ValueError, match="patch_size="):
+        load_nuclei("test", patch_size=256)
+
+
+@pytest.mark.parametrize("patch_size, stride", [(64, None), (32, 16), (128, 64)])
+def test_nuclei_regions_are_disjoint_and_patches_are_their_crops(patch_size, stride):
+    from skimage import data as skdata
+
+    image = skdata.immunohistochemistry().astype("float32") / 255.0
+    covered = {}
+    for split in SPLITS:
+        strides = stride if split == "train" else None
+        corners = nuclei_patch_corners(split, patch_size, strides)
+        images, masks = load_nuclei(split, patch_size, strides)
+        assert images.shape == (len(corners), patch_size, patch_size, 3) and masks.shape == (len(corners), patch_size, patch_size, 1)
+        assert set(np.unique(masks)) <= {0.0, 1.0}
+        covered[split] = np.zeros(image.shape[:2], bool)
+        first, last = NUCLEI_REGIONS[split]
+        for patch, (r, c) in zip(images, corners):
+            assert first <= r and r + patch_size <= last
+            assert np.array_equal(patch, image[r : r + patch_size, c : c + patch_size])
+            covered[split][r : r + patch_size, c : c + patch_size] = True
+    assert not (covered["train"] & covered["validation"]).any()
+    assert not (covered["train"] & covered["test"]).any()
+    assert not (covered["validation"] & covered["test"]).any()
+    # split=None: the three splits' patches, in order.
+    all_images, _ = load_nuclei(None, patch_size)
+    assert np.array_equal(all_images, np.concatenate([load_nuclei(s, patch_size)[0] for s in SPLITS]))
+
+
 def test_nuclei_patches_and_masks():
-    images, masks = load_nuclei()
-    assert images.shape == (49, 128, 128, 3) and masks.shape == (49, 128, 128, 1)
+    images, masks = load_nuclei("train")
+    assert images.shape == (32, 64, 64, 3) and masks.shape == (32, 64, 64, 1)
     assert images.dtype == masks.dtype == np.float32
     assert 0.0 <= images.min() and images.max() <= 1.0
     assert set(np.unique(masks)) == {0.0, 1.0}

@@ -76,6 +76,15 @@ def test_unets_share_topology_and_gaussian_uses_under_30_percent():
     assert classical.get_layer("down1_1").conv.kernel_size == (5, 5)
 
 
+def test_unet_momentum_reaches_every_batch_normalization():
+    def momenta(model):
+        return [layer.normalization.momentum for layer in model.layers if hasattr(layer, "normalization")]
+
+    for builder in (unet, gaussian_unet):
+        assert momenta(builder((16, 16, 1), depth=1, momentum=0.9)) == [0.9] * 6  # 3 blocks of 2
+        assert momenta(builder((16, 16, 1), depth=1)) == [0.99] * 6  # Keras' default
+
+
 def test_unet_input_must_divide():
     with pytest.raises(ValueError, match=r"divisible by 2\*\*depth = 8"):
         unet((60, 60, 3))

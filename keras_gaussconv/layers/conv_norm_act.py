@@ -25,6 +25,9 @@ class ConvNormAct(keras.layers.Layer):
         norm: `"batch"`, `"bias_only"` or `None`.
         activation: applied last (default `"relu"`).
         epsilon: the normalisation's ε.
+        momentum: of `"batch"`'s moving statistics, in [0, 1) (Keras' default
+            0.99 averages over ~100 steps: in short trainings the inference-mode
+            statistics lag behind the weights; 0.9 tracks ~10 steps).
         **kwargs: passed to `keras.layers.Layer` (`name`, `dtype`, ...). The
             block has one dtype policy: with `dtype=` the convolution and the
             normalisation compute in it (the convolution's own policy is
@@ -37,11 +40,13 @@ class ConvNormAct(keras.layers.Layer):
     ...                     norm="bias_only", name="block1")
     """
 
-    def __init__(self, conv, norm="batch", activation="relu", epsilon=1e-3, **kwargs):
+    def __init__(self, conv, norm="batch", activation="relu", epsilon=1e-3, momentum=0.99, **kwargs):
         if not isinstance(conv, keras.layers.Layer):
             raise ValueError(f"`conv` must be a Keras layer. Received: conv={conv!r}")
         if norm not in NORMS:
             raise ValueError(f"`norm` must be one of {list(NORMS)}. Received: norm={norm!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum!r}")
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = conv.dtype_policy
         super().__init__(**kwargs)
@@ -49,12 +54,13 @@ class ConvNormAct(keras.layers.Layer):
         self.conv = conv
         self.norm = norm
         self.epsilon = float(epsilon)
+        self.momentum = float(momentum)
         self.activation = keras.activations.get(activation)
         channel_axis = -1 if getattr(conv, "data_format", "channels_last") == "channels_last" else 1
         self.normalization = None
         if norm is not None:
             self.normalization = keras.layers.BatchNormalization(
-                axis=channel_axis, scale=norm == "batch", epsilon=self.epsilon,
+                axis=channel_axis, scale=norm == "batch", epsilon=self.epsilon, momentum=self.momentum,
                 name=f"{self.name}_norm", dtype=self.dtype_policy,
             )
 
@@ -98,6 +104,7 @@ class ConvNormAct(keras.layers.Layer):
                 "norm": self.norm,
                 "activation": keras.activations.serialize(self.activation),
                 "epsilon": self.epsilon,
+                "momentum": self.momentum,
             }
         )
         return config
