@@ -108,12 +108,23 @@ def test_unet_smoke_end_to_end(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
     output = tmp_path / "results"
     results = json.loads((output / "nuclei_results.json").read_text())
+    seeds, epochs = results["settings"]["seeds"], results["settings"]["epochs"]
     for data_set in ("synthetic", "ihc"):
         classical, gaussian = results[data_set]["classical"], results[data_set]["gaussian"]
         assert gaussian["trainable_parameters"] <= 0.3 * classical["trainable_parameters"]
         for r in (classical, gaussian):
-            assert len(r["test"]["dice"]) == 2 and all(0.0 <= d <= 1.0 for d in r["test"]["dice"])
+            # The learning rate is the grid's best on validation, and seed 0's run is that grid run.
+            grid = r["validation_dice_by_learning_rate"]
+            assert list(grid) == ["0.003", "0.01"] and f"{r['learning_rate']:g}" == max(grid, key=grid.get)
+            assert max(r["val_dice"][0]) == pytest.approx(grid[f"{r['learning_rate']:g}"], abs=1e-4)
+            assert len(r["val_dice"]) == len(seeds) and all(1 <= len(c) <= epochs for c in r["val_dice"])
+            assert r["best_epoch"] == [c.index(max(c)) + 1 for c in r["val_dice"]]
+            for values in r["test"].values():  # dice, iou, pixel_accuracy, object_f1: one per seed
+                assert len(values) == len(seeds) and all(0.0 <= v <= 1.0 for v in values)
+            assert r["seconds_per_epoch"] > 0
+        assert set(results[data_set]["otsu"]["test"]) == set(classical["test"])
         assert 0.0 < results[data_set]["otsu"]["test"]["dice"] < 1.0
     for name in ("nuclei_results.md", "nuclei_validation_dice.png", "nuclei_predictions.png"):
         assert (output / name).stat().st_size > 0, name
-    assert "| Gaussian-derivative U-net |" in result.stdout and "**synthetic**" in result.stdout
+    assert "| Gaussian-derivative U-net |" in result.stdout and "| Otsu on haematoxylin | 0 |" in result.stdout
+    assert f"mean ± std over {len(seeds)} seeds" in (output / "nuclei_results.md").read_text()

@@ -1,5 +1,6 @@
-"""The U-net comparison's measures and protocol: metrics against scikit-learn, best-on-validation
-weights, and the whole protocol end to end at a tiny size."""
+"""The U-net comparison's measures: metrics against scikit-learn and hand counts, and
+best-on-validation weights. The whole protocol runs end to end in tests/test_cli.py
+(`keras-gaussconv unet --smoke`), which checks its invariants in the results it writes."""
 
 import keras
 import numpy as np
@@ -8,15 +9,7 @@ from conftest import rng
 from sklearn.metrics import f1_score, jaccard_score
 
 from keras_gaussconv.datasets import SPLITS, load_synthetic_nuclei
-from keras_gaussconv.experiments import (
-    METRICS,
-    NUCLEI_SETTINGS,
-    _train_run,
-    object_f1,
-    segmentation_experiment,
-    segmentation_metrics,
-    segmentation_table,
-)
+from keras_gaussconv.experiments import _train_run, object_f1, segmentation_metrics
 from keras_gaussconv.models import unet
 
 
@@ -51,12 +44,8 @@ def test_object_f1_counts_matches_above_half_iou():
     assert object_f1(instances, (instances > 0)[..., None].astype("float32")) == 1.0
 
 
-def tiny_data():
-    return {split: load_synthetic_nuclei(split, count=8, size=32) for split in SPLITS}
-
-
 def test_a_run_keeps_its_best_validation_weights():
-    data = tiny_data()
+    data = {split: load_synthetic_nuclei(split, count=8, size=32) for split in SPLITS}
     settings = dict(epochs=4, patience=4)
     model = unet((32, 32, 3), 1, base_filters=4, depth=1)
     model.compile(keras.optimizers.Adam(), "binary_crossentropy",
@@ -67,27 +56,3 @@ def test_a_run_keeps_its_best_validation_weights():
     predicted = (keras.ops.convert_to_numpy(model.predict(images, verbose=0)) > 0.5).astype("float32")
     # The model holds the weights of the epoch with the best validation Dice, not the last.
     assert segmentation_metrics(masks, predicted, instances)["dice"] == pytest.approx(max(run["val_dice"]), abs=1e-6)
-
-
-def test_protocol_end_to_end_at_a_tiny_size():
-    settings = dict(NUCLEI_SETTINGS["smoke"], epochs=2, learning_rates=(1e-3, 1e-2), seeds=(0, 1))
-    results, predictions = segmentation_experiment(tiny_data(), settings, verbose=0)
-    assert set(predictions) == {"otsu", "classical", "gaussian"}
-    assert predictions["gaussian"].shape == (8, 32, 32, 1)
-    for name in ("classical", "gaussian"):
-        r = results[name]
-        grid = r["validation_dice_by_learning_rate"]
-        assert list(grid) == ["0.001", "0.01"]
-        assert f"{r['learning_rate']:g}" == max(grid, key=grid.get)  # chosen on validation
-        assert len(r["val_dice"]) == 2 and all(len(curve) == 2 for curve in r["val_dice"])
-        # seed 0's curve is the chosen grid run's: its best is the grid's value.
-        assert max(r["val_dice"][0]) == pytest.approx(grid[f"{r['learning_rate']:g}"], abs=1e-4)
-        for metric in METRICS:
-            assert len(r["test"][metric]) == 2 and all(0.0 <= v <= 1.0 for v in r["test"][metric])
-        assert r["seconds_per_epoch"] > 0
-    assert results["gaussian"]["trainable_parameters"] < 0.3 * results["classical"]["trainable_parameters"]
-    for metric in METRICS:
-        assert 0.0 <= results["otsu"]["test"][metric] <= 1.0
-    table = segmentation_table({"settings": settings, "seconds": 1.0,
-                                **{name: dict(results, sizes={s: 8 for s in SPLITS}) for name in ("synthetic", "ihc")}})
-    assert "| Otsu on haematoxylin | 0 |" in table and "mean ± std over 2 seeds" in table
