@@ -106,8 +106,13 @@ def cmd_export(args):
 
     import keras_gaussconv  # noqa: F401  (registers the layers for loading)
     from keras_gaussconv.experiments import structured_layers
-    from keras_gaussconv.export import export_saved_model, export_tflite, fold
+    from keras_gaussconv.export import check_export_backend, export_saved_model, export_tflite, fold
 
+    if args.saved_model or args.tflite:
+        try:
+            check_export_backend()
+        except RuntimeError as error:
+            raise CommandError(str(error)) from error
     try:
         model = keras.models.load_model(model_path)
     except Exception as error:  # corrupt or foreign files raise many types

@@ -1,13 +1,18 @@
 """Speed and memory of the structured layers, as ratios to a plain `keras.layers.Conv2D`.
 
-Every contender is timed in the same process, interleaved round by round
-(these machines are noisy), median over `--repeats` rounds after warm-up:
+Runs on the Keras backend of `KERAS_BACKEND` (TensorFlow, JAX or PyTorch): every
+contender is a one-layer model compiled with Keras' defaults for that backend
+(TensorFlow: a graph function, no XLA on a CPU; JAX: `jax.jit`; PyTorch: eager)
+and timed through Keras' own trainer, so each backend's gradient machinery runs
+the step and a stock `Conv2D` of the same backend is the baseline. Every
+contender is timed in the same process, interleaved round by round (these
+machines are noisy), median over `--repeats` rounds after warm-up:
 
-* a training step (forward, backward, SGD update) of a one-layer model;
-* inference (forward only) for `Conv2D`, `auto` and the folded layer;
+* a training step (`train_on_batch`: forward, backward, SGD update);
+* inference (`predict_on_batch`) for `Conv2D`, `auto` and the folded layer;
 * peak resident memory added by one training step, each contender in a
-  fresh process (Linux: VmHWM after tracing, heap trimmed and the peak reset
-  through /proc/self/clear_refs).
+  fresh process (Linux: VmHWM after the first step, heap trimmed and the
+  peak reset through /proc/self/clear_refs).
 
 Grid: kernel 3, 7, 15, 31; 32 → 64 channels; 32×32 input; batch 16;
 B ∈ {1, 4}; K ∈ {2, 3}; full and separable. Contenders: every
@@ -15,7 +20,8 @@ implementation, `auto`, the folded layers, and for separable layers the
 reference's algorithm (B full convolutions F_in → N, then 1×1), written with
 `keras.ops`.
 
-Run: `python benchmarks/bench_layers.py [--quick] [--json PATH]`.
+Run: `KERAS_BACKEND=jax python benchmarks/bench_layers.py [--quick] [--json PATH]`
+(default backend: TensorFlow).
 """
 
 import argparse
@@ -31,12 +37,12 @@ import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # The reference contender reuses a layer's weights but not its bias.
 warnings.filterwarnings("ignore", message="Gradients do not exist")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
@@ -91,47 +97,35 @@ def reset_peak_rss():
 
 
 class Contender:
-    """One model (a single layer) with compiled train and inference steps."""
+    """One model (a single layer), compiled with Keras' defaults, timed through Keras' trainer."""
 
     def __init__(self, name, layer, x, y):
         self.name = name
         inputs = keras.Input(x.shape[1:], batch_size=BATCH)
         self.model = keras.Model(inputs, layer(inputs))
-        self.optimizer = keras.optimizers.SGD(1e-4)
-        self.optimizer.build(self.model.trainable_variables)
-        self.x, self.y = tf.constant(x), tf.constant(y)
-        model, optimizer = self.model, self.optimizer
-
-        @tf.function
-        def train_step(x, y):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply(grads, model.trainable_variables)
-            return loss
-
-        @tf.function
-        def infer(x):
-            return model(x, training=False)
-
-        self.train_step, self.infer = train_step, infer
+        self.model.compile(keras.optimizers.SGD(1e-4), "mse")
+        self.x, self.y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
         self.times = {"train": [], "infer": []}
+
+    def step(self, kind):
+        # Both return host values, so the work is done when they return.
+        if kind == "train":
+            self.model.train_on_batch(self.x, self.y)
+        else:
+            self.model.predict_on_batch(self.x)
 
     def time(self, kind):
         start = time.perf_counter()
-        if kind == "train":
-            self.train_step(self.x, self.y).numpy()
-        else:
-            self.infer(self.x).numpy()
+        self.step(kind)
         self.times[kind].append(time.perf_counter() - start)
 
     def memory(self):
-        """Peak RSS added by one training step (MiB): traced first, then measured on a fresh heap."""
-        self.train_step.get_concrete_function(self.x, self.y)
+        """Peak RSS added by one training step (MiB): compiled first, then measured on a fresh heap."""
+        self.step("train")
         if not reset_peak_rss():
             return float("nan")
         base = rss_mb("VmRSS")
-        self.train_step(self.x, self.y).numpy()
+        self.step("train")
         return rss_mb("VmHWM") - base
 
 
@@ -280,6 +274,11 @@ def summary(results):
     return "\n".join(lines)
 
 
+def backend_version():
+    name = keras.backend.backend()  # the backend's module has the same name
+    return f"{name} {__import__(name).__version__}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset (about two minutes)")
@@ -306,7 +305,7 @@ def main():
             f"auto→{result['auto_path']:6s} " + " ".join(f"{n}={v.get('train', v.get('infer')):.2f}" for n, v in q.items()),
             flush=True,
         )
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {backend_version()}, Keras {keras.__version__}"
     print(f"\nTimes are ratios to keras.layers.Conv2D({F_OUT}, k, padding='same') on the same input "
           f"({BATCH}×{SIZE}×{SIZE}×{F_IN}); median of {repeats} interleaved rounds. {machine}.\n")
     print(markdown(results))

@@ -3,7 +3,9 @@
 Every structured layer is linear in its input, so once trained it is a plain
 convolution with constant weights. `fold` returns a model made only of stock
 Keras layers: it reloads with `keras.models.load_model` without this package
-and serves at the cost of a plain CNN. The exports fold first.
+and serves at the cost of a plain CNN. The exports fold first; they run on the
+TensorFlow and JAX backends (Keras cannot export a PyTorch-backend model to
+TensorFlow's formats).
 """
 
 import tempfile
@@ -73,6 +75,18 @@ def fold(model):
     return folded
 
 
+def check_export_backend():
+    """Raises `RuntimeError` naming the alternatives when the backend cannot export to TensorFlow formats."""
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        raise RuntimeError(
+            f"SavedModel and TFLite export need the TensorFlow or JAX backend; Keras cannot export a "
+            f"{backend}-backend model to them. Instead: fold(model) gives stock layers (save them with "
+            f".save('folded.keras')); or save the model as .keras and export it under TensorFlow: "
+            f"KERAS_BACKEND=tensorflow keras-gaussconv export MODEL.keras --saved-model DIR --tflite FILE"
+        )
+
+
 def export_saved_model(model, path):
     """Folds `model` and writes a TensorFlow SavedModel (`model.export`) to `path`.
 
@@ -81,7 +95,11 @@ def export_saved_model(model, path):
 
     Returns:
         The folded model.
+
+    Raises:
+        RuntimeError: on the PyTorch backend (`check_export_backend`).
     """
+    check_export_backend()
     folded = fold(model)
     folded.export(str(path), format="tf_saved_model", verbose=False)
     return folded
@@ -98,9 +116,13 @@ def export_tflite(model, path, quantize=None):
 
     Returns:
         The folded model.
+
+    Raises:
+        RuntimeError: on the PyTorch backend (`check_export_backend`).
     """
     if quantize not in (None, "dynamic"):
         raise ValueError(f"`quantize` must be None or 'dynamic'. Received: quantize={quantize!r}")
+    check_export_backend()
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as saved_model:

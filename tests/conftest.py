@@ -28,6 +28,14 @@ def reference():
     return np.load(FIXTURES)
 
 
+def to_numpy(x):
+    """A tensor, variable or array as NumPy on any backend (`np.asarray` cannot read a torch
+    tensor that requires grad)."""
+    if isinstance(x, keras.Variable):
+        x = x.value
+    return keras.ops.convert_to_numpy(x)
+
+
 _GENERATOR = {}
 
 
@@ -49,7 +57,8 @@ def gradients(loss_fn, variables, has_aux=False):
     (e.g. the layer's output from the same call). TensorFlow records a tape; JAX compiles
     ``grad`` of ``loss_fn`` with the variables' values substituted through
     ``keras.StatelessScope``, as Keras' own JAX trainer does (one compilation instead of one
-    per operation, which is what makes the JAX pass affordable).
+    per operation, which is what makes the JAX pass affordable); PyTorch differentiates the
+    eager graph with ``torch.autograd.grad``.
     """
 
     def loss_and_aux():
@@ -70,12 +79,17 @@ def gradients(loss_fn, variables, has_aux=False):
                 return loss_and_aux()
 
         grads, aux = jax.jit(jax.grad(loss_of, has_aux=True))([v.value for v in variables])
+    elif backend == "torch":
+        import torch
+
+        loss, aux = loss_and_aux()
+        grads = torch.autograd.grad(loss, [v.value for v in variables])
     else:
-        pytest.skip(f"gradients not wired for backend {backend}")
-    grads = [keras.ops.convert_to_numpy(g) for g in grads]
+        raise NotImplementedError(f"no gradient helper for the {backend} backend")
+    grads = [to_numpy(g) for g in grads]
     if not has_aux:
         return grads
-    return keras.tree.map_structure(keras.ops.convert_to_numpy, aux), grads
+    return keras.tree.map_structure(to_numpy, aux), grads
 
 
 def outputs_and_gradients(layers, x, target):
@@ -86,7 +100,7 @@ def outputs_and_gradients(layers, x, target):
     """
     def loss():
         outputs = [layer(x) for layer in layers]
-        return sum(keras.ops.sum(y * target) for y in outputs), outputs
+        return sum(keras.ops.sum(keras.ops.multiply(y, target)) for y in outputs), outputs
 
     outputs, grads = gradients(loss, [v for layer in layers for v in layer.trainable_weights], has_aux=True)
     ends = np.cumsum([len(layer.trainable_weights) for layer in layers])

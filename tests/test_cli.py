@@ -128,3 +128,18 @@ def test_unet_smoke_end_to_end(tmp_path):
         assert (output / name).stat().st_size > 0, name
     assert "| Gaussian-derivative U-net |" in result.stdout and "| Otsu on haematoxylin | 0 |" in result.stdout
     assert f"mean ± std over {len(seeds)} seeds" in (output / "nuclei_results.md").read_text()
+
+
+def test_export_under_torch_is_one_line(tmp_path, monkeypatch, capsys):
+    # What a PyTorch-backend user sees (checked here without needing torch installed).
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    model.save(tmp_path / "m.keras")
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    status = keras_gaussconv_cli.main(["export", str(tmp_path / "m.keras"), "--saved-model", str(tmp_path / "out")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and len(lines) == 1
+    assert "need the TensorFlow or JAX backend" in lines[0] and "KERAS_BACKEND=tensorflow keras-gaussconv export" in lines[0]
+    assert not (tmp_path / "out").exists()
+

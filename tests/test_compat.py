@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import to_numpy
 
 from keras_gaussconv import GaussianDerivativeConv2D
 from keras_gaussconv.compat import from_reference_config, load_reference_weights
@@ -41,9 +42,9 @@ def test_reference_options_are_mapped():
     assert layer.name == "Gaussian1" and layer.separable and layer.use_bias
     assert (layer.padding, layer.strides, layer.implementation) == ("valid", (2, 2), "basis")
     assert sorted(w.name for w in layer.trainable_weights) == ["bias", "coefficients_in", "coefficients_out", "offset"]
-    np.testing.assert_allclose(np.asarray(layer.sigma), 1.5)
-    np.testing.assert_allclose(np.asarray(layer.offset), 0.25)
-    np.testing.assert_allclose(np.asarray(layer.theta), 0.5)
+    np.testing.assert_allclose(to_numpy(layer.sigma), 1.5)
+    np.testing.assert_allclose(to_numpy(layer.offset), 0.25)
+    np.testing.assert_allclose(to_numpy(layer.theta), 0.5)
 
 
 @pytest.mark.parametrize(
@@ -81,12 +82,12 @@ def test_load_builds_and_assigns(separable):
     arrays = reference_arrays(separable, bias=True)
     layer = load_reference_weights(from_reference_config({**BASE, "separated": separable, "use_bias": True}), arrays)
     assert layer.built and layer.in_channels == 3
-    np.testing.assert_allclose(np.asarray(layer.theta), arrays["thetas"], rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(layer.bias), arrays["bias"], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer.theta), arrays["thetas"], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer.bias), arrays["bias"], rtol=1e-6)
     if separable:
-        np.testing.assert_allclose(np.asarray(layer.coefficients_out), arrays["clWeights2"][:, 0, 0], rtol=1e-6)
+        np.testing.assert_allclose(to_numpy(layer.coefficients_out), arrays["clWeights2"][:, 0, 0], rtol=1e-6)
     else:
-        np.testing.assert_allclose(np.asarray(layer.coefficients), arrays["clWeights"], rtol=1e-6)
+        np.testing.assert_allclose(to_numpy(layer.coefficients), arrays["clWeights"], rtol=1e-6)
 
 
 def test_load_rejects_wrong_names_and_shapes():

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import rng
+from conftest import rng, to_numpy
 from keras_gaussconv import ConvNormAct, GaussianDerivativeConv2D
 from keras_gaussconv.export import fold
 
@@ -28,19 +28,19 @@ def test_bias_only_has_exactly_f_out_trainable_parameters_and_fixed_statistics()
     norm_trainable = [w for w in norm.weights if w.trainable]
     assert [tuple(w.shape) for w in norm_trainable] == [(6,)]  # β only
     assert sum(int(np.prod(w.shape)) for w in norm.trainable_weights) == 6
-    frozen = [np.asarray(w).copy() for w in norm.non_trainable_weights]
+    frozen = [to_numpy(w).copy() for w in norm.non_trainable_weights]
     model.compile(keras.optimizers.Adam(0.05), "mse")
     model.fit(images(), images((8, 12, 12, 6)), epochs=3, verbose=0)
     for w, before in zip(norm.non_trainable_weights, frozen):
-        np.testing.assert_array_equal(np.asarray(w), before)  # mean 0, variance 1 stay
+        np.testing.assert_array_equal(to_numpy(w), before)  # mean 0, variance 1 stay
     np.testing.assert_array_equal(frozen[0], 0.0)
     np.testing.assert_array_equal(frozen[1], 1.0)
     # y = relu(conv(x) / sqrt(1 + eps) + beta), in training and inference alike.
     x = images((2, 12, 12, 3))
-    beta = np.asarray(norm.beta)
-    expected = np.maximum(np.asarray(layer.conv(x)) / np.sqrt(1 + layer.epsilon) + beta, 0)
-    np.testing.assert_allclose(np.asarray(layer(x, training=True)), expected, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(layer(x, training=False)), expected, atol=1e-5)
+    beta = to_numpy(norm.beta)
+    expected = np.maximum(to_numpy(layer.conv(x)) / np.sqrt(1 + layer.epsilon) + beta, 0)
+    np.testing.assert_allclose(to_numpy(layer(x, training=True)), expected, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(layer(x, training=False)), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("momentum", [0.99, 0.9])
@@ -54,7 +54,7 @@ def test_batch_mode_matches_conv_then_batch_normalization(momentum):
     reference.set_weights(layer.normalization.get_weights())
     for training in (True, False):
         np.testing.assert_allclose(
-            np.asarray(layer(x, training=training)), np.asarray(reference(conv_out, training=training)), atol=1e-5
+            to_numpy(layer(x, training=training)), to_numpy(reference(conv_out, training=training)), atol=1e-5
         )
     # training=True updated the moving statistics of both identically: from 0, by (1 - momentum)·batch mean.
     moving_mean = keras.ops.convert_to_numpy(layer.normalization.moving_mean)
@@ -73,7 +73,7 @@ def test_momentum_outside_unit_interval_is_refused(momentum):
 def test_no_norm_is_conv_then_activation():
     x = images()
     layer = block(None, activation="tanh")
-    np.testing.assert_allclose(np.asarray(layer(x)), np.tanh(np.asarray(layer.conv(x))), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer(x)), np.tanh(to_numpy(layer.conv(x))), atol=1e-6)
     assert layer.normalization is None
 
 
@@ -85,11 +85,11 @@ def test_save_load_and_fold(norm, tmp_path):
     x = images((2, 12, 12, 3))
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), atol=1e-6)
     as_json = lambda layer: json.loads(json.dumps(layer.get_config()))  # noqa: E731  (tuples vs lists)
     assert as_json(loaded.get_layer("cna")) == as_json(model.get_layer("cna"))
     folded = fold(model)
-    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), atol=1e-5)
+    np.testing.assert_allclose(to_numpy(folded(x)), to_numpy(model(x)), atol=1e-5)
 
 
 def test_wraps_a_plain_conv2d_too():
@@ -101,7 +101,7 @@ def test_wraps_a_plain_conv2d_too():
     z = x
     for part in parts:
         z = part(z)
-    np.testing.assert_allclose(np.asarray(z), np.asarray(layer(x)), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(z), to_numpy(layer(x)), atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,14 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from conftest import rng
+from conftest import rng, to_numpy
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.export import export_saved_model, export_tflite, fold
 from keras_gaussconv.layers import BasisConv2D
@@ -56,7 +57,7 @@ def test_fold_matches_and_contains_only_stock_layers():
     x = images()
     folded = fold(model)
     # Outputs of this random network reach a few hundred: float32 round-off is relative.
-    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(folded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
     modules = {type(layer).__module__ for layer in all_layers(folded)}
     assert all(m.startswith("keras.") for m in modules), modules
     names = {layer.name for layer in all_layers(folded)}
@@ -67,9 +68,9 @@ def test_folded_model_is_independent_of_the_original():
     model = every_layer_model()
     x = images()
     folded = fold(model)
-    before = np.asarray(folded(x))
+    before = to_numpy(folded(x))
     model.get_layer("head").set_weights([w * 0 for w in model.get_layer("head").get_weights()])
-    np.testing.assert_array_equal(np.asarray(folded(x)), before)
+    np.testing.assert_array_equal(to_numpy(folded(x)), before)
 
 
 def test_folded_model_reloads_without_the_package(tmp_path):
@@ -84,12 +85,12 @@ def test_folded_model_reloads_without_the_package(tmp_path):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         import keras, numpy as np
         model = keras.models.load_model({str(path)!r})
-        np.save({str(tmp_path / "y.npy")!r}, np.asarray(model(np.load({str(tmp_path / "x.npy")!r}))))
+        np.save({str(tmp_path / "y.npy")!r}, keras.ops.convert_to_numpy(model(np.load({str(tmp_path / "x.npy")!r}))))
         assert not any(name.startswith("keras_gaussconv") for name in sys.modules), "package was imported"
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,7 @@ def test_layer_fold(kwargs, expected, data_format):
     layer = GaussianDerivativeConv2D(**args)
     # C ≠ H ≠ W, so that a wrong layout anywhere changes the result or fails.
     x = images((2, 16, 13, 11)) if data_format == "channels_first" else images((2, 13, 11, 16))
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     parts = layer.fold()
     if data_format == "channels_first":  # channels_last convolutions between two transposes
         expected = ["Permute", *expected, "Permute"]
@@ -118,7 +119,7 @@ def test_layer_fold(kwargs, expected, data_format):
     for part in parts:
         z = part(z)
     # Outputs reach ~10 here: float32 round-off is relative.
-    np.testing.assert_allclose(np.asarray(z), y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(z), y, rtol=1e-5, atol=1e-5)
 
 
 def channels_first_model():
@@ -146,11 +147,11 @@ def test_channels_first_model_folds_and_exports(tmp_path):
     np.testing.assert_allclose(ops.convert_to_numpy(folded(x)), expected, rtol=1e-5, atol=1e-5)
     convolutions = [layer for layer in all_layers(folded) if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D)]
     assert len(convolutions) == 5 and {layer.data_format for layer in convolutions} == {"channels_last"}
-    export_saved_model(model, tmp_path / "saved")
-    restored = tf.saved_model.load(str(tmp_path / "saved"))
-    np.testing.assert_allclose(ops.convert_to_numpy(restored.serve(x)), expected, rtol=1e-5, atol=1e-5)
-    export_tflite(model, tmp_path / "model.tflite")
-    np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), expected, rtol=1e-4, atol=1e-4)
+    if exported(export_saved_model, model, tmp_path / "saved"):
+        restored = tf.saved_model.load(str(tmp_path / "saved"))
+        np.testing.assert_allclose(ops.convert_to_numpy(restored.serve(x)), expected, rtol=1e-5, atol=1e-5)
+    if exported(export_tflite, model, tmp_path / "model.tflite"):
+        np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_channels_first_folds_run_without_onednn():
@@ -183,14 +184,38 @@ def test_fold_errors():
         fold(net)
 
 
+def exported(export, model, path, **kwargs):
+    """Runs `export`; on PyTorch, where Keras cannot export to TensorFlow's formats, checks
+    that it refuses with the one error naming the alternatives instead, and returns False."""
+    if keras.backend.backend() != "torch":
+        export(model, path, **kwargs)
+        return True
+    with pytest.raises(RuntimeError, match="need the TensorFlow or JAX backend.*fold\\(model\\).*KERAS_BACKEND=tensorflow"):
+        export(model, path, **kwargs)
+    assert not Path(path).exists()
+    return False
+
+
+def test_export_refusal_on_torch_names_the_alternatives(monkeypatch, tmp_path):
+    # Checked on every backend: what a PyTorch user sees, without a torch-backend model.
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    for export in (export_saved_model, export_tflite):
+        with pytest.raises(RuntimeError) as error:
+            export(every_layer_model(), tmp_path / "out")
+        message = str(error.value)
+        assert "\n" not in message and "torch-backend model" in message
+        assert all(part in message for part in ("fold(model)", ".keras", "KERAS_BACKEND=tensorflow keras-gaussconv export"))
+
+
 def test_saved_model_matches(tmp_path):
     import tensorflow as tf
 
     model = every_layer_model()
     x = images()
-    export_saved_model(model, tmp_path / "saved")
+    if not exported(export_saved_model, model, tmp_path / "saved"):
+        return
     restored = tf.saved_model.load(str(tmp_path / "saved"))
-    np.testing.assert_allclose(np.asarray(restored.serve(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(restored.serve(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
 
 
 def run_tflite(path, x):
@@ -212,17 +237,19 @@ def run_tflite(path, x):
 def test_tflite_matches(tmp_path):
     model = every_layer_model()
     x = images()
-    export_tflite(model, tmp_path / "model.tflite")
-    np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), np.asarray(model(x)), rtol=1e-4, atol=1e-4)
+    if not exported(export_tflite, model, tmp_path / "model.tflite"):
+        return
+    np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), to_numpy(model(x)), rtol=1e-4, atol=1e-4)
 
 
 def test_tflite_dynamic_quantisation(tmp_path):
     model = every_layer_model()
     x = images()
-    export_tflite(model, tmp_path / "float.tflite")
+    if not exported(export_tflite, model, tmp_path / "float.tflite"):
+        return
     export_tflite(model, tmp_path / "dynamic.tflite", quantize="dynamic")
     assert (tmp_path / "dynamic.tflite").stat().st_size < (tmp_path / "float.tflite").stat().st_size
-    expected = np.asarray(model(x))
+    expected = to_numpy(model(x))
     error = np.abs(run_tflite(tmp_path / "dynamic.tflite", x) - expected).max()
     assert error < 0.05 * np.abs(expected).max() + 1e-3
 

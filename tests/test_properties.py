@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import outputs_and_gradients
+from conftest import outputs_and_gradients, to_numpy
 from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
@@ -77,7 +77,7 @@ def test_valid_configurations(config, seed):
     folded = x
     for part in layers[0].fold():
         folded = part(folded)
-    np.testing.assert_allclose(np.asarray(folded), reference, atol=1e-5 * scale + 1e-6)
+    np.testing.assert_allclose(to_numpy(folded), reference, atol=1e-5 * scale + 1e-6)
 
 
 INVALID = {  # argument → bad values

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import to_numpy
 
 from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
 from keras_gaussconv.compat import from_reference_config, load_reference_weights
@@ -24,7 +25,7 @@ def test_basis_parity(reference, case):
         reference[f"{case}/theta"],
         order,
     )
-    np.testing.assert_allclose(np.asarray(basis), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(basis), expected, rtol=0, atol=1e-5)
 
 
 def reference_layer(reference, case, **kwargs):
@@ -51,7 +52,7 @@ def reference_layer(reference, case, **kwargs):
 def test_layer_parity(reference, case, implementation):
     layer = reference_layer(reference, case, implementation=implementation)
     assert layer._path == implementation
-    output = np.asarray(layer(reference[f"{case}/input"]))
+    output = to_numpy(layer(reference[f"{case}/input"]))
     expected = reference[f"{case}/output"]
     assert output.shape == expected.shape
     np.testing.assert_allclose(output, expected, rtol=0, atol=1e-5)

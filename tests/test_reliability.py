@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import DATA, gradients, rng
+from conftest import DATA, gradients, rng, to_numpy
 
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_derivatives, sampling_grid
@@ -54,9 +54,9 @@ def test_mixed_precision(policy, implementation, separable):
         reference = GaussianDerivativeConv2D(8, 5, num_bases=2, separable=separable, padding="same", implementation=implementation)
         reference.build(x.shape)
     reference.set_weights(layer.get_weights())
-    expected = np.asarray(reference(x))
+    expected = to_numpy(reference(x))
     tolerance = 2e-2 if compute == "bfloat16" else 3e-3
-    np.testing.assert_allclose(np.asarray(ops.cast(out, "float32")), expected, atol=tolerance * np.abs(expected).max())
+    np.testing.assert_allclose(to_numpy(ops.cast(out, "float32")), expected, atol=tolerance * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
@@ -75,7 +75,7 @@ def test_mixed_precision_fit_stays_finite(policy):
     history = model.fit(images((32, 16, 16, 1)), rng().integers(0, 3, 32), epochs=3, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     for w in model.weights:
-        assert np.all(np.isfinite(np.asarray(w))), w.path
+        assert np.all(np.isfinite(to_numpy(w))), w.path
 
 
 def build_model(seed):
@@ -94,7 +94,7 @@ def test_same_seed_same_weights_and_outputs():
     a, b, c = build_model(7), build_model(7), build_model(8)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
-    np.testing.assert_array_equal(np.asarray(a(x)), np.asarray(b(x)))
+    np.testing.assert_array_equal(to_numpy(a(x)), to_numpy(b(x)))
     assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
 
 
@@ -109,7 +109,7 @@ def test_high_orders_and_large_kernels_stay_finite(order, sigma):
     def basis():
         return gaussian_derivative_basis(sampling_grid((63, 63)), s.value, offset.value, theta.value, order)
 
-    assert np.all(np.isfinite(np.asarray(basis())))
+    assert np.all(np.isfinite(to_numpy(basis())))
     for g in gradients(lambda: ops.sum(ops.square(basis())), [s, offset, theta]):
         assert np.all(np.isfinite(g))
 
@@ -123,7 +123,7 @@ def test_high_order_accuracy_against_float64(order):
     sigma = rng.uniform(0.5, 3.0, (1, n, 2)).astype("float32")
     offset = rng.uniform(-1, 1, (1, n, 2)).astype("float32")
     theta = rng.uniform(-3, 3, (1, n)).astype("float32")
-    ours = np.asarray(gaussian_derivative_basis(sampling_grid((31, 31)), sigma, offset, theta, order))
+    ours = to_numpy(gaussian_derivative_basis(sampling_grid((31, 31)), sigma, offset, theta, order))
     reference = np_basis(sigma.astype("float64"), offset.astype("float64"), theta.astype("float64"), order, (31, 31))
     scale = np.abs(reference).max(axis=(1, 2), keepdims=True)
     relative = np.abs(ours - reference).max(axis=(1, 2), keepdims=True) / scale
@@ -156,7 +156,7 @@ def test_models_saved_by_0_1_0_still_load_and_agree():
     # Saved under TensorFlow (identical there, so the original bound); another backend's
     # convolutions sum in another order: float32 round-off at the output's scale (JAX: 3.2e-7).
     atol = 1e-5 if keras.backend.backend() == "tensorflow" else 1e-6 * np.abs(expected).max()
-    np.testing.assert_allclose(np.asarray(model(arrays["input"])), expected, rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(to_numpy(model(arrays["input"])), expected, rtol=1e-5, atol=atol)
 
 
 def test_save_reload_and_continue_training(tmp_path):
@@ -167,11 +167,11 @@ def test_save_reload_and_continue_training(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
     model.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
     loaded.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
     for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=a.path)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-6, err_msg=a.path)
 
 
 if __name__ == "__main__":  # writes the compatibility files (once per compat version)
@@ -180,5 +180,5 @@ if __name__ == "__main__":  # writes the compatibility files (once per compat ve
     model = compat_model()
     sample = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
     model.save(COMPAT_MODEL)
-    np.savez(COMPAT_ARRAYS, input=sample, output=np.asarray(model(sample)))
+    np.savez(COMPAT_ARRAYS, input=sample, output=to_numpy(model(sample)))
     print(f"wrote {COMPAT_MODEL} and {COMPAT_ARRAYS}")

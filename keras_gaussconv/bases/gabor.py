@@ -4,7 +4,7 @@ import math
 
 from keras import ops
 
-from keras_gaussconv.bases.grid import rotate_and_shift
+from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift
 
 
 def gabor_basis(grid, sigma, offset, theta, frequency, phase, normalize=False):
@@ -27,6 +27,7 @@ def gabor_basis(grid, sigma, offset, theta, frequency, phase, normalize=False):
         Tensor of shape `(B, kh, kw, N)`.
     """
     x, y = grid
+    sigma, offset, theta, frequency, phase = as_tensors(x, sigma, offset, theta, frequency, phase)
     y1, y2 = rotate_and_shift(x, y, offset, theta)
     s1 = sigma[:, None, None, :, 0]
     s2 = sigma[:, None, None, :, 1]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_gaussconv.bases.grid import rotate_and_shift, sampling_grid
+from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift, sampling_grid
 from keras_gaussconv.bases.hermite import hermite_polynomials
 
 
@@ -36,6 +36,8 @@ def gaussian_derivatives(x, sigma, max_order):
     Returns:
         List of K + 1 tensors of the broadcast shape.
     """
+    x = x if ops.is_tensor(x) else ops.convert_to_tensor(x)
+    (sigma,) = as_tensors(x, sigma)
     scaled = sigma * math.sqrt(2.0)
     z = x / scaled
     gauss = ops.exp(-ops.square(z)) / (sigma * math.sqrt(2.0 * math.pi))
@@ -79,6 +81,7 @@ def gaussian_derivative_basis(grid, sigma, offset, theta, order):
         Tensor of shape `(B, kh, kw, N)`.
     """
     x, y = grid
+    sigma, offset, theta = as_tensors(x, sigma, offset, theta)
     y1, y2 = rotate_and_shift(x, y, offset, theta)
     orders = np.array(derivative_orders(order))
     g1 = gaussian_derivatives(y1, sigma[:, None, None, :, 0], int(orders[:, 0].max()))
@@ -98,6 +101,7 @@ def displaced_gaussian_basis(grid, sigma, offset):
         Tensor of shape `(B, kh, kw, N)`.
     """
     x, y = grid
+    sigma, offset = as_tensors(x, sigma, offset)
     sigma = sigma[:, None, None, :]
     g1 = gaussian_derivative(x[None, :, :, None] - offset[:, None, None, :, 0], sigma, 0)
     g2 = gaussian_derivative(y[None, :, :, None] - offset[:, None, None, :, 1], sigma, 0)

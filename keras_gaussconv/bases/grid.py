@@ -1,6 +1,20 @@
 """Sampling grid of a kernel."""
 
+import keras
 from keras import ops
+
+
+def as_tensors(like, *values):
+    """`values` as tensors of `like`'s dtype where they are NumPy arrays, lists or numbers.
+
+    The bases take NumPy parameters too; on PyTorch an ndarray cannot meet a tensor in
+    `*` or `-`, so they are converted first. Tensors and variables pass unchanged.
+    """
+    dtype = keras.backend.standardize_dtype(like.dtype)
+    return tuple(
+        v if ops.is_tensor(v) or isinstance(v, keras.Variable) else ops.convert_to_tensor(v, dtype)
+        for v in values
+    )
 
 
 def sampling_grid(kernel_size, dtype="float32"):
@@ -36,6 +50,7 @@ def rotate_and_shift(x, y, offset, theta):
     Returns:
         Tuple `(y1, y2)`, each of shape `(B, kh, kw, N)`.
     """
+    offset, theta = as_tensors(x, offset, theta)
     x = x[None, :, :, None]
     y = y[None, :, :, None]
     cos = ops.cos(theta)[:, None, None, :]

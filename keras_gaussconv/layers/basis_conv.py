@@ -514,7 +514,7 @@ class BasisConv2D(keras.layers.Layer):
         shape = (None, None, None, self.in_channels)
         common = dict(padding=self.padding, data_format="channels_last", dtype=self.dtype_policy)
         last = dict(activation=self.activation, use_bias=self.use_bias)
-        tail = [ops.convert_to_numpy(self.bias)] if self.use_bias else []
+        tail = [ops.convert_to_numpy(self.bias.value)] if self.use_bias else []
         if not self._separable_fold_is_cheaper():
             conv = keras.layers.Conv2D(
                 self.filters, self.kernel_size, strides=self.strides,
