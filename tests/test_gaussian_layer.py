@@ -41,13 +41,14 @@ def test_weights_names_and_shapes():
 
 @pytest.mark.parametrize(
     "kernel_size,num_bases,order,separable,input_shape,expected",
-    [  # the fastest path measured by benchmarks/bench_layers.py (32 → 64 channels, 32×32)
+    [  # the fastest path measured by benchmarks/bench_layers.py (32 → 64 channels, 32×32) on
+        # each backend (benchmarks/results-*.json): one name for all, or per backend
         (3, 4, 3, False, (None, 32, 32, 32), "kernel"),
         (7, 4, 3, False, (None, 32, 32, 32), "kernel"),
-        (15, 1, 2, False, (None, 32, 32, 32), "fft"),
+        (15, 1, 2, False, (None, 32, 32, 32), {"tensorflow": "fft", "jax": "fft", "torch": "basis"}),
         (31, 4, 3, False, (None, 32, 32, 32), "fft"),
-        (3, 1, 2, True, (None, 32, 32, 32), "basis"),
-        (7, 4, 3, True, (None, 32, 32, 32), "basis"),
+        (3, 1, 2, True, (None, 32, 32, 32), {"tensorflow": "basis", "jax": "fft", "torch": "basis"}),
+        (7, 4, 3, True, (None, 32, 32, 32), {"tensorflow": "basis", "jax": "fft", "torch": "basis"}),
         (15, 4, 2, True, (None, 32, 32, 32), "fft"),
         (31, 4, 3, False, (None, None, None, 32), "kernel"),  # unknown size: no FFT
     ],
@@ -56,8 +57,30 @@ def test_auto_picks_the_measured_fastest_path(kernel_size, num_bases, order, sep
     layer = GaussianDerivativeConv2D(64, kernel_size, order=order, num_bases=num_bases, separable=separable, padding="same")
     layer.build(input_shape)
     costs = layer.path_costs()
+    if isinstance(expected, dict):
+        expected = expected[keras.backend.backend()]
     assert layer._path == expected == min(costs, key=costs.get)
     assert ("fft" in costs) == (None not in input_shape[1:3])
+
+
+def test_auto_prices_are_per_backend(monkeypatch):
+    from keras_gaussconv.layers import basis_conv
+
+    layer = GaussianDerivativeConv2D(64, 15, order=2, num_bases=1, padding="same")
+    layer.build((None, 32, 32, 32))
+    # Given prices are used as given: an FFT flop priced out of reach removes the FFT path's lead.
+    prices = {"full_basis": 8.0, "depthwise": 8.0, "fft_separable": 16.0}
+    costs = layer.path_costs({**prices, "fft_full": 1e6})
+    assert min(costs, key=costs.get) != "fft"
+    cheap = layer.path_costs({**prices, "fft_full": 1.0})
+    assert cheap["fft"] < costs["fft"] and cheap["kernel"] == costs["kernel"]
+    # Without prices: the active backend's table, TensorFlow's for a backend not measured.
+    monkeypatch.setattr(keras.backend, "backend", lambda: "some_new_backend")
+    assert layer.path_costs() == layer.path_costs(basis_conv.PRICES["tensorflow"])
+    for backend, prices in basis_conv.PRICES.items():
+        monkeypatch.setattr(keras.backend, "backend", lambda b=backend: b)
+        assert layer.path_costs() == layer.path_costs(prices)
+        assert set(prices) == {"full_basis", "depthwise", "fft_full", "fft_separable"}
 
 
 @pytest.mark.parametrize("padding", ["valid", "same"])

@@ -16,10 +16,19 @@ from keras_gaussconv.layers.validation import (
 )
 
 IMPLEMENTATIONS = ("auto", "kernel", "basis", "fft")
-# Measured price of one multiply-add relative to a dense convolution's, on
-# TensorFlow's CPU kernels (benchmarks/bench_layers.py; see `path_costs`).
-DEPTHWISE_COST = 8.0
-FFT_COST = 20.0
+# Measured price of one multiply-add relative to a dense convolution's, per backend
+# (CPU kernels; `benchmarks/fit_prices.py` picks them from `benchmarks/bench_layers.py`'s
+# timings, see `path_costs`): "full_basis" for the full combination's per-channel basis
+# convolution (TensorFlow: depthwise; elsewhere the channels go into the batch of one
+# dense convolution), "depthwise" for the separable combination's depthwise step,
+# "fft_full" and "fft_separable" for a flop of the FFT path of each combination (their
+# transforms and products differ in shape, and XLA prices them very differently).
+# A backend not listed uses TensorFlow's.
+PRICES = {
+    "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
+    "jax": {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
+    "torch": {"full_basis": 4.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
+}
 # The same for inference of folded layers: 1×1 and depthwise forward passes.
 FOLD_POINTWISE_COST = 6.0
 FOLD_DEPTHWISE_COST = 30.0
@@ -318,23 +327,26 @@ class BasisConv2D(keras.layers.Layer):
 
     # --- execution paths ----------------------------------------------------
 
-    def path_costs(self):
+    def path_costs(self, prices=None):
         """Estimated cost of each execution path, in dense-convolution multiply-adds per image.
 
-        Multiply-add counts weighted by their measured price on TensorFlow's
-        CPU kernels (`benchmarks/bench_layers.py`): a depthwise multiply-add
-        costs about `DEPTHWISE_COST` dense ones (its backward pass is slow),
-        an FFT-path flop about `FFT_COST` (transposes, many small complex
-        matmuls). With P output pixels, P_in input pixels, k = kh·kw:
+        Multiply-add counts weighted by their measured price on this backend's
+        CPU kernels (`PRICES`, or `prices` if given): a multiply-add of the
+        full combination's basis step costs `full_basis` dense ones, one of the
+        separable combination's depthwise step `depthwise` (their backward
+        passes are slow), an FFT-path flop `fft_full` or `fft_separable`
+        (transposes, many small complex matmuls). With P output pixels, P_in
+        input pixels, k = kh·kw:
 
         * kernel: F_in·F_out·k·P;
-        * basis, full: (DEPTHWISE_COST·F_in·B·N·k + F_in·B·N·F_out)·P;
-        * basis, separable: F_in·B·N·P_in + (DEPTHWISE_COST·B·N·k + B·N·F_out)·P;
+        * basis, full: (full_basis·F_in·B·N·k + F_in·B·N·F_out)·P;
+        * basis, separable: F_in·B·N·P_in + (depthwise·B·N·k + B·N·F_out)·P;
         * fft (only with a known spatial size), FFT length L = Lh·Lw and
-          S = Lh·(Lw/2 + 1) frequencies: FFT_COST · (c·L·log₂L + m·S) with
+          S = Lh·(Lw/2 + 1) frequencies: fft_* · (c·L·log₂L + m·S) with
           c FFTs and m real multiplies per image (the kernel's FFTs amortised
           over a batch of 16), plus the separable layer's 1×1 steps.
         """
+        prices = prices or PRICES.get(keras.backend.backend(), PRICES["tensorflow"])
         f_in, f_out, b, n = self.in_channels, self.filters, self.num_bases, self.num_kernels
         k = self.kernel_size[0] * self.kernel_size[1]
         spatial = self.input_spatial_shape
@@ -343,9 +355,9 @@ class BasisConv2D(keras.layers.Layer):
         pixels, pixels_in = out[0] * out[1], (spatial[0] * spatial[1] if known else 1)
         pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
         if self.separable:
-            basis = pointwise + DEPTHWISE_COST * b * n * k * pixels
+            basis = pointwise + prices["depthwise"] * b * n * k * pixels
         else:
-            basis = (DEPTHWISE_COST * f_in * b * n * k + f_in * b * n * f_out) * pixels
+            basis = (prices["full_basis"] * f_in * b * n * k + f_in * b * n * f_out) * pixels
         costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
         if known:
             extent = [d * (s - 1) + 1 for d, s in zip(self.dilation_rate, self.kernel_size)]
@@ -356,10 +368,11 @@ class BasisConv2D(keras.layers.Layer):
             length, freqs = lh * lw, lh * (lw // 2 + 1)
             if self.separable:
                 transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
-                costs["fft"] = FFT_COST * (transforms * length * math.log2(length) + multiplies) + pointwise
+                flops = transforms * length * math.log2(length) + multiplies
+                costs["fft"] = prices["fft_separable"] * flops + pointwise
             else:
                 transforms, multiplies = f_in + f_out + f_in * f_out / 16, 3 * f_in * f_out * freqs
-                costs["fft"] = FFT_COST * (transforms * length * math.log2(length) + multiplies)
+                costs["fft"] = prices["fft_full"] * (transforms * length * math.log2(length) + multiplies)
         return costs
 
     def _choose_path(self):
