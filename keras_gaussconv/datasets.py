@@ -58,17 +58,15 @@ def load_digits(size=16, test_fraction=0.3, seed=0):
 SPLITS = ("train", "validation", "test")
 
 
-def _check_split(split, allow_none=False):
-    if split not in SPLITS and not (allow_none and split is None):
-        allowed = list(SPLITS) + ([None] if allow_none else [])
-        raise ValueError(f"`split` must be one of {allowed}. Received: split={split!r}")
+def _check_split(split):
+    if split not in SPLITS:
+        raise ValueError(f"`split` must be one of {list(SPLITS)}. Received: split={split!r}")
     return split
 
 
 def _smooth_noise(rng, shape, sigma):
     """Gaussian-filtered white noise scaled to unit standard deviation."""
-    from skimage import filters
-
+    filters = _require("skimage.filters", "scikit-image")
     noise = filters.gaussian(rng.standard_normal(shape), sigma=sigma)
     return noise / (noise.std() + 1e-12)
 

@@ -51,6 +51,17 @@ def _initial_weights(layer_type, input_shape, seed):
     return comparison_net(layer_type, input_shape, 10, **DEMO_NETWORK).get_weights()
 
 
+def _reset(model, weights, learning_rate=None):
+    """Gives a compiled model fresh weights and a fresh optimizer (moments and step count 0),
+    so one compiled model serves many runs and is traced once; `learning_rate` replaces a
+    constant rate (a schedule is left as compiled)."""
+    model.set_weights(weights)
+    for variable in model.optimizer.variables:
+        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+    if learning_rate is not None:
+        model.optimizer.learning_rate = learning_rate
+
+
 def _check_scale(scale):
     if scale not in SCALES:
         raise ValueError(f"`scale` must be one of {list(SCALES)}. Received: scale={scale!r}")
@@ -93,9 +104,7 @@ def digits_demo(output_dir="keras-gaussconv-results", scale="full", layer_types=
                       f"{len(seeds)} seeds × {settings['steps']} steps")
             bar = keras.utils.Progbar(len(seeds), stateful_metrics=["test accuracy"], verbose=verbose, unit_name="run")
             for done, seed in enumerate(seeds, start=1):
-                model.set_weights(_initial_weights(kind, x_train.shape[1:], seed))
-                for variable in model.optimizer.variables:  # a fresh Adam: moments and step 0
-                    variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+                _reset(model, _initial_weights(kind, x_train.shape[1:], seed))
                 x, y = _batches(*_subset(x_train, y_train, size, seed), settings["steps"], seed)
                 model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
                 accuracy = float(model.evaluate(x_test, y_test, batch_size=540, verbose=0)[1])
@@ -256,15 +265,6 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def _reset(model, weights, learning_rate):
-    """Gives a compiled model fresh weights and a fresh optimizer (so its compiled
-    functions are reused: the Gaussian U-net takes seconds to trace)."""
-    model.set_weights(weights)
-    for variable in model.optimizer.variables:  # moments and step count back to 0
-        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
-    model.optimizer.learning_rate = learning_rate
-
-
 def _train_run(model, weights, data, learning_rate, settings):
     """One training run: returns its validation Dice per epoch, seconds per epoch and
     the best-on-validation weights (which the model holds afterwards)."""
@@ -336,18 +336,17 @@ def segmentation_experiment(data, settings, networks=None, verbose=1):
     networks = networks or segmentation_networks(images.shape[1:], settings)
     for name, (model, initial) in networks.items():
         parameters = trainable_parameters(model)
-        runs, grid = {}, {}
-        for rate in settings["learning_rates"]:  # seed 0 chooses the learning rate
+        runs, grid, rate = {}, {}, None
+        for candidate in settings["learning_rates"]:  # seed 0 chooses the learning rate
             if verbose:
-                print(f"{name} U-net ({parameters:,} trainable parameters): learning rate {rate:g}, seed 0")
-            run = _train_run(model, initial[0], data, rate, settings)
-            grid[rate] = max(run["val_dice"])
-            if grid[rate] == max(grid.values()):
-                runs[0], best_weights = run, model.get_weights()
-        rate = max(grid, key=grid.get)
+                print(f"{name} U-net ({parameters:,} trainable parameters): learning rate {candidate:g}, seed 0")
+            run = _train_run(model, initial[0], data, candidate, settings)
+            grid[candidate] = max(run["val_dice"])
+            if rate is None or grid[candidate] > grid[rate]:  # on a tie the first rate stays
+                rate, runs[0], best_weights = candidate, run, model.get_weights()
         model.set_weights(best_weights)
-        tests = [segmentation_metrics(masks, _predict(model, images), instances)]
         predictions[name] = _predict(model, images)
+        tests = [segmentation_metrics(masks, predictions[name], instances)]
         for seed in settings["seeds"][1:]:
             if verbose:
                 print(f"{name} U-net: learning rate {rate:g} (best on validation), seed {seed}")

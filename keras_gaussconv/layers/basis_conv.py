@@ -368,11 +368,11 @@ class BasisConv2D(keras.layers.Layer):
             length, freqs = lh * lw, lh * (lw // 2 + 1)
             if self.separable:
                 transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
-                flops = transforms * length * math.log2(length) + multiplies
-                costs["fft"] = prices["fft_separable"] * flops + pointwise
+                price, other = prices["fft_separable"], pointwise
             else:
                 transforms, multiplies = f_in + f_out + f_in * f_out / 16, 3 * f_in * f_out * freqs
-                costs["fft"] = prices["fft_full"] * (transforms * length * math.log2(length) + multiplies)
+                price, other = prices["fft_full"], 0
+            costs["fft"] = price * (transforms * length * math.log2(length) + multiplies) + other
         return costs
 
     def _choose_path(self):
