@@ -1,13 +1,20 @@
 """keras-gaussconv: trainable structured-kernel convolution layers for Keras 3."""
 
 from keras_gaussconv import bases
-from keras_gaussconv.initializers import EvenlySpaced
+from keras_gaussconv.initializers import EvenlySpaced, RandomRotation
 from keras_gaussconv.layers import (
+    BasisConv,
+    BasisConv1D,
     BasisConv2D,
+    BasisConv3D,
     ConvNormAct,
     DisplacedGaussianConv2D,
+    GaborConv1D,
     GaborConv2D,
+    GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
+    GaussianDerivativeConv3D,
+    GeometricWeight,
     MinValue,
     rfnn_conv2d,
 )

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_gaussconv.datasets import SPLITS, haematoxylin_otsu, load_digits, load_nuclei, load_synthetic_nuclei
-from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.models import comparison_net, gaussian_unet, unet
 
@@ -486,8 +486,8 @@ def plot_segmentations(pictures, path, count=3):
 
 
 def structured_layers(layer):
-    """Every `BasisConv2D` in a layer or model: nested models and `ConvNormAct` wrappers included."""
-    if isinstance(layer, BasisConv2D):
+    """Every `BasisConv` in a layer or model: nested models and `ConvNormAct` wrappers included."""
+    if isinstance(layer, BasisConv):
         return [layer]
     if isinstance(layer, ConvNormAct):
         return structured_layers(layer.conv)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import keras
 
-from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 
 # Layers of this package that fold themselves into stock Keras layers.
-FOLDABLE = (BasisConv2D, ConvNormAct)
+FOLDABLE = (BasisConv, ConvNormAct)
 
 
 def _folded_layer(layer):
@@ -31,7 +31,7 @@ def _folded_layer(layer):
 def fold(model):
     """A new model with the same inputs and outputs, made of stock Keras layers only.
 
-    Every `BasisConv2D` and `ConvNormAct` (also inside nested
+    Every `BasisConv` and `ConvNormAct` (also inside nested
     Sequential/functional models) is replaced by its `fold()`: a `Conv2D`, or
     a `Sequential` of stock layers (1×1 → depthwise → 1×1 for a separable
     layer; convolution, `BatchNormalization`, `Activation` for a wrapper). Every other

@@ -1,5 +1,7 @@
 """Initializers for geometric weights."""
 
+import random
+
 import keras
 import numpy as np
 from keras import ops
@@ -29,3 +31,36 @@ class EvenlySpaced(keras.initializers.Initializer):
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval}
+
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+class RandomRotation(keras.initializers.Initializer):
+    """Rotation vectors of rotations drawn uniformly from SO(3), shape `(..., 3)`.
+
+    A unit quaternion q = (w, v) drawn uniformly (a normalised 4-D normal
+    draw, sign chosen so w >= 0) is the rotation of angle 2·acos(w) about
+    v/|v|; the vector is that axis times that angle, in [0, π]. The 3-D
+    analogue of θ ~ U(-π, π) in 2-D: every orientation equally likely.
+
+    Args:
+        seed: an int; None draws one from Python's `random` (seeded by
+            `keras.utils.set_random_seed`), as Keras' random initializers do.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = random.randint(1, 10**9) if seed is None else int(seed)
+
+    def __call__(self, shape, dtype=None):
+        if shape[-1] != 3:
+            raise ValueError(f"RandomRotation makes rotation vectors: the last axis must be 3. Received: shape={shape}")
+        q = keras.random.normal((*shape[:-1], 4), seed=self.seed)
+        q = q / ops.norm(q, axis=-1, keepdims=True)
+        q = q * ops.sign(q[..., :1] + 1e-30)  # w >= 0: angles in [0, π]
+        w, v = q[..., 0], q[..., 1:]
+        sine = ops.norm(v, axis=-1)
+        angle = 2.0 * ops.arctan2(sine, w)
+        vector = v * (angle / ops.maximum(sine, 1e-12))[..., None]
+        return ops.cast(vector, dtype or "float32")
+
+    def get_config(self):
+        return {"seed": self.seed}

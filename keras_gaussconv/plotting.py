@@ -37,7 +37,7 @@ def plot_layer(layer, path, max_filters=8):
     """
     plt = _pyplot()
     basis = ops.convert_to_numpy(layer.basis())  # (B, kh, kw, N)
-    filters = ops.convert_to_numpy(layer.kernel())[:, :, 0, :max_filters]
+    filters = ops.convert_to_numpy(layer.kernel)[:, :, 0, :max_filters]
     columns = max(basis.shape[-1], filters.shape[-1])
     rows = basis.shape[0] + 1
     fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.2 * rows), squeeze=False)

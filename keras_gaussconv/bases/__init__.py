@@ -5,9 +5,11 @@ from keras_gaussconv.bases.gaussian import (
     displaced_gaussian_basis,
     gaussian_derivative,
     gaussian_derivative_basis,
+    gaussian_derivative_basis_1d,
+    gaussian_derivative_basis_3d,
     gaussian_derivatives,
     num_gaussian_derivatives,
 )
-from keras_gaussconv.bases.gabor import gabor_basis
-from keras_gaussconv.bases.grid import rotate_and_shift, sampling_grid
+from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d
+from keras_gaussconv.bases.grid import rotate_and_shift, rotate_and_shift_3d, rotation_matrix, sampling_grid
 from keras_gaussconv.bases.hermite import hermite_polynomials

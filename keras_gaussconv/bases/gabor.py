@@ -37,3 +37,31 @@ def gabor_basis(grid, sigma, offset, theta, frequency, phase, normalize=False):
     if normalize:
         kernels = kernels / (2.0 * math.pi * s1 * s2)
     return kernels
+
+
+def gabor_basis_1d(grid, sigma, offset, frequency, phase, normalize=False):
+    """All B·N 1-D Gabor kernels φ = exp(-y²/2σ²) · cos(2π f y + ψ), y = x - μ.
+
+    Times 1/(σ√(2π)) when `normalize` (a unit-area envelope).
+
+    Args:
+        grid: `(x,)` from `sampling_grid((k,))`.
+        sigma: `(B, N)` envelope scales, positive.
+        offset: `(B, N)` centres μ.
+        frequency: `(B, N)` carrier frequencies f in cycles per sample.
+        phase: `(B, N)` carrier phases ψ in radians.
+        normalize: multiply by 1/(σ√(2π)).
+
+    Returns:
+        Tensor of shape `(B, k, N)`.
+    """
+    (x,) = grid
+    sigma, offset, frequency, phase = as_tensors(x, sigma, offset, frequency, phase)
+    y = x[None, :, None] - offset[:, None, :]
+    s = sigma[:, None, :]
+    kernels = ops.exp(-0.5 * ops.square(y / s)) * ops.cos(
+        2.0 * math.pi * frequency[:, None, :] * y + phase[:, None, :]
+    )
+    if normalize:
+        kernels = kernels / (math.sqrt(2.0 * math.pi) * s)
+    return kernels

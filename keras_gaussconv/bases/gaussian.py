@@ -5,21 +5,28 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift, sampling_grid
+from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift, rotate_and_shift_3d
 from keras_gaussconv.bases.hermite import hermite_polynomials
 
 
-def num_gaussian_derivatives(order):
-    """N = (K + 1)(K + 2) / 2 kernels in a basis of maximal total order K."""
-    return (order + 1) * (order + 2) // 2
+def num_gaussian_derivatives(order, rank=2):
+    """N = C(K + r, r) kernels of total order <= K in r dimensions: K + 1, (K+1)(K+2)/2, (K+1)(K+2)(K+3)/6."""
+    return math.comb(order + rank, rank)
 
 
-def derivative_orders(order):
-    """The (p, q) of the N basis kernels, total order i = 0..K then p = 0..i.
+def _orders_of_total(total, rank):
+    if rank == 1:
+        return [(total,)]
+    return [(p, *rest) for p in range(total + 1) for rest in _orders_of_total(total - p, rank - 1)]
 
-    For K = 2: [(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (2, 0)].
+
+def derivative_orders(order, rank=2):
+    """The per-axis orders of the N basis kernels: total order i = 0..K, then the first axis' order ascending.
+
+    For K = 2 in 2-D: [(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (2, 0)]; in
+    1-D [(0,), (1,), (2,)]; in 3-D (p, q, r) with p + q + r = i, p then q ascending.
     """
-    return [(p, i - p) for i in range(order + 1) for p in range(i + 1)]
+    return [orders for i in range(order + 1) for orders in _orders_of_total(i, rank)]
 
 
 def gaussian_derivatives(x, sigma, max_order):
@@ -58,10 +65,27 @@ def gaussian_derivative(x, sigma, order):
 
 
 def _select_orders(derivatives, orders):
-    """Pick derivative `orders[n]` for kernel n: (K+1) × (B, kh, kw, N) → (B, kh, kw, N)."""
+    """Pick derivative `orders[n]` for kernel n: (K+1) × (B, *kernel_size, N) → (B, *kernel_size, N)."""
     one_hot = np.eye(len(derivatives), dtype="float32")[orders]  # (N, K + 1)
     stacked = ops.stack(derivatives, axis=0)
-    return ops.einsum("kbhwn,nk->bhwn", stacked, ops.cast(one_hot, stacked.dtype))
+    s = "dhw"[6 - len(stacked.shape) :]
+    return ops.einsum(f"kb{s}n,nk->b{s}n", stacked, ops.cast(one_hot, stacked.dtype))
+
+
+def _derivative_products(coords, sigma, order):
+    """φ[b, n] = Π_a G_{p_a}(y_a, σ_a) over the r axes, (p_a) = `derivative_orders(order, r)`[n].
+
+    coords: r tensors `(B, *kernel_size, N)`; sigma: `(B, N, r)`.
+    """
+    rank = len(coords)
+    orders = np.array(derivative_orders(order, rank))
+    for _ in range(rank):
+        sigma = ops.expand_dims(sigma, 1)  # (B, 1, …, 1, N, r)
+    product = None
+    for a, y in enumerate(coords):
+        g = _select_orders(gaussian_derivatives(y, sigma[..., a], int(orders[:, a].max())), orders[:, a])
+        product = g if product is None else product * g
+    return product
 
 
 def gaussian_derivative_basis(grid, sigma, offset, theta, order):
@@ -82,11 +106,46 @@ def gaussian_derivative_basis(grid, sigma, offset, theta, order):
     """
     x, y = grid
     sigma, offset, theta = as_tensors(x, sigma, offset, theta)
-    y1, y2 = rotate_and_shift(x, y, offset, theta)
-    orders = np.array(derivative_orders(order))
-    g1 = gaussian_derivatives(y1, sigma[:, None, None, :, 0], int(orders[:, 0].max()))
-    g2 = gaussian_derivatives(y2, sigma[:, None, None, :, 1], int(orders[:, 1].max()))
-    return _select_orders(g1, orders[:, 0]) * _select_orders(g2, orders[:, 1])
+    return _derivative_products(rotate_and_shift(x, y, offset, theta), sigma, order)
+
+
+def gaussian_derivative_basis_1d(grid, sigma, offset, order):
+    """All B·N 1-D kernels φ[b, n] = G_n(x - μ, σ), n = 0..K.
+
+    Args:
+        grid: `(x,)` from `sampling_grid((k,))`.
+        sigma: `(B, N)` scales, positive.
+        offset: `(B, N)` shifts μ.
+        order: K; N must equal K + 1.
+
+    Returns:
+        Tensor of shape `(B, k, N)`.
+    """
+    (x,) = grid
+    sigma, offset = as_tensors(x, sigma, offset)
+    y = x[None, :, None] - offset[:, None, :]
+    return _derivative_products((y,), sigma[..., None], order)
+
+
+def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order):
+    """All B·N 3-D kernels φ[b, n] = G_p(y₁, σ₁) · G_q(y₂, σ₂) · G_r(y₃, σ₃), p + q + r <= K.
+
+    y = Rᵀ (x, y, z) - μ with R the rotation of vector ω (`rotate_and_shift_3d`);
+    (p, q, r) runs over `derivative_orders(order, 3)`.
+
+    Args:
+        grid: `(x, y, z)` from `sampling_grid`, each `(kd, kh, kw)`.
+        sigma: `(B, N, 3)` scales along the rotated axes, positive.
+        offset: `(B, N, 3)` shifts.
+        rotation: `(B, N, 3)` rotation vectors (axis · angle in radians).
+        order: K; N must equal `num_gaussian_derivatives(K, 3)`.
+
+    Returns:
+        Tensor of shape `(B, kd, kh, kw, N)`.
+    """
+    x, y, z = grid
+    sigma, offset, rotation = as_tensors(x, sigma, offset, rotation)
+    return _derivative_products(rotate_and_shift_3d(x, y, z, offset, rotation), sigma, order)
 
 
 def displaced_gaussian_basis(grid, sigma, offset):
@@ -113,6 +172,8 @@ __all__ = [
     "displaced_gaussian_basis",
     "gaussian_derivative",
     "gaussian_derivative_basis",
+    "gaussian_derivative_basis_1d",
+    "gaussian_derivative_basis_3d",
     "gaussian_derivatives",
     "num_gaussian_derivatives",
 ]

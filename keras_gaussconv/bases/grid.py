@@ -18,23 +18,24 @@ def as_tensors(like, *values):
 
 
 def sampling_grid(kernel_size, dtype="float32"):
-    """Offsets of every kernel pixel from the kernel centre.
+    """Offsets of every kernel tap from the kernel centre, for a kernel of rank 1, 2 or 3.
 
-    x = col - (kw - 1) / 2 and y = row - (kh - 1) / 2, so an odd size has its
-    centre on a pixel and an even size between pixels (half-integer offsets).
+    Along an axis of size k the offsets are index - (k - 1) / 2, so an odd
+    size has its centre on a tap and an even size between taps. x runs along
+    the last axis (columns), y along the one before (rows), z along the first
+    of a 3-D kernel (depth).
 
     Args:
-        kernel_size: pair of ints `(kh, kw)`.
+        kernel_size: tuple of ints, `(k,)`, `(kh, kw)` or `(kd, kh, kw)`.
         dtype: dtype of the returned tensors.
 
     Returns:
-        Tuple `(x, y)` of tensors of shape `(kh, kw)`.
+        Tuple `(x,)`, `(x, y)` or `(x, y, z)` of tensors of shape `kernel_size`.
     """
-    kh, kw = kernel_size
-    rows = ops.arange(kh, dtype=dtype) - (kh - 1) / 2.0
-    cols = ops.arange(kw, dtype=dtype) - (kw - 1) / 2.0
-    y, x = ops.meshgrid(rows, cols, indexing="ij")
-    return x, y
+    axes = [ops.arange(k, dtype=dtype) - (k - 1) / 2.0 for k in kernel_size]
+    if len(axes) == 1:
+        return (axes[0],)
+    return tuple(reversed(ops.meshgrid(*axes, indexing="ij")))
 
 
 def rotate_and_shift(x, y, offset, theta):
@@ -58,3 +59,56 @@ def rotate_and_shift(x, y, offset, theta):
     y1 = x * cos + y * sin - offset[:, None, None, :, 0]
     y2 = -x * sin + y * cos - offset[:, None, None, :, 1]
     return y1, y2
+
+
+def rotation_matrix(rotation):
+    """Rotation matrices from rotation vectors ω (axis ω/|ω|, angle |ω| in radians).
+
+    Rodrigues: R = I + a [ω]ₓ + b [ω]ₓ², a = sin|ω|/|ω|, b = 2 sin²(|ω|/2)/|ω|²,
+    with their Taylor series 1 - |ω|²/6 and 1/2 - |ω|²/24 near ω = 0, where
+    the gradient is then finite (the identity is the usual initial value).
+
+    Args:
+        rotation: `(..., 3)` rotation vectors.
+
+    Returns:
+        `(..., 3, 3)` matrices; column c of R is the rotated c-th axis.
+    """
+    w1, w2, w3 = rotation[..., 0], rotation[..., 1], rotation[..., 2]
+    angle2 = w1 * w1 + w2 * w2 + w3 * w3
+    small = angle2 < 1e-6
+    # Double `where`: the exact branch never sees 0, so its gradient stays finite too.
+    angle = ops.sqrt(ops.where(small, ops.ones_like(angle2), angle2))
+    a = ops.where(small, 1.0 - angle2 / 6.0, ops.sin(angle) / angle)
+    b = ops.where(small, 0.5 - angle2 / 24.0, 2.0 * ops.square(ops.sin(angle / 2.0)) / ops.square(angle))
+    zero = ops.zeros_like(w1)
+    cross = ops.stack(
+        [ops.stack([zero, -w3, w2], -1), ops.stack([w3, zero, -w1], -1), ops.stack([-w2, w1, zero], -1)], -2
+    )
+    eye = ops.cast(ops.eye(3), rotation.dtype)
+    return eye + a[..., None, None] * cross + b[..., None, None] * ops.matmul(cross, cross)
+
+
+def rotate_and_shift_3d(x, y, z, offset, rotation):
+    """Rotated, shifted coordinates of a 3-D grid for every basis kernel.
+
+    u = Rᵀ (x, y, z) with R = `rotation_matrix(ω)`, then y_a = u_a - μ_a. A
+    rotation vector (0, 0, θ) turns the (x, y) plane by θ exactly as the 2-D
+    `rotate_and_shift`.
+
+    Args:
+        x, y, z: grid of shape `(kd, kh, kw)` from `sampling_grid`.
+        offset: `(B, N, 3)` shifts (μ₁, μ₂, μ₃).
+        rotation: `(B, N, 3)` rotation vectors ω.
+
+    Returns:
+        Tuple `(y1, y2, y3)`, each of shape `(B, kd, kh, kw, N)`.
+    """
+    offset, rotation = as_tensors(x, offset, rotation)
+    matrix = rotation_matrix(rotation)  # (B, N, 3, 3)
+    grid = [c[None, :, :, :, None] for c in (x, y, z)]
+    coords = []
+    for a in range(3):
+        u = sum(grid[c] * matrix[:, None, None, None, :, c, a] for c in range(3))
+        coords.append(u - offset[:, None, None, None, :, a])
+    return tuple(coords)

@@ -1,8 +1,13 @@
 """Structured-kernel convolution layers."""
 
-from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.basis_conv import BasisConv, BasisConv1D, BasisConv2D, BasisConv3D
 from keras_gaussconv.layers.constraints import MinValue
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
-from keras_gaussconv.layers.gabor_conv import GaborConv2D
-from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
+from keras_gaussconv.layers.gabor_conv import GaborConv1D, GaborConv2D
+from keras_gaussconv.layers.gaussian_derivative_conv import (
+    GaussianDerivativeConv1D,
+    GaussianDerivativeConv2D,
+    GaussianDerivativeConv3D,
+)
+from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d

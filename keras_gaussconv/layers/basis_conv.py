@@ -1,48 +1,100 @@
-"""`BasisConv2D`: the one base class of every structured-kernel convolution."""
+"""`BasisConv`: the one base class of every structured-kernel convolution, any rank.
 
-import math
+The layer holds state (weights, config) and calls the pure execution paths of
+`keras_gaussconv.ops`; the cost model behind `implementation="auto"` is
+`keras_gaussconv.ops.costs`.
+"""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_gaussconv.layers.constraints import MinValue
-from keras_gaussconv.layers.fft_conv import fft_conv2d, fft_depthwise_conv2d, fft_length
+from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.validation import (
     check_choice,
-    check_int_pair,
+    check_int_tuple,
     check_positive_float,
     check_positive_int,
 )
+from keras_gaussconv.ops import costs as cost_model
+from keras_gaussconv.ops import paths
+from keras_gaussconv.ops.conv_spec import ConvSpec
+from keras_gaussconv.ops.costs import FOLD_DEPTHWISE_COST, FOLD_POINTWISE_COST, PRICES  # noqa: F401
 
-IMPLEMENTATIONS = ("auto", "kernel", "basis", "fft")
-# Measured price of one multiply-add relative to a dense convolution's, per backend
-# (CPU kernels; `benchmarks/fit_prices.py` picks them from `benchmarks/bench_layers.py`'s
-# timings, see `path_costs`): "full_basis" for the full combination's per-channel basis
-# convolution (TensorFlow: depthwise; elsewhere the channels go into the batch of one
-# dense convolution), "depthwise" for the separable combination's depthwise step,
-# "fft_full" and "fft_separable" for a flop of the FFT path of each combination (their
-# transforms and products differ in shape, and XLA prices them very differently).
-# A backend not listed uses TensorFlow's.
-PRICES = {
-    "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
-    "jax": {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
-    "torch": {"full_basis": 4.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
-}
-# The same for inference of folded layers: 1×1 and depthwise forward passes.
-FOLD_POINTWISE_COST = 6.0
-FOLD_DEPTHWISE_COST = 30.0
+IMPLEMENTATIONS = ("auto", *paths.PATHS)
+_AXES = {1: "steps", 2: "rows, cols", 3: "depth, rows, cols"}
+
+# The convolution arguments every public layer documents (`conv_docstring`).
+CONV_ARGS_DOC = """\
+        strides: int or tuple of {rank} ints, as `keras.layers.Conv{rank}D`.
+        padding: "valid" or "same".
+        data_format: "channels_last" (default from `keras.config`) or "channels_first".
+        dilation_rate: int or tuple of {rank} ints; > 1 only with strides 1.
+        activation: activation applied to the output (default none).
+        use_bias: whether to add a bias (default True).
+        coefficients_initializer: initializer of the combination weights;
+            None (default) is He initialisation for the structured layer
+            (see `BasisConv`).
+        bias_initializer: initializer of the bias (default zeros).
+        coefficients_regularizer, bias_regularizer, activity_regularizer:
+            regularizers, as in Keras.
+        coefficients_constraint, bias_constraint: constraints, as in Keras.
+        implementation: "auto" (the cheapest path by the cost model),
+            "kernel", "basis" or "fft" (needs the input's spatial size when
+            built). All give the same result up to float32 round-off.
+        **kwargs: arguments of `keras.layers.Layer` (`name`, `dtype`, `trainable`)."""
+
+SHAPES_DOC = """\
+    Input shape:
+        channels_last: `(batch, {axes}, channels)`;
+        channels_first: `(batch, channels, {axes})`.
+
+    Output shape:
+        `(batch, {new_axes}, filters)` or `(batch, filters, {new_axes})`, the
+        sizes as `keras.layers.Conv{rank}D` computes them."""
 
 
-class BasisConv2D(keras.layers.Layer):
-    """2-D convolution whose kernels combine B bases of N structured kernels.
+# The arguments `BasisConv` takes after rank, filters and kernel_size, in order.
+CONV_ARGUMENTS = (
+    "num_bases", "separable", "strides", "padding", "data_format", "dilation_rate", "activation",
+    "use_bias", "coefficients_initializer", "bias_initializer", "coefficients_regularizer",
+    "bias_regularizer", "activity_regularizer", "coefficients_constraint", "bias_constraint",
+    "implementation",
+)
+
+
+def conv_arguments(arguments):
+    """The `CONV_ARGUMENTS` among a public layer's `locals()`, to pass on to `BasisConv`.
+
+    The public layers list every argument in their signatures (as Keras'
+    `Conv2D` does) and hand these on unchanged.
+    """
+    return {name: arguments[name] for name in CONV_ARGUMENTS}
+
+
+def conv_docstring(rank):
+    """Fills a public layer's `{conv_args}` and `{shapes}` docstring fields for `rank`."""
+
+    def decorate(cls):
+        axes = _AXES[rank]
+        new_axes = ", ".join(f"new_{a.strip()}" for a in axes.split(","))
+        cls.__doc__ = cls.__doc__.replace("{conv_args}", CONV_ARGS_DOC.format(rank=rank)).replace(
+            "{shapes}", SHAPES_DOC.format(axes=axes, new_axes=new_axes, rank=rank)
+        )
+        return cls
+
+    return decorate
+
+
+class BasisConv(keras.layers.Layer):
+    """Convolution of rank r (1, 2 or 3) whose kernels combine B bases of N structured kernels.
 
     A subclass declares the basis in `__init__`: `self.num_kernels` (N) and
-    its geometric weights (`declare_geometry`); and it implements
-    `compute_basis(**geometry)`, the sampled kernels φ of shape
-    `(B, kh, kw, N)` for given geometric values. This class does the rest:
-    argument checks, all weights, the combination, the execution paths,
-    shapes, config and folding.
+    its geometric weights (`declare_geometry`, a `GeometricWeight` each); and
+    it implements `compute_basis(**geometry)`, the sampled kernels φ of shape
+    `(B, *kernel_size, N)` for given geometric values. This class does the
+    rest: argument checks, all weights, the combination, the choice of
+    execution path, shapes, config and folding.
 
     Full combination (eq. 3 of Penaud--Polge et al. 2022), output channel
     c = b·(F_out/B) + j:
@@ -53,13 +105,14 @@ class BasisConv2D(keras.layers.Layer):
         β = `coefficients_in` (B, F_in, N), λ = `coefficients_out` (B, N, F_out/B).
 
     Args:
+        rank: r, the number of spatial axes.
         filters: F_out, number of output channels; divisible by `num_bases`.
-        kernel_size: int or pair `(kh, kw)`; odd, even and non-square sizes
+        kernel_size: int or tuple of r ints; odd, even and non-cubic sizes
             are sampled exactly as given.
         num_bases: B, number of independent bases.
         separable: use the separable combination (eq. 4) instead of eq. 3.
         strides, padding, data_format, dilation_rate, activation, use_bias:
-            as in `keras.layers.Conv2D`.
+            as in `keras.layers.Conv{r}D`.
         coefficients_initializer: initializer of ω (or β and λ). `None`
             (default) is He initialisation for the structured layer: with
             E = mean Σ φ² the energy of the initial basis kernels (the
@@ -74,7 +127,7 @@ class BasisConv2D(keras.layers.Layer):
         coefficients_regularizer, bias_regularizer, activity_regularizer:
             regularizers, as in Keras.
         coefficients_constraint, bias_constraint: constraints, as in Keras.
-        implementation: `"auto"` (the fastest by `path_costs()`, a
+        implementation: `"auto"` (the cheapest by `path_costs()`, a
             multiply-add count weighted by measured prices), `"kernel"` (build
             the dense kernel, one convolution), `"basis"` (convolve with the
             basis kernels, then combine) or `"fft"` (pointwise products of
@@ -85,14 +138,15 @@ class BasisConv2D(keras.layers.Layer):
 
     def __init__(
         self,
+        rank,
         filters,
         kernel_size,
         num_bases=1,
         separable=False,
-        strides=(1, 1),
+        strides=1,
         padding="valid",
         data_format=None,
-        dilation_rate=(1, 1),
+        dilation_rate=1,
         activation=None,
         use_bias=True,
         coefficients_initializer=None,
@@ -106,6 +160,7 @@ class BasisConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.rank = rank
         self.filters = check_positive_int("filters", filters)
         self.num_bases = check_positive_int("num_bases", num_bases)
         if self.filters % self.num_bases:
@@ -114,9 +169,9 @@ class BasisConv2D(keras.layers.Layer):
                 f"filters / num_bases output channels). Received: "
                 f"filters={filters}, num_bases={num_bases}"
             )
-        self.kernel_size = check_int_pair("kernel_size", kernel_size)
-        self.strides = check_int_pair("strides", strides)
-        self.dilation_rate = check_int_pair("dilation_rate", dilation_rate)
+        self.kernel_size = check_int_tuple("kernel_size", kernel_size, rank)
+        self.strides = check_int_tuple("strides", strides, rank)
+        self.dilation_rate = check_int_tuple("dilation_rate", dilation_rate, rank)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 "`strides` > 1 is not supported together with `dilation_rate` "
@@ -148,11 +203,13 @@ class BasisConv2D(keras.layers.Layer):
         self.implementation = check_choice(
             "implementation", implementation, IMPLEMENTATIONS
         )
+        self.spec = ConvSpec(self.kernel_size, self.strides, self.padding, self.dilation_rate)
+        self.geometry = []
 
     # --- what a subclass declares -------------------------------------------
 
     def compute_basis(self, **geometry):
-        """The basis kernels φ, shape `(B, kh, kw, N)`, for given geometric values.
+        """The basis kernels φ, shape `(B, *kernel_size, N)`, for given geometric values.
 
         Keyword arguments are the declared geometric weights by name (tensors
         of their shapes), so the basis can be sampled for values that are not
@@ -161,26 +218,15 @@ class BasisConv2D(keras.layers.Layer):
         raise NotImplementedError
 
     def basis(self):
-        """The layer's basis kernels φ, shape `(B, kh, kw, N)`, in the variable dtype."""
-        return self.compute_basis(**{name: getattr(self, name) for name in self._geometry})
+        """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in the variable dtype."""
+        return self.compute_basis(**{g.name: getattr(self, g.name) for g in self.geometry})
 
     def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
-        """Declares a geometric weight of shape `(B, N, *shape)`, made in `build`.
+        """Declares a geometric weight of shape `(B, N, *shape)` (a `GeometricWeight`), made in `build`.
 
-        Sets `{name}_initializer` (`default` when `initializer` is None) and
-        `trainable_{name}`; both go into `get_config`. The weight is float32
-        and never autocast, so bases are computed in float32 under mixed
-        precision.
+        `default` is used when `initializer` is None.
         """
-        if not hasattr(self, "_geometry"):
-            self._geometry = {}
-        self._geometry[name] = (tuple(shape), constraint)
-        setattr(
-            self,
-            f"{name}_initializer",
-            default if initializer is None else keras.initializers.get(initializer),
-        )
-        setattr(self, f"trainable_{name}", bool(trainable))
+        self.geometry.append(GeometricWeight.create(name, shape, initializer, default, trainable, constraint))
 
     def declare_sigma(self, shape, initializer, default, trainable, min_sigma):
         """Declares the scales `sigma` (B, N, *shape), bounded below by `min_sigma`.
@@ -190,9 +236,7 @@ class BasisConv2D(keras.layers.Layer):
         still gives finite kernels.
         """
         self.min_sigma = check_positive_float("min_sigma", min_sigma)
-        self.declare_geometry(
-            "sigma", shape, initializer, default, trainable, constraint=MinValue(self.min_sigma)
-        )
+        self.declare_geometry("sigma", shape, initializer, default, trainable, MinValue(self.min_sigma))
 
     def bounded_sigma(self, sigma):
         """max(σ, min_sigma), the scales the basis is sampled with."""
@@ -204,41 +248,30 @@ class BasisConv2D(keras.layers.Layer):
         return -1 if self.data_format == "channels_last" else 1
 
     def _check_rank(self, input_shape):
-        if len(input_shape) != 4:
+        if len(input_shape) != self.rank + 2:
             raise ValueError(
-                f"{type(self).__name__} expects inputs of rank 4 (batch, rows, "
-                f"cols, channels or batch, channels, rows, cols). Received: "
-                f"input_shape={tuple(input_shape)}"
+                f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, "
+                f"{_AXES[self.rank]}, channels or batch, channels, {_AXES[self.rank]}). "
+                f"Received: input_shape={tuple(input_shape)}"
             )
 
     def _spatial_shape(self, input_shape):
-        """The (rows, cols) of an input shape in this layer's data format."""
-        return tuple(input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:])
-
-    def _output_spatial_shape(self, spatial, input_shape=None):
-        """Output (rows, cols) for input (rows, cols) `spatial`; None stays None."""
-        out = []
-        for size, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate):
-            if size is None:
-                out.append(None)
-            elif self.padding == "same":
-                out.append((size + s - 1) // s)
-            else:
-                extent = d * (k - 1) + 1
-                if size < extent:
-                    raise ValueError(
-                        "With padding='valid' the dilated kernel (extent "
-                        f"{extent}) must fit in the input. Received: "
-                        f"kernel_size={self.kernel_size}, dilation_rate="
-                        f"{self.dilation_rate}, input_shape={input_shape}"
-                    )
-                out.append((size - extent) // s + 1)
-        return tuple(out)
+        """The spatial sizes of an input shape in this layer's data format."""
+        if self.data_format == "channels_last":
+            return tuple(input_shape[1:-1])
+        return tuple(input_shape[2:])
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         self._check_rank(input_shape)
-        out = self._output_spatial_shape(self._spatial_shape(input_shape), input_shape)
+        spatial = self._spatial_shape(input_shape)
+        if not self.spec.fits(spatial):
+            raise ValueError(
+                f"With padding='valid' the dilated kernel (extent {self.spec.extent}) must "
+                f"fit in the input. Received: kernel_size={self.kernel_size}, "
+                f"dilation_rate={self.dilation_rate}, input_shape={input_shape}"
+            )
+        out = self.spec.output_shape(spatial)
         if self.data_format == "channels_last":
             return (input_shape[0], *out, self.filters)
         return (input_shape[0], self.filters, *out)
@@ -258,7 +291,8 @@ class BasisConv2D(keras.layers.Layer):
                 # makes Keras track them twice. Tensor ops only, no `float()`:
                 # Keras also calls an initializer symbolically (a deferred
                 # build inside `fit`, `jax.eval_shape`, `tf.function`).
-                energy = ops.mean(ops.sum(ops.square(self.basis()), axis=(1, 2)))
+                phi = self.basis()
+                energy = ops.mean(ops.sum(ops.square(phi), axis=tuple(range(1, self.rank + 1))))
                 stddev = ops.sqrt(variance(ops.maximum(energy, 1e-6)))
                 unit = keras.initializers.RandomNormal(stddev=1.0)(shape, dtype)
                 return unit * ops.cast(stddev, unit.dtype)
@@ -280,7 +314,7 @@ class BasisConv2D(keras.layers.Layer):
                 f"The channel dimension of the inputs of {type(self).__name__} "
                 f"must be known. Received: input_shape={tuple(input_shape)}"
             )
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis: in_channels})
+        self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2, axes={channel_axis: in_channels})
         self.in_channels = in_channels
         spatial = self._spatial_shape(input_shape)
         if self.implementation == "fft" and None in spatial:
@@ -291,16 +325,16 @@ class BasisConv2D(keras.layers.Layer):
             )
         self.input_spatial_shape = spatial
         b, n, per_basis = self.num_bases, self.num_kernels, self.filters // self.num_bases
-        for name, (shape, constraint) in self._geometry.items():
+        for g in self.geometry:
             weight = self.add_weight(
-                name=name,
-                shape=(b, n, *shape),
-                initializer=getattr(self, f"{name}_initializer"),
-                trainable=getattr(self, f"trainable_{name}"),
-                constraint=constraint,
+                name=g.name,
+                shape=(b, n, *g.shape),
+                initializer=g.initializer,
+                trainable=g.trainable,
+                constraint=g.constraint,
                 autocast=False,
             )
-            setattr(self, name, weight)
+            setattr(self, g.name, weight)
         if self.separable:
             self.coefficients_in = self._add_coefficients(
                 "coefficients_in", (b, in_channels, n), lambda energy: 1.0 / in_channels
@@ -325,164 +359,60 @@ class BasisConv2D(keras.layers.Layer):
             self.bias = None
         self._path = self._choose_path()
 
-    # --- execution paths ----------------------------------------------------
+    # --- execution ----------------------------------------------------------
 
     def path_costs(self, prices=None):
-        """Estimated cost of each execution path, in dense-convolution multiply-adds per image.
+        """Estimated cost of each execution path for this layer (`keras_gaussconv.ops.costs.path_costs`).
 
-        Multiply-add counts weighted by their measured price on this backend's
-        CPU kernels (`PRICES`, or `prices` if given): a multiply-add of the
-        full combination's basis step costs `full_basis` dense ones, one of the
-        separable combination's depthwise step `depthwise` (their backward
-        passes are slow), an FFT-path flop `fft_full` or `fft_separable`
-        (transposes, many small complex matmuls). With P output pixels, P_in
-        input pixels, k = kh·kw:
-
-        * kernel: F_in·F_out·k·P;
-        * basis, full: (full_basis·F_in·B·N·k + F_in·B·N·F_out)·P;
-        * basis, separable: F_in·B·N·P_in + (depthwise·B·N·k + B·N·F_out)·P;
-        * fft (only with a known spatial size), FFT length L = Lh·Lw and
-          S = Lh·(Lw/2 + 1) frequencies: fft_* · (c·L·log₂L + m·S) with
-          c FFTs and m real multiplies per image (the kernel's FFTs amortised
-          over a batch of 16), plus the separable layer's 1×1 steps.
+        `prices`: a price table; default the active backend's (`PRICES`).
         """
-        prices = prices or PRICES.get(keras.backend.backend(), PRICES["tensorflow"])
-        f_in, f_out, b, n = self.in_channels, self.filters, self.num_bases, self.num_kernels
-        k = self.kernel_size[0] * self.kernel_size[1]
-        spatial = self.input_spatial_shape
-        known = None not in spatial
-        out = self._output_spatial_shape(spatial) if known else (1, 1)
-        pixels, pixels_in = out[0] * out[1], (spatial[0] * spatial[1] if known else 1)
-        pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
-        if self.separable:
-            basis = pointwise + prices["depthwise"] * b * n * k * pixels
-        else:
-            basis = (prices["full_basis"] * f_in * b * n * k + f_in * b * n * f_out) * pixels
-        costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
-        if known:
-            extent = [d * (s - 1) + 1 for d, s in zip(self.dilation_rate, self.kernel_size)]
-            padded = [
-                size + (extent[i] - 1 if self.padding == "same" else 0) for i, size in enumerate(spatial)
-            ]
-            lh, lw = (fft_length(size) for size in padded)
-            length, freqs = lh * lw, lh * (lw // 2 + 1)
-            if self.separable:
-                transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
-                price, other = prices["fft_separable"], pointwise
-            else:
-                transforms, multiplies = f_in + f_out + f_in * f_out / 16, 3 * f_in * f_out * freqs
-                price, other = prices["fft_full"], 0
-            costs["fft"] = price * (transforms * length * math.log2(length) + multiplies) + other
-        return costs
+        return cost_model.path_costs(
+            self.spec, self.in_channels, self.filters, self.num_bases, self.num_kernels,
+            self.separable, self.input_spatial_shape, prices,
+        )
 
     def _choose_path(self):
         if self.implementation != "auto":
             return self.implementation
-        costs = self.path_costs()
-        return min(costs, key=costs.get)
+        return cost_model.cheapest(self.path_costs())
 
-    def _conv_kwargs(self):
-        return dict(
-            strides=self.strides,
-            padding=self.padding,
-            data_format="channels_last",
-            dilation_rate=self.dilation_rate,
-        )
+    @property
+    def execution_path(self):
+        """The path `call` runs: "kernel", "basis" or "fft" (`implementation`, or auto's choice at build)."""
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before its `execution_path` is known.")
+        return self._path
 
-    def kernel(self, basis=None):
-        """The dense kernel W of shape `(kh, kw, F_in, F_out)` the layer applies.
-
-        Full: W[h, w, i, b·(F_out/B) + j] = Σ_n ω[b, i, j, n] φ[b, h, w, n];
-        separable: Σ_n β[b, i, n] φ[b, h, w, n] λ[b, n, j].
-        """
-        phi = self.basis() if basis is None else basis
+    def _coefficients(self):
         if self.separable:
-            w = ops.einsum(
-                "bin,bhwn,bnj->hwibj",
-                ops.cast(self.coefficients_in, phi.dtype),
-                phi,
-                ops.cast(self.coefficients_out, phi.dtype),
-            )
-        else:
-            w = ops.einsum("bhwn,bijn->hwibj", phi, ops.cast(self.coefficients, phi.dtype))
-        kh, kw = self.kernel_size
-        return ops.reshape(w, (kh, kw, self.in_channels, self.filters))
+            return (self.coefficients_in, self.coefficients_out)
+        return (self.coefficients,)
 
-    def _block_diagonal(self, weights):
-        """(B, M, J) per-basis matrices → (B·M, B·J) block-diagonal matrix."""
-        b, m, j = weights.shape
-        eye = ops.cast(np.eye(b, dtype="float32"), weights.dtype)
-        return ops.reshape(ops.einsum("bmj,bc->bmcj", weights, eye), (b * m, b * j))
+    @property
+    def kernel(self):
+        """The dense kernel W the layer applies, shape `(*kernel_size, F_in, F_out)`, like `Conv{r}D.kernel`.
 
-    def _phi_channels(self, phi):
-        """(B, kh, kw, N) → (kh, kw, B·N), channel b·N + n."""
-        kh, kw = self.kernel_size
-        return ops.reshape(ops.transpose(phi, (1, 2, 0, 3)), (kh, kw, self.num_bases * self.num_kernels))
-
-    def _separable_matrices(self, dtype):
-        """The separable layer's two 1×1 steps as matrices: β (F_in, B·N) and block-diagonal λ (B·N, F_out)."""
-        beta = ops.cast(self.coefficients_in, dtype)  # (B, F_in, N)
-        beta = ops.reshape(ops.transpose(beta, (1, 0, 2)), (self.in_channels, self.num_bases * self.num_kernels))
-        return beta, self._block_diagonal(ops.cast(self.coefficients_out, dtype))
-
-    def _separable_basis_first(self, x, phi, depthwise):
-        """J = λ · (φ ⋆ (β · I)): 1×1 F_in → B·N, depthwise with φ, block-diagonal 1×1 B·N → F_out."""
-        beta, lam = self._separable_matrices(x.dtype)
-        return ops.matmul(depthwise(ops.matmul(x, beta), self._phi_channels(phi)), lam)
-
-    def _full_basis_first(self, x, phi):
-        """Responses r of every input channel to the B·N kernels, then the 1×1 ω.
-
-        TensorFlow: a depthwise convolution with depth multiplier B·N. Elsewhere the
-        channels go into the batch, (n, h, w, F_in) → (n·F_in, h, w, 1), for one dense
-        convolution with B·N outputs — the same multiply-adds; XLA's CPU backend runs the
-        depthwise form 60–90× slower than a Conv2D, this one 0.5–4× (measured on JAX).
+        Full: W[*s, i, b·(F_out/B) + j] = Σ_n ω[b, i, j, n] φ[b, *s, n];
+        separable: Σ_n β[b, i, n] φ[b, *s, n] λ[b, n, j]. Computed from the
+        current weights on each access.
         """
-        b, n, f_in = self.num_bases, self.num_kernels, self.in_channels
-        kh, kw = self.kernel_size
-        phi = self._phi_channels(phi)
-        if keras.backend.backend() == "tensorflow":
-            depthwise = ops.broadcast_to(phi[:, :, None, :], (kh, kw, f_in, b * n))
-            r = ops.depthwise_conv(x, depthwise, **self._conv_kwargs())
-        else:
-            size = ops.shape(x)
-            planes = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (-1, size[1], size[2], 1))
-            r = ops.conv(planes, phi[:, :, None, :], **self._conv_kwargs())
-            out = ops.shape(r)
-            r = ops.transpose(ops.reshape(r, (-1, f_in, out[1], out[2], b * n)), (0, 2, 3, 1, 4))
-            r = ops.reshape(r, (-1, out[1], out[2], f_in * b * n))
-        # Channel i·B·N + b·N + n of r meets ω[b, i, j, n] for output b·(F_out/B) + j.
-        omega = ops.cast(self.coefficients, x.dtype)
-        combine = ops.einsum("bijn,bc->ibncj", omega, ops.cast(np.eye(b, dtype="float32"), x.dtype))
-        return ops.matmul(r, ops.reshape(combine, (f_in * b * n, self.filters)))
-
-    def _convolve(self, x, phi):
-        """The layer's linear map (no bias) on channels_last `x`, by the chosen path."""
-        conv = self._conv_kwargs()
-        path = self._path
-        if path == "fft" and None in x.shape[1:3]:
-            # A graph traced with relaxed shapes: same result by the direct path.
-            path = "basis" if self.separable else "kernel"
-        if path == "kernel":
-            return ops.conv(x, self.kernel(phi), **conv)
-        if path == "fft":
-            fft = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
-            if self.separable:
-                return self._separable_basis_first(x, phi, lambda t, k: fft_depthwise_conv2d(t, k, **fft))
-            return fft_conv2d(x, self.kernel(phi), **fft)
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before its `kernel` exists.")
+        phi = self.basis()
         if self.separable:
-            return self._separable_basis_first(x, phi, lambda t, k: ops.depthwise_conv(t, k[..., None], **conv))
-        return self._full_basis_first(x, phi)
+            return paths.separable_kernel(phi, *self._coefficients())
+        return paths.full_kernel(phi, *self._coefficients())
 
     def call(self, inputs):
         x = inputs
+        last = self.rank + 1
         if self.data_format == "channels_first":
-            x = ops.transpose(x, (0, 2, 3, 1))
-        x = self._convolve(x, ops.cast(self.basis(), x.dtype))
+            x = ops.moveaxis(x, 1, last)
+        x = paths.convolve(x, ops.cast(self.basis(), x.dtype), self._coefficients(), self._path, self.spec)
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)
         if self.data_format == "channels_first":
-            x = ops.transpose(x, (0, 3, 1, 2))
+            x = ops.moveaxis(x, last, 1)
         if self.activation is not None:
             x = self.activation(x)
         return x
@@ -490,75 +420,75 @@ class BasisConv2D(keras.layers.Layer):
     # --- fold ---------------------------------------------------------------
 
     def _separable_fold_is_cheaper(self):
-        """Whether 1×1 → depthwise → 1×1 beats one Conv2D, by measured forward prices."""
-        if not self.separable:
-            return False
-        k = self.kernel_size[0] * self.kernel_size[1]
-        channels = self.num_bases * self.num_kernels
-        three = (
-            FOLD_POINTWISE_COST * channels * (self.in_channels + self.filters)
-            + FOLD_DEPTHWISE_COST * channels * k
+        """Whether 1×1 → depthwise → 1×1 beats one dense convolution (ranks 1, 2: Keras has no DepthwiseConv3D)."""
+        return (
+            self.separable
+            and self.rank <= 2
+            and cost_model.separable_fold_is_cheaper(
+                self.spec, self.in_channels, self.filters, self.num_bases * self.num_kernels
+            )
         )
-        return three < self.in_channels * self.filters * k
 
     def fold(self):
         """Stock Keras layers that compute this layer's output with constant weights.
 
-        Full layer: one `Conv2D` with the dense kernel W. Separable layer:
-        `Conv2D 1×1 (F_in → B·N) → DepthwiseConv2D (φ) → Conv2D 1×1 (B·N →
-        F_out, block-diagonal λ)` when that is faster than one `Conv2D`
-        (estimated from measured prices), else one `Conv2D`. The last 1×1 is
-        dense with zero blocks rather than `groups=B`: TensorFlow's CPU
-        grouped convolution measured 3× slower than the dense one. Bias and
-        activation are kept on the last convolution; names derive from this
-        layer's.
+        Full layer: one `Conv{r}D` with the dense kernel W. Separable layer
+        (r = 1, 2): `Conv{r}D 1×1 (F_in → B·N) → DepthwiseConv{r}D (φ) →
+        Conv{r}D 1×1 (B·N → F_out, block-diagonal λ)` when that is faster
+        than one `Conv{r}D` (estimated from measured prices), else one
+        `Conv{r}D`. The last 1×1 is dense with zero blocks rather than
+        `groups=B`: TensorFlow's CPU grouped convolution measured 3× slower
+        than the dense one. Bias and activation are kept on the last
+        convolution; names derive from this layer's.
 
         A `channels_first` layer folds into the same channels_last
-        convolutions between two `Permute` layers (NCHW → NHWC → NCHW), as it
-        computes itself: TensorFlow's CPU kernels run a channels_first
-        `Conv2D` only with oneDNN, so a folded model runs wherever the
-        layer did.
+        convolutions between two `Permute` layers, as it computes itself:
+        TensorFlow's CPU kernels run a channels_first convolution only with
+        oneDNN, so a folded model runs wherever the layer did.
 
         Returns:
             A list of built layers, to be applied in order.
         """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
-        shape = (None, None, None, self.in_channels)
+        r = self.rank
+        conv_class = getattr(keras.layers, f"Conv{r}D")
+        shape = (None,) * (r + 1) + (self.in_channels,)
         common = dict(padding=self.padding, data_format="channels_last", dtype=self.dtype_policy)
         last = dict(activation=self.activation, use_bias=self.use_bias)
         tail = [ops.convert_to_numpy(self.bias.value)] if self.use_bias else []
         if not self._separable_fold_is_cheaper():
-            conv = keras.layers.Conv2D(
+            conv = conv_class(
                 self.filters, self.kernel_size, strides=self.strides,
                 dilation_rate=self.dilation_rate, name=self.name, **common, **last,
             )
             conv.build(shape)
-            conv.set_weights([ops.convert_to_numpy(self.kernel())] + tail)
+            conv.set_weights([ops.convert_to_numpy(self.kernel)] + tail)
             parts = [conv]
         else:
             channels = self.num_bases * self.num_kernels
-            beta, lam = (ops.convert_to_numpy(m) for m in self._separable_matrices(self.variable_dtype))
-            phi = ops.convert_to_numpy(self._phi_channels(self.basis()))  # (kh, kw, B·N)
-            pointwise_in = keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
-            depthwise = keras.layers.DepthwiseConv2D(
+            beta, lam = (ops.convert_to_numpy(m) for m in paths.separable_matrices(*self._coefficients(), self.variable_dtype))
+            phi = ops.convert_to_numpy(paths.phi_channels(self.basis()))  # (*kernel_size, B·N)
+            pointwise_in = conv_class(channels, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
+            depthwise = getattr(keras.layers, f"DepthwiseConv{r}D")(
                 self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
                 use_bias=False, name=f"{self.name}_depthwise", **common,
             )
-            pointwise_out = keras.layers.Conv2D(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
-            mid = (None, None, None, channels)
+            pointwise_out = conv_class(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
+            mid = (None,) * (r + 1) + (channels,)
             pointwise_in.build(shape)
             depthwise.build(mid)
             pointwise_out.build(mid)
-            pointwise_in.set_weights([beta[None, None]])
-            depthwise.set_weights([phi[:, :, :, None]])
-            pointwise_out.set_weights([lam[None, None]] + tail)
+            unit = (None,) * r
+            pointwise_in.set_weights([beta[unit]])
+            depthwise.set_weights([phi[..., None]])
+            pointwise_out.set_weights([lam[unit]] + tail)
             parts = [pointwise_in, depthwise, pointwise_out]
         if self.data_format == "channels_first":
             parts = [
-                keras.layers.Permute((2, 3, 1), name=f"{self.name}_to_channels_last", dtype=self.dtype_policy),
+                keras.layers.Permute((*range(2, r + 2), 1), name=f"{self.name}_to_channels_last", dtype=self.dtype_policy),
                 *parts,
-                keras.layers.Permute((3, 1, 2), name=f"{self.name}_to_channels_first", dtype=self.dtype_policy),
+                keras.layers.Permute((r + 1, *range(1, r + 1)), name=f"{self.name}_to_channels_first", dtype=self.dtype_policy),
             ]
         return parts
 
@@ -598,10 +528,30 @@ class BasisConv2D(keras.layers.Layer):
                 "implementation": self.implementation,
             }
         )
-        if "sigma" in self._geometry:
+        for g in self.geometry:
+            config[f"{g.name}_initializer"] = keras.initializers.serialize(g.initializer)
+            config[f"trainable_{g.name}"] = g.trainable
+        if any(g.name == "sigma" for g in self.geometry):
             config["min_sigma"] = self.min_sigma
-        for name in self._geometry:
-            initializer = getattr(self, f"{name}_initializer")
-            config[f"{name}_initializer"] = keras.initializers.serialize(initializer)
-            config[f"trainable_{name}"] = getattr(self, f"trainable_{name}")
         return config
+
+
+class BasisConv1D(BasisConv):
+    """`BasisConv` of rank 1: inputs `(batch, steps, channels)` (channels_last)."""
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(1, filters, kernel_size, **kwargs)
+
+
+class BasisConv2D(BasisConv):
+    """`BasisConv` of rank 2: inputs `(batch, rows, cols, channels)` (channels_last)."""
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(2, filters, kernel_size, **kwargs)
+
+
+class BasisConv3D(BasisConv):
+    """`BasisConv` of rank 3: inputs `(batch, depth, rows, cols, channels)` (channels_last)."""
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(3, filters, kernel_size, **kwargs)

@@ -1,16 +1,110 @@
-"""`GaussianDerivativeConv2D`: kernels made of trainable Gaussian derivatives."""
+"""Gaussian-derivative convolutions of rank 1, 2 and 3: kernels made of trainable Gaussian derivatives."""
 
 import math
 
 import keras
-from keras_gaussconv.bases.gaussian import gaussian_derivative_basis, num_gaussian_derivatives
+
+from keras_gaussconv.bases.gaussian import (
+    gaussian_derivative_basis,
+    gaussian_derivative_basis_1d,
+    gaussian_derivative_basis_3d,
+    num_gaussian_derivatives,
+)
 from keras_gaussconv.bases.grid import sampling_grid
-from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.initializers import RandomRotation
+from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D, conv_arguments, conv_docstring
 from keras_gaussconv.layers.validation import check_non_negative_int
 
 
+class GaussianDerivativeMixin:
+    """The rank-generic part of the Gaussian-derivative layers: order K, scales σ and shifts μ.
+
+    The orientation (none in 1-D, θ in 2-D, a rotation vector in 3-D) is
+    declared by the public classes, after `declare_gaussian`.
+    """
+
+    def declare_gaussian(self, sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma):
+        rank = self.rank
+        self.num_kernels = num_gaussian_derivatives(self.order, rank)
+        axes = () if rank == 1 else (rank,)
+        self.declare_sigma(axes, sigma_initializer, keras.initializers.RandomUniform(0.5, 2.0), trainable_sigma, min_sigma)
+        self.declare_geometry(
+            "offset", axes, offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0), trainable_offset
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["order"] = self.order
+        return config
+
+
+GEOMETRY_DOC = """\
+        order: K, the maximal total order of derivation (>= 0).
+        num_bases: B; `filters` must be divisible by it.
+        separable: combine with eq. 4 (β then λ) instead of eq. 3 (ω).
+        sigma_initializer: default U(0.5, 2), as the reference.
+        offset_initializer: default U(-1, 1).
+        trainable_sigma, trainable_offset: whether σ and μ are trained.
+        min_sigma: lower bound of every σ, applied after each update and in
+            the forward pass (σ_used = max(σ, min_sigma)), so an assigned
+            σ = 0 still gives finite outputs. Default 0.2."""
+
+
+def _gaussian_docstring(cls):
+    cls.__doc__ = cls.__doc__.replace("{geometry}", GEOMETRY_DOC)
+    return cls
+
+
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
-class GaussianDerivativeConv2D(BasisConv2D):
+@conv_docstring(1)
+@_gaussian_docstring
+class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
+    """1-D convolution whose kernels combine trainable Gaussian derivatives (signals, time series).
+
+    Each of the B bases holds the N = K + 1 derivatives φ_p = G_p(x - μ, σ),
+    p = 0..K, each with its own σ and μ, combined like
+    `GaussianDerivativeConv2D`'s (full eq. 3 or `separable` eq. 4).
+
+    Weights: `sigma` (B, N), `offset` (B, N), then `coefficients`
+    (B, F_in, F_out/B, N), or `coefficients_in` (B, F_in, N) and
+    `coefficients_out` (B, N, F_out/B), and `bias` (F_out,).
+
+    Args:
+        filters: F_out.
+        kernel_size: int or tuple of 1 int, sampled exactly as given.
+{geometry}
+{conv_args}
+
+{shapes}
+
+    Example:
+
+    >>> layer = GaussianDerivativeConv1D(8, 15, order=3, padding="same")
+    >>> layer.compute_output_shape((None, 100, 2))
+    (None, 100, 8)
+    """
+
+    def __init__(
+        self, filters, kernel_size, order=2, num_bases=1, separable=False,
+        sigma_initializer=None, offset_initializer=None, trainable_sigma=True, trainable_offset=True,
+        min_sigma=0.2, strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
+        use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
+        coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+    ):
+        self.order = check_non_negative_int("order", order)
+        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
+        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
+
+    def compute_basis(self, sigma, offset):
+        grid = sampling_grid(self.kernel_size, sigma.dtype)
+        return gaussian_derivative_basis_1d(grid, self.bounded_sigma(sigma), offset, self.order)
+
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+@conv_docstring(2)
+@_gaussian_docstring
+class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
     """Fully trainable Gaussian-derivative convolution (Penaud--Polge et al., 2022).
 
     Every kernel combines B bases of N = (K+1)(K+2)/2 anisotropic, shifted,
@@ -21,26 +115,17 @@ class GaussianDerivativeConv2D(BasisConv2D):
     Weights: `sigma` (B, N, 2), `offset` (B, N, 2), `theta` (B, N), then
     `coefficients` (B, F_in, F_out/B, N), or `coefficients_in` (B, F_in, N)
     and `coefficients_out` (B, N, F_out/B) when `separable=True`, and `bias`
-    (F_out,). Output shape as `keras.layers.Conv2D`.
+    (F_out,).
 
     Args:
-        filters: F_out, divisible by `num_bases`.
+        filters: F_out.
         kernel_size: int or pair `(kh, kw)`, sampled exactly as given.
-        order: K, the maximal total order of derivation (>= 0).
-        num_bases: B.
-        separable: combine with eq. 4 (β then λ) instead of eq. 3 (ω).
-        sigma_initializer: default U(0.5, 2), as the reference.
-        offset_initializer: default U(-1, 1).
+{geometry}
         theta_initializer: default U(-π, π).
-        trainable_sigma, trainable_offset, trainable_theta: whether each
-            group of geometric weights is trained.
-        min_sigma: lower bound of every σ, applied after each update and in
-            the forward pass (σ_used = max(σ, min_sigma)), so an assigned
-            σ = 0 still gives finite outputs. Default 0.2.
-        **kwargs: the arguments of `BasisConv2D` (`strides`, `padding`,
-            `data_format`, `dilation_rate`, `activation`, `use_bias`,
-            `coefficients_*`, `bias_*`, `implementation`) and of
-            `keras.layers.Layer` (`name`, `dtype`, `trainable`).
+        trainable_theta: whether θ is trained.
+{conv_args}
+
+{shapes}
 
     Example:
 
@@ -55,45 +140,77 @@ class GaussianDerivativeConv2D(BasisConv2D):
     """
 
     def __init__(
-        self,
-        filters,
-        kernel_size,
-        order=2,
-        num_bases=1,
-        separable=False,
-        sigma_initializer=None,
-        offset_initializer=None,
-        theta_initializer=None,
-        trainable_sigma=True,
-        trainable_offset=True,
-        trainable_theta=True,
-        min_sigma=0.2,
-        **kwargs,
+        self, filters, kernel_size, order=2, num_bases=1, separable=False,
+        sigma_initializer=None, offset_initializer=None, theta_initializer=None,
+        trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
+        strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
+        use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
+        coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
     ):
         self.order = check_non_negative_int("order", order)
-        super().__init__(
-            filters, kernel_size, num_bases=num_bases, separable=separable, **kwargs
-        )
-        self.num_kernels = num_gaussian_derivatives(self.order)
-        self.declare_sigma(
-            (2,), sigma_initializer, keras.initializers.RandomUniform(0.5, 2.0),
-            trainable_sigma, min_sigma,
-        )
-        self.declare_geometry(
-            "offset", (2,), offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0),
-            trainable_offset,
-        )
+        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
+        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
         self.declare_geometry(
             "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
             trainable_theta,
         )
 
     def compute_basis(self, sigma, offset, theta):
-        return gaussian_derivative_basis(
-            sampling_grid(self.kernel_size, sigma.dtype), self.bounded_sigma(sigma), offset, theta, self.order
-        )
+        grid = sampling_grid(self.kernel_size, sigma.dtype)
+        return gaussian_derivative_basis(grid, self.bounded_sigma(sigma), offset, theta, self.order)
 
-    def get_config(self):
-        config = super().get_config()
-        config["order"] = self.order
-        return config
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+@conv_docstring(3)
+@_gaussian_docstring
+class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
+    """3-D convolution whose kernels combine trainable, oriented Gaussian derivatives (volumes).
+
+    Each of the B bases holds N = (K+1)(K+2)(K+3)/6 kernels
+    φ = G_p(y₁, σ₁) · G_q(y₂, σ₂) · G_r(y₃, σ₃), p + q + r <= K, with
+    y = Rᵀ (x, y, z) - μ: anisotropic scales along axes turned by the
+    rotation R of a trained rotation vector ω (axis ω/|ω|, angle |ω|;
+    `keras_gaussconv.bases.rotation_matrix`, smooth at ω = 0). x runs along
+    columns, y along rows, z along depth; ω = (0, 0, θ) is the 2-D layer's θ.
+    A 5×5×5 kernel of order 2 holds 10 basis kernels where a `Conv3D` holds
+    125 weights per channel pair.
+
+    Weights: `sigma` (B, N, 3), `offset` (B, N, 3), `rotation` (B, N, 3),
+    then the coefficients and `bias` as `GaussianDerivativeConv2D`.
+
+    Args:
+        filters: F_out.
+        kernel_size: int or tuple `(kd, kh, kw)`, sampled exactly as given.
+{geometry}
+        rotation_initializer: default `RandomRotation()`, orientations
+            uniform over all 3-D rotations.
+        trainable_rotation: whether ω is trained.
+{conv_args}
+
+{shapes}
+
+    Example:
+
+    >>> layer = GaussianDerivativeConv3D(8, 5, order=2, padding="same")
+    >>> layer.compute_output_shape((None, 16, 16, 16, 1))
+    (None, 16, 16, 16, 8)
+    """
+
+    def __init__(
+        self, filters, kernel_size, order=2, num_bases=1, separable=False,
+        sigma_initializer=None, offset_initializer=None, rotation_initializer=None,
+        trainable_sigma=True, trainable_offset=True, trainable_rotation=True, min_sigma=0.2,
+        strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
+        use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
+        coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+    ):
+        self.order = check_non_negative_int("order", order)
+        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
+        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
+        self.declare_geometry("rotation", (3,), rotation_initializer, RandomRotation(), trainable_rotation)
+
+    def compute_basis(self, sigma, offset, rotation):
+        grid = sampling_grid(self.kernel_size, sigma.dtype)
+        return gaussian_derivative_basis_3d(grid, self.bounded_sigma(sigma), offset, rotation, self.order)

@@ -10,7 +10,7 @@ import keras
 
 from keras_gaussconv.bases.gaussian import displaced_gaussian_basis
 from keras_gaussconv.bases.grid import sampling_grid
-from keras_gaussconv.layers.basis_conv import BasisConv2D
+from keras_gaussconv.layers.basis_conv import BasisConv2D, conv_arguments, conv_docstring
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 from keras_gaussconv.layers.validation import check_positive_float, check_positive_int
 
@@ -68,6 +68,7 @@ def rfnn_conv2d(filters, kernel_size, order=2, sigma=1.5, **kwargs):
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
+@conv_docstring(2)
 class DisplacedGaussianConv2D(BasisConv2D):
     """DAU-style convolution: filters are mixtures of displaced isotropic Gaussians.
 
@@ -86,7 +87,9 @@ class DisplacedGaussianConv2D(BasisConv2D):
             so units start spread inside the window.
         trainable_sigma, trainable_offset: train each group or not.
         min_sigma: element-wise lower bound of σ (default 0.2).
-        **kwargs: the arguments of `BasisConv2D` and `keras.layers.Layer`.
+{conv_args}
+
+{shapes}
 
     Reference:
         D. Tabernik, M. Kristan, A. Leonardis. Spatially-Adaptive Filter Units
@@ -94,21 +97,15 @@ class DisplacedGaussianConv2D(BasisConv2D):
     """
 
     def __init__(
-        self,
-        filters,
-        kernel_size,
-        num_units=4,
-        num_bases=1,
-        separable=False,
-        sigma_initializer=None,
-        offset_initializer=None,
-        trainable_sigma=True,
-        trainable_offset=True,
-        min_sigma=0.2,
-        **kwargs,
+        self, filters, kernel_size, num_units=4, num_bases=1, separable=False,
+        sigma_initializer=None, offset_initializer=None, trainable_sigma=True, trainable_offset=True,
+        min_sigma=0.2, strides=1, padding="valid", data_format=None, dilation_rate=1,
+        activation=None, use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
+        coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
     ):
         self.num_kernels = check_positive_int("num_units", num_units)
-        super().__init__(filters, kernel_size, num_bases=num_bases, separable=separable, **kwargs)
+        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
         reach = max((min(self.kernel_size) - 1) / 4.0, 0.5)
         uniform = keras.initializers.RandomUniform
         self.declare_sigma((), sigma_initializer, uniform(0.5, 1.5), trainable_sigma, min_sigma)

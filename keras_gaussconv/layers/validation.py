@@ -25,19 +25,19 @@ def check_non_negative_int(name, value):
     return int(value)
 
 
-def check_int_pair(name, value):
-    """An int or a pair of ints, each >= 1, normalised to a tuple of two ints."""
-    pair = (value, value) if _is_int(value) else value
+def check_int_tuple(name, value, length):
+    """An int or a tuple of `length` ints, each >= 1, normalised to a tuple of ints."""
+    values = (value,) * length if _is_int(value) else value
     try:
-        pair = tuple(pair)
+        values = tuple(values)
     except TypeError:
-        pair = None
-    if pair is None or len(pair) != 2 or not all(_is_int(v) and v >= 1 for v in pair):
+        values = None
+    if values is None or len(values) != length or not all(_is_int(v) and v >= 1 for v in values):
         raise ValueError(
-            f"`{name}` must be a positive integer or a tuple of 2 positive "
+            f"`{name}` must be a positive integer or a tuple of {length} positive "
             f"integers. Received: {name}={value!r}"
         )
-    return tuple(int(v) for v in pair)
+    return tuple(int(v) for v in values)
 
 
 def check_choice(name, value, choices):

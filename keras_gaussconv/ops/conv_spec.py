@@ -1,0 +1,64 @@
+"""`ConvSpec`: the geometry of a convolution (kernel size, strides, padding, dilation), any rank."""
+
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+    """What a convolution does to the spatial axes, independent of its weights.
+
+    Attributes:
+        kernel_size, strides, dilation_rate: tuples of r ints (r = 1, 2, 3).
+        padding: "valid" or "same".
+    """
+
+    kernel_size: tuple
+    strides: tuple
+    padding: str
+    dilation_rate: tuple
+
+    @property
+    def rank(self):
+        return len(self.kernel_size)
+
+    @property
+    def kernel_area(self):
+        """k = Π k_a, taps per kernel."""
+        return math.prod(self.kernel_size)
+
+    @property
+    def extent(self):
+        """Size of the dilated kernel, d·(k - 1) + 1 per axis."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
+
+    def conv_kwargs(self):
+        """Keyword arguments of `keras.ops.conv` (channels_last)."""
+        return dict(
+            strides=self.strides, padding=self.padding, data_format="channels_last",
+            dilation_rate=self.dilation_rate,
+        )
+
+    def fits(self, spatial):
+        """Whether a 'valid' convolution has an output for input sizes `spatial` (None fits)."""
+        return self.padding == "same" or all(
+            size is None or size >= e for size, e in zip(spatial, self.extent)
+        )
+
+    def output_shape(self, spatial):
+        """Output sizes for input sizes `spatial` (None stays None); assumes `fits(spatial)`."""
+        out = []
+        for size, e, s in zip(spatial, self.extent, self.strides):
+            if size is None:
+                out.append(None)
+            elif self.padding == "same":
+                out.append((size + s - 1) // s)
+            else:
+                out.append((size - e) // s + 1)
+        return tuple(out)
+
+    def padded_shape(self, spatial):
+        """Input sizes after 'same' padding at stride 1 (an upper bound for any stride)."""
+        if self.padding != "same":
+            return tuple(spatial)
+        return tuple(size + e - 1 for size, e in zip(spatial, self.extent))

@@ -1,0 +1,94 @@
+"""The cost model behind `implementation="auto"`: pure functions and one price table per backend.
+
+A path's cost is its multiply-add count weighted by the measured price of
+each kind of work relative to one multiply-add of a dense convolution, in
+dense-convolution multiply-adds per image.
+"""
+
+import math
+
+import keras
+
+from keras_gaussconv.ops.fft import fft_length
+
+# Measured price of one multiply-add relative to a dense convolution's, per backend
+# (CPU kernels; `benchmarks/fit_prices.py` picks them from `benchmarks/bench_layers.py`'s
+# timings): "full_basis" for the full combination's per-channel basis convolution
+# (TensorFlow: depthwise; elsewhere the channels go into the batch of one dense
+# convolution), "depthwise" for the separable combination's depthwise step, "fft_full"
+# and "fft_separable" for a flop of the FFT path of each combination (their transforms
+# and products differ in shape, and XLA prices them very differently). A backend not
+# listed uses TensorFlow's.
+PRICES = {
+    "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
+    "jax": {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
+    "torch": {"full_basis": 4.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
+}
+# The same for inference of folded layers: 1×1 and depthwise forward passes.
+FOLD_POINTWISE_COST = 6.0
+FOLD_DEPTHWISE_COST = 30.0
+
+
+def backend_prices(backend=None):
+    """The price table of `backend` (default: the active Keras backend)."""
+    return PRICES.get(backend or keras.backend.backend(), PRICES["tensorflow"])
+
+
+def path_costs(spec, in_channels, filters, num_bases, num_kernels, separable, spatial, prices=None):
+    """Estimated cost of each execution path, in dense-convolution multiply-adds per image.
+
+    With F_in, F_out, B, N, k = Π kernel_size, P output and P_in input
+    pixels (voxels, samples):
+
+    * kernel: F_in·F_out·k·P;
+    * basis, full: (full_basis·F_in·B·N·k + F_in·B·N·F_out)·P;
+    * basis, separable: F_in·B·N·P_in + (depthwise·B·N·k + B·N·F_out)·P;
+    * fft (only with a known spatial size), FFT length L = Π L_a and
+      S = L/L_r·(L_r/2 + 1) frequencies: fft_* · (c·L·log₂L + m·S) with
+      c FFTs and m real multiplies per image (the kernel's FFTs amortised
+      over a batch of 16), plus the separable layer's 1×1 steps.
+
+    Args:
+        spec: the `ConvSpec`.
+        spatial: input sizes (r ints, or None where unknown).
+        prices: a price table; default `backend_prices()`.
+
+    Returns:
+        Dict path → cost; "fft" only when every spatial size is known.
+    """
+    prices = prices or backend_prices()
+    f_in, f_out, b, n = in_channels, filters, num_bases, num_kernels
+    k = spec.kernel_area
+    known = None not in spatial
+    pixels = math.prod(spec.output_shape(spatial)) if known else 1
+    pixels_in = math.prod(spatial) if known else 1
+    pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
+    if separable:
+        basis = pointwise + prices["depthwise"] * b * n * k * pixels
+    else:
+        basis = (prices["full_basis"] * f_in * b * n * k + f_in * b * n * f_out) * pixels
+    costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
+    if known:
+        lengths = [fft_length(size) for size in spec.padded_shape(spatial)]
+        length = math.prod(lengths)
+        freqs = length // lengths[-1] * (lengths[-1] // 2 + 1)
+        if separable:
+            transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
+            price, other = prices["fft_separable"], pointwise
+        else:
+            transforms, multiplies = f_in + f_out + f_in * f_out / 16, 3 * f_in * f_out * freqs
+            price, other = prices["fft_full"], 0
+        costs["fft"] = price * (transforms * length * math.log2(length) + multiplies) + other
+    return costs
+
+
+def cheapest(costs):
+    """The path of least cost (the first listed on a tie)."""
+    return min(costs, key=costs.get)
+
+
+def separable_fold_is_cheaper(spec, in_channels, filters, channels):
+    """Whether 1×1 → depthwise → 1×1 (`channels` = B·N in the middle) beats one dense convolution."""
+    k = spec.kernel_area
+    three = FOLD_POINTWISE_COST * channels * (in_channels + filters) + FOLD_DEPTHWISE_COST * channels * k
+    return three < in_channels * filters * k
