@@ -47,8 +47,10 @@ def fold(model):
 
     Example:
 
-    >>> folded = fold(model)
-    >>> folded.save("plain.keras")  # loads without keras_gaussconv
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), GaussianDerivativeConv2D(4, 5)])
+    >>> folded = fold(model)  # folded.save(path) loads without keras_gaussconv
+    >>> [type(layer).__name__ for layer in folded.layers]
+    ['Conv2D']
     """
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError(f"`model` must be a built Keras model. Received: model={model!r}")
