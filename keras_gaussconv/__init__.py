@@ -14,6 +14,7 @@ from keras_gaussconv.layers import (
     GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
     GaussianDerivativeConv3D,
+    GaussianDerivativeDepthwiseConv2D,
     GeometricWeight,
     MinValue,
     rfnn_conv2d,

@@ -8,6 +8,7 @@ from keras_gaussconv.layers.gaussian_derivative_conv import (
     GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
     GaussianDerivativeConv3D,
+    GaussianDerivativeDepthwiseConv2D,
 )
 from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d

@@ -106,6 +106,10 @@ class BasisConv(keras.layers.Layer):
 
     Args:
         rank: r, the number of spatial axes.
+        depth_multiplier: M; given, the layer is depthwise (`filters` None,
+            `separable` False): output channel c·M + m correlates input
+            channel c with Σ_n ω[c, m, n] φ[b(c), n], ω = `coefficients`
+            (C, M, N), the C channels in B contiguous groups of one basis each.
         filters: F_out, number of output channels; divisible by `num_bases`.
         kernel_size: int or tuple of r ints; odd, even and non-cubic sizes
             are sampled exactly as given.
@@ -157,18 +161,25 @@ class BasisConv(keras.layers.Layer):
         coefficients_constraint=None,
         bias_constraint=None,
         implementation="auto",
+        depth_multiplier=None,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.rank = rank
-        self.filters = check_positive_int("filters", filters)
         self.num_bases = check_positive_int("num_bases", num_bases)
-        if self.filters % self.num_bases:
-            raise ValueError(
-                "`filters` must be divisible by `num_bases` (each basis makes "
-                f"filters / num_bases output channels). Received: "
-                f"filters={filters}, num_bases={num_bases}"
-            )
+        if depth_multiplier is None:
+            self.filters = check_positive_int("filters", filters)
+            if self.filters % self.num_bases:
+                raise ValueError(
+                    "`filters` must be divisible by `num_bases` (each basis makes "
+                    f"filters / num_bases output channels). Received: "
+                    f"filters={filters}, num_bases={num_bases}"
+                )
+            self.combination = "separable" if separable else "full"
+        else:
+            self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
+            self.filters = None  # C·M, set in `build`
+            self.combination = "depthwise"
         self.kernel_size = check_int_tuple("kernel_size", kernel_size, rank)
         self.strides = check_int_tuple("strides", strides, rank)
         self.dilation_rate = check_int_tuple("dilation_rate", dilation_rate, rank)
@@ -272,9 +283,13 @@ class BasisConv(keras.layers.Layer):
                 f"dilation_rate={self.dilation_rate}, input_shape={input_shape}"
             )
         out = self.spec.output_shape(spatial)
+        channels = self.filters
+        if self.combination == "depthwise":
+            in_channels = input_shape[self._channel_axis()]
+            channels = None if in_channels is None else in_channels * self.depth_multiplier
         if self.data_format == "channels_last":
-            return (input_shape[0], *out, self.filters)
-        return (input_shape[0], self.filters, *out)
+            return (input_shape[0], *out, channels)
+        return (input_shape[0], channels, *out)
 
     # --- state --------------------------------------------------------------
 
@@ -314,6 +329,14 @@ class BasisConv(keras.layers.Layer):
                 f"The channel dimension of the inputs of {type(self).__name__} "
                 f"must be known. Received: input_shape={tuple(input_shape)}"
             )
+        if self.combination == "depthwise":
+            if in_channels % self.num_bases:
+                raise ValueError(
+                    "The input channels of a depthwise layer must be divisible by `num_bases` "
+                    "(each basis serves a contiguous group of channels). Received: "
+                    f"num_bases={self.num_bases}, input_shape={tuple(input_shape)}"
+                )
+            self.filters = in_channels * self.depth_multiplier
         self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2, axes={channel_axis: in_channels})
         self.in_channels = in_channels
         spatial = self._spatial_shape(input_shape)
@@ -335,7 +358,11 @@ class BasisConv(keras.layers.Layer):
                 autocast=False,
             )
             setattr(self, g.name, weight)
-        if self.separable:
+        if self.combination == "depthwise":
+            self.coefficients = self._add_coefficients(
+                "coefficients", (in_channels, self.depth_multiplier, n), lambda energy: 2.0 / (n * energy)
+            )
+        elif self.separable:
             self.coefficients_in = self._add_coefficients(
                 "coefficients_in", (b, in_channels, n), lambda energy: 1.0 / in_channels
             )
@@ -368,7 +395,7 @@ class BasisConv(keras.layers.Layer):
         """
         return cost_model.path_costs(
             self.spec, self.in_channels, self.filters, self.num_bases, self.num_kernels,
-            self.separable, self.input_spatial_shape, prices,
+            self.combination, self.input_spatial_shape, prices,
         )
 
     def _choose_path(self):
@@ -393,12 +420,16 @@ class BasisConv(keras.layers.Layer):
         """The dense kernel W the layer applies, shape `(*kernel_size, F_in, F_out)`, like `Conv{r}D.kernel`.
 
         Full: W[*s, i, b·(F_out/B) + j] = Σ_n ω[b, i, j, n] φ[b, *s, n];
-        separable: Σ_n β[b, i, n] φ[b, *s, n] λ[b, n, j]. Computed from the
-        current weights on each access.
+        separable: Σ_n β[b, i, n] φ[b, *s, n] λ[b, n, j]; depthwise: shape
+        `(*kernel_size, C, M)` (as `DepthwiseConv2D.kernel`), W[*s, c, m] =
+        Σ_n ω[c, m, n] φ[b(c), *s, n]. Computed from the current weights on
+        each access.
         """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before its `kernel` exists.")
         phi = self.basis()
+        if self.combination == "depthwise":
+            return paths.depthwise_kernel(phi, *self._coefficients())
         if self.separable:
             return paths.separable_kernel(phi, *self._coefficients())
         return paths.full_kernel(phi, *self._coefficients())
@@ -408,7 +439,8 @@ class BasisConv(keras.layers.Layer):
         last = self.rank + 1
         if self.data_format == "channels_first":
             x = ops.moveaxis(x, 1, last)
-        x = paths.convolve(x, ops.cast(self.basis(), x.dtype), self._coefficients(), self._path, self.spec)
+        phi = ops.cast(self.basis(), x.dtype)
+        x = paths.convolve(x, phi, self._coefficients(), self.combination, self._path, self.spec)
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)
         if self.data_format == "channels_first":
@@ -457,7 +489,23 @@ class BasisConv(keras.layers.Layer):
         common = dict(padding=self.padding, data_format="channels_last", dtype=self.dtype_policy)
         last = dict(activation=self.activation, use_bias=self.use_bias)
         tail = [ops.convert_to_numpy(self.bias.value)] if self.use_bias else []
-        if not self._separable_fold_is_cheaper():
+        if self.combination == "depthwise":
+            if r <= 2:
+                conv = getattr(keras.layers, f"DepthwiseConv{r}D")(
+                    self.kernel_size, depth_multiplier=self.depth_multiplier, strides=self.strides,
+                    dilation_rate=self.dilation_rate, name=self.name, **common, **last,
+                )
+                kernel = ops.convert_to_numpy(self.kernel)
+            else:  # no DepthwiseConv3D in Keras: a grouped Conv3D, one group per channel
+                conv = conv_class(
+                    self.filters, self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
+                    groups=self.in_channels, name=self.name, **common, **last,
+                )
+                kernel = ops.convert_to_numpy(self.kernel).reshape(*self.kernel_size, 1, self.filters)
+            conv.build(shape)
+            conv.set_weights([kernel] + tail)
+            parts = [conv]
+        elif not self._separable_fold_is_cheaper():
             conv = conv_class(
                 self.filters, self.kernel_size, strides=self.strides,
                 dilation_rate=self.dilation_rate, name=self.name, **common, **last,
@@ -528,6 +576,9 @@ class BasisConv(keras.layers.Layer):
                 "implementation": self.implementation,
             }
         )
+        if self.combination == "depthwise":
+            del config["filters"], config["separable"]
+            config["depth_multiplier"] = self.depth_multiplier
         for g in self.geometry:
             config[f"{g.name}_initializer"] = keras.initializers.serialize(g.initializer)
             config[f"trainable_{g.name}"] = g.trainable

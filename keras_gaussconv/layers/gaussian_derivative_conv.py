@@ -1,4 +1,4 @@
-"""Gaussian-derivative convolutions of rank 1, 2 and 3: kernels made of trainable Gaussian derivatives."""
+"""Gaussian-derivative convolutions of rank 1, 2 and 3, and depthwise in 2-D: kernels made of trainable Gaussian derivatives."""
 
 import math
 
@@ -31,6 +31,16 @@ class GaussianDerivativeMixin:
         self.declare_geometry(
             "offset", axes, offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0), trainable_offset
         )
+
+    def compute_basis(self, sigma, offset, theta=None, rotation=None):
+        """The basis of the layer's rank; the orientation is θ (2-D) or a rotation vector (3-D)."""
+        grid = sampling_grid(self.kernel_size, sigma.dtype)
+        sigma = self.bounded_sigma(sigma)
+        if self.rank == 1:
+            return gaussian_derivative_basis_1d(grid, sigma, offset, self.order)
+        if self.rank == 2:
+            return gaussian_derivative_basis(grid, sigma, offset, theta, self.order)
+        return gaussian_derivative_basis_3d(grid, sigma, offset, rotation, self.order)
 
     def get_config(self):
         config = super().get_config()
@@ -96,10 +106,6 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
         self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
 
-    def compute_basis(self, sigma, offset):
-        grid = sampling_grid(self.kernel_size, sigma.dtype)
-        return gaussian_derivative_basis_1d(grid, self.bounded_sigma(sigma), offset, self.order)
-
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
 @conv_docstring(2)
@@ -156,10 +162,6 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
             trainable_theta,
         )
 
-    def compute_basis(self, sigma, offset, theta):
-        grid = sampling_grid(self.kernel_size, sigma.dtype)
-        return gaussian_derivative_basis(grid, self.bounded_sigma(sigma), offset, theta, self.order)
-
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
 @conv_docstring(3)
@@ -211,6 +213,64 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
         self.declare_geometry("rotation", (3,), rotation_initializer, RandomRotation(), trainable_rotation)
 
-    def compute_basis(self, sigma, offset, rotation):
-        grid = sampling_grid(self.kernel_size, sigma.dtype)
-        return gaussian_derivative_basis_3d(grid, self.bounded_sigma(sigma), offset, rotation, self.order)
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+@conv_docstring(2)
+@_gaussian_docstring
+class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
+    """Depthwise convolution whose kernels combine trainable Gaussian derivatives (large-kernel CNNs).
+
+    As `keras.layers.DepthwiseConv2D`: output channel c·M + m (M =
+    `depth_multiplier`) is input channel c alone correlated with its kernel,
+    here W[c, m] = Σ_n ω[c, m, n] φ[b(c), n], a combination of the
+    N = (K+1)(K+2)/2 oriented Gaussian derivatives of basis b(c). The C input
+    channels split into B = `num_bases` contiguous groups, one basis each
+    (b(c) = c // (C/B); B = C gives every channel its own basis). Each channel
+    holds M·N coefficients where a `DepthwiseConv2D` holds M·k² weights, and the
+    FFT path's cost does not grow with k (ConvNeXt-style 7×7 to 31×31 kernels).
+
+    Weights: `sigma` (B, N, 2), `offset` (B, N, 2), `theta` (B, N),
+    `coefficients` (C, M, N) and `bias` (C·M,).
+
+    Args:
+        kernel_size: int or pair `(kh, kw)`, sampled exactly as given.
+        depth_multiplier: M, output channels per input channel.
+{geometry}
+        theta_initializer: default U(-π, π).
+        trainable_theta: whether θ is trained.
+{conv_args}
+
+    Input shape:
+        channels_last: `(batch, rows, cols, channels)`;
+        channels_first: `(batch, channels, rows, cols)`; channels divisible by B.
+
+    Output shape:
+        `(batch, new_rows, new_cols, channels · depth_multiplier)` (or
+        channels first), the sizes as `keras.layers.DepthwiseConv2D` computes them.
+
+    Example:
+
+    >>> layer = GaussianDerivativeDepthwiseConv2D(31, depth_multiplier=1, order=2, padding="same")
+    >>> layer.compute_output_shape((None, 56, 56, 96))
+    (None, 56, 56, 96)
+    """
+
+    def __init__(
+        self, kernel_size, depth_multiplier=1, order=2, num_bases=1,
+        sigma_initializer=None, offset_initializer=None, theta_initializer=None,
+        trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
+        strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
+        use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
+        coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+    ):
+        self.order = check_non_negative_int("order", order)
+        separable = False
+        super().__init__(
+            None, kernel_size, depth_multiplier=depth_multiplier, **conv_arguments(locals()), **kwargs
+        )
+        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
+        self.declare_geometry(
+            "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
+            trainable_theta,
+        )

@@ -34,15 +34,18 @@ def backend_prices(backend=None):
     return PRICES.get(backend or keras.backend.backend(), PRICES["tensorflow"])
 
 
-def path_costs(spec, in_channels, filters, num_bases, num_kernels, separable, spatial, prices=None):
+def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, spatial, prices=None):
     """Estimated cost of each execution path, in dense-convolution multiply-adds per image.
 
     With F_in, F_out, B, N, k = Π kernel_size, P output and P_in input
     pixels (voxels, samples):
 
-    * kernel: F_in·F_out·k·P;
+    * kernel: F_in·F_out·k·P; depthwise (F_out = C·M): depthwise·F_out·k·P;
     * basis, full: (full_basis·F_in·B·N·k + F_in·B·N·F_out)·P;
     * basis, separable: F_in·B·N·P_in + (depthwise·B·N·k + B·N·F_out)·P;
+    * basis, depthwise: (full_basis·C·B'·N·k + F_out·N)·P, B' = 1 on
+      TensorFlow (a depthwise convolution), else B (the channels in the batch
+      of one convolution with all B·N kernels);
     * fft (only with a known spatial size), FFT length L = Π L_a and
       S = L/L_r·(L_r/2 + 1) frequencies: fft_* · (c·L·log₂L + m·S) with
       c FFTs and m real multiplies per image (the kernel's FFTs amortised
@@ -50,6 +53,7 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, separable, sp
 
     Args:
         spec: the `ConvSpec`.
+        combination: "full", "separable" or "depthwise".
         spatial: input sizes (r ints, or None where unknown).
         prices: a price table; default `backend_prices()`.
 
@@ -63,16 +67,24 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, separable, sp
     pixels = math.prod(spec.output_shape(spatial)) if known else 1
     pixels_in = math.prod(spatial) if known else 1
     pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
-    if separable:
+    if combination == "depthwise":
+        bases_per_channel = 1 if keras.backend.backend() == "tensorflow" and spec.rank <= 2 else b
+        basis = (prices["full_basis"] * f_in * bases_per_channel * n * k + f_out * n) * pixels
+        costs = {"kernel": prices["depthwise"] * f_out * k * pixels, "basis": basis}
+    elif combination == "separable":
         basis = pointwise + prices["depthwise"] * b * n * k * pixels
+        costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
     else:
         basis = (prices["full_basis"] * f_in * b * n * k + f_in * b * n * f_out) * pixels
-    costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
+        costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
     if known:
         lengths = [fft_length(size) for size in spec.padded_shape(spatial)]
         length = math.prod(lengths)
         freqs = length // lengths[-1] * (lengths[-1] // 2 + 1)
-        if separable:
+        if combination == "depthwise":  # per-channel products, priced like the separable path's
+            transforms, multiplies = f_in + f_out + f_out / 16, 4 * f_out * freqs
+            price, other = prices["fft_separable"], 0
+        elif combination == "separable":
             transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
             price, other = prices["fft_separable"], pointwise
         else:

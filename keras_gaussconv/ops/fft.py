@@ -156,9 +156,21 @@ def fft_conv(x, kernel, strides, padding, dilation_rate):
 
 @_in_float32
 def fft_depthwise_conv(x, kernel, strides, padding, dilation_rate):
-    """Per-channel correlation of `x` with a `(*kernel_size, C)` kernel (depth multiplier 1), via the FFT."""
+    """Per-channel correlation via the FFT: `ops.depthwise_conv` semantics.
+
+    Args:
+        x: `(N, *spatial, C)` with r static spatial sizes.
+        kernel: `(*kernel_size, C)` (multiplier 1) or `(*kernel_size, C, M)`
+            (output channel c·M + m, as `ops.depthwise_conv`).
+    """
+    rank = len(strides)
     (xr, xi), (kr, ki), finish = _spectra(x, kernel, strides, padding, dilation_rate)
-    return finish((xr * kr - xi * ki, xr * ki + xi * kr))
+    if len(kernel.shape) == rank + 1:
+        return finish((xr * kr - xi * ki, xr * ki + xi * kr))
+    xr, xi = xr[:, :, None], xi[:, :, None]  # (N, C, 1, *F) against (C, M, *F)
+    yr, yi = xr * kr - xi * ki, xr * ki + xi * kr
+    flat = (-1, yr.shape[1] * yr.shape[2], *yr.shape[3:])
+    return finish((ops.reshape(yr, flat), ops.reshape(yi, flat)))
 
 
 # The 0.1 names, kept for code that imported them.

@@ -1,11 +1,17 @@
 """The execution paths of a structured convolution: pure functions, any rank r = 1, 2, 3.
 
 Inputs are channels_last, `x` of shape `(batch, *spatial, F_in)`; the basis
-`phi` has shape `(B, *kernel_size, N)`; the combination is either full,
-`omega` `(B, F_in, F_out/B, N)` (eq. 3 of Penaud--Polge et al. 2022), or
-separable, `beta` `(B, F_in, N)` and `lam` `(B, N, F_out/B)` (eq. 4). Output
-channel c = b·(F_out/B) + j belongs to basis b. Every path computes the same
-linear map (no bias), up to float32 round-off:
+`phi` has shape `(B, *kernel_size, N)`; the combination (`COMBINATIONS`) is
+
+* "full": `omega` `(B, F_in, F_out/B, N)` (eq. 3 of Penaud--Polge et al.
+  2022), output channel c = b·(F_out/B) + j belongs to basis b;
+* "separable": `beta` `(B, F_in, N)` and `lam` `(B, N, F_out/B)` (eq. 4);
+* "depthwise": `omega` `(C, M, N)`, output channel c·M + m is input channel c
+  correlated with Σ_n ω[c, m, n] φ[b(c), n], b(c) = c // (C/B) (the
+  channels split into B contiguous groups, one basis each), as
+  `keras.layers.DepthwiseConv2D` with depth multiplier M.
+
+Every path computes the same linear map (no bias), up to float32 round-off:
 
 * "kernel": build the dense kernel W, one `ops.conv`;
 * "basis": convolve with the B·N basis kernels, then combine (1×1);
@@ -19,6 +25,7 @@ from keras import ops
 from keras_gaussconv.ops.fft import fft_conv, fft_depthwise_conv
 
 PATHS = ("kernel", "basis", "fft")
+COMBINATIONS = ("full", "separable", "depthwise")
 
 
 def _spatial_letters(rank):
@@ -37,6 +44,13 @@ def separable_kernel(phi, beta, lam):
     s = _spatial_letters(len(phi.shape) - 2)
     w = ops.einsum(f"bin,b{s}n,bnj->{s}ibj", ops.cast(beta, phi.dtype), phi, ops.cast(lam, phi.dtype))
     return ops.reshape(w, (*w.shape[:-3], w.shape[-3], w.shape[-2] * w.shape[-1]))
+
+
+def depthwise_kernel(phi, omega):
+    """W[*s, c, m] = Σ_n ω[c, m, n] φ[b(c), *s, n], shape `(*kernel_size, C, M)`."""
+    s = _spatial_letters(len(phi.shape) - 2)
+    per_channel = ops.repeat(phi, omega.shape[0] // phi.shape[0], axis=0)  # (C, *k, N)
+    return ops.einsum(f"c{s}n,cmn->{s}cm", per_channel, ops.cast(omega, phi.dtype))
 
 
 def phi_channels(phi):
@@ -70,6 +84,48 @@ def depthwise(x, kernel, spec):
     if spec.rank <= 2:
         return ops.depthwise_conv(x, kernel[..., None], **spec.conv_kwargs())
     return ops.conv(x, kernel[..., None, :], **spec.conv_kwargs())
+
+
+def depthwise_multiplier(x, kernel, spec):
+    """Keras' depthwise convolution with a `(*kernel_size, C, M)` kernel, output channel c·M + m.
+
+    Rank 3 is a grouped `conv` (C groups of M outputs).
+    """
+    if spec.rank <= 2:
+        return ops.depthwise_conv(x, kernel, **spec.conv_kwargs())
+    channels, multiplier = kernel.shape[-2:]
+    grouped = ops.reshape(kernel, (*kernel.shape[:-2], 1, channels * multiplier))
+    return ops.conv(x, grouped, **spec.conv_kwargs())
+
+
+def depthwise_basis_first(x, phi, omega, spec):
+    """Responses of each channel to its basis' N kernels, then Σ_n ω[c, m, n] per channel.
+
+    TensorFlow (ranks 1, 2): one depthwise convolution with multiplier N.
+    Elsewhere the channels go into the batch of one dense convolution with the
+    B·N kernels, and each channel keeps its own basis' responses (B× the
+    work, but XLA's CPU depthwise convolution with a multiplier is far slower).
+    """
+    b, n, channels = phi.shape[0], phi.shape[-1], x.shape[-1]
+    rank = spec.rank
+    if keras.backend.backend() == "tensorflow" and rank <= 2:
+        per_channel = ops.repeat(phi, channels // b, axis=0)  # (C, *k, N)
+        kernel = ops.transpose(per_channel, (*range(1, rank + 1), 0, rank + 1))  # (*k, C, N)
+        r = ops.depthwise_conv(x, kernel, **spec.conv_kwargs())
+        out = ops.shape(r)[1 : rank + 1]
+        r = ops.reshape(r, (-1, *out, channels, n))
+    else:
+        size = ops.shape(x)
+        planes = ops.reshape(ops.moveaxis(x, -1, 1), (-1, *size[1 : rank + 1], 1))
+        r = ops.conv(planes, phi_channels(phi)[..., None, :], **spec.conv_kwargs())  # (batch·C, *out, B·N)
+        out = ops.shape(r)[1 : rank + 1]
+        r = ops.reshape(r, (-1, b, channels // b, *out, b, n))
+        s = _spatial_letters(rank)
+        eye = ops.cast(np.eye(b, dtype="float32"), x.dtype)
+        r = ops.einsum(f"zbg{s}dn,bd->z{s}bgn", r, eye)  # each group's own basis
+        r = ops.reshape(r, (-1, *out, channels, n))
+    y = ops.einsum("...cn,cmn->...cm", r, ops.cast(omega, x.dtype))
+    return ops.reshape(y, (-1, *out, channels * omega.shape[1]))
 
 
 def separable_basis_first(x, phi, beta, lam, spec, fft=False):
@@ -112,29 +168,38 @@ def full_basis_first(x, phi, omega, spec):
     return ops.matmul(r, ops.reshape(combine, (f_in * b * n, b * omega.shape[2])))
 
 
-def convolve(x, phi, coefficients, path, spec):
+def convolve(x, phi, coefficients, combination, path, spec):
     """The structured convolution's linear map (no bias) by one path.
 
     Args:
         x: `(batch, *spatial, F_in)`; the "fft" path needs static spatial sizes.
         phi: `(B, *kernel_size, N)` in `x`'s dtype.
-        coefficients: `(omega,)` for the full combination, `(beta, lam)` for
-            the separable one.
+        coefficients: `(omega,)` for the full and depthwise combinations,
+            `(beta, lam)` for the separable one.
+        combination: one of `COMBINATIONS`.
         path: one of `PATHS`.
         spec: the `ConvSpec`.
 
     Returns:
         `(batch, *out, F_out)`.
     """
-    separable = len(coefficients) == 2
+    separable = combination == "separable"
     if path == "fft" and None in x.shape[1:-1]:
         # A graph traced with relaxed shapes: same result by the direct path.
         path = "basis" if separable else "kernel"
+    fft_args = dict(strides=spec.strides, padding=spec.padding, dilation_rate=spec.dilation_rate)
+    if combination == "depthwise":
+        if path == "basis":
+            return depthwise_basis_first(x, phi, *coefficients, spec)
+        kernel = depthwise_kernel(phi, *coefficients)
+        if path == "fft":
+            return fft_depthwise_conv(x, kernel, **fft_args)
+        return depthwise_multiplier(x, kernel, spec)
     if path == "basis" or (path == "fft" and separable):
         if separable:
             return separable_basis_first(x, phi, *coefficients, spec, fft=path == "fft")
         return full_basis_first(x, phi, *coefficients, spec)
     kernel = separable_kernel(phi, *coefficients) if separable else full_kernel(phi, *coefficients)
     if path == "fft":
-        return fft_conv(x, kernel, strides=spec.strides, padding=spec.padding, dilation_rate=spec.dilation_rate)
+        return fft_conv(x, kernel, **fft_args)
     return ops.conv(x, kernel, **spec.conv_kwargs())
