@@ -11,7 +11,7 @@ Run: `python examples/nuclei_unet.py [--quick | --smoke] [--output-dir DIR]`
 
 import argparse
 
-from keras_gaussconv.experiments import nuclei_demo, segmentation_table
+from keras_gaussconv_cli.experiments import nuclei_demo, segmentation_table
 
 
 def main():

@@ -19,5 +19,6 @@ from keras_gaussconv.layers import (
     MinValue,
     rfnn_conv2d,
 )
+from keras_gaussconv.utils import count_parameters, structured_layers
 
 __version__ = "0.1.0"

@@ -22,7 +22,7 @@ def run(args, cwd):
 
 
 def test_demo_smoke_end_to_end(tmp_path):
-    from keras_gaussconv.experiments import DEMO_LAYER_TYPES
+    from keras_gaussconv_cli.experiments import DEMO_LAYER_TYPES
 
     result = run(["demo", "--smoke"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import rng
 from keras_gaussconv import ConvNormAct, GaborConv2D, GaussianDerivativeConv2D
-from keras_gaussconv.experiments import structured_layers, trainable_parameters
+from keras_gaussconv.utils import count_parameters, structured_layers
 from keras_gaussconv.models import LAYER_TYPES, comparison_net, gaussian_unet, gaussian_vgg16, unet
 
 
@@ -60,7 +60,7 @@ def test_unets_share_topology_and_gaussian_uses_under_30_percent():
     gaussian = gaussian_unet((64, 64, 3), 1)
     assert [layer.name for layer in classical.layers] == [layer.name for layer in gaussian.layers]
     assert classical.output_shape == gaussian.output_shape == (None, 64, 64, 1)
-    ratio = trainable_parameters(gaussian) / trainable_parameters(classical)
+    ratio = count_parameters(gaussian) / count_parameters(classical)
     assert ratio <= 0.30, ratio
     x = rng().uniform(size=(2, 64, 64, 3)).astype("float32")
     y = (rng().uniform(size=(2, 64, 64, 1)) > 0.5).astype("float32")

@@ -9,7 +9,7 @@ from conftest import rng
 from sklearn.metrics import f1_score, jaccard_score
 
 from keras_gaussconv.datasets import SPLITS, load_synthetic_nuclei
-from keras_gaussconv.experiments import _train_run, object_f1, segmentation_metrics
+from keras_gaussconv_cli.experiments import _train_run, object_f1, segmentation_metrics
 from keras_gaussconv.models import unet
 
 

@@ -8,9 +8,8 @@ import keras
 import numpy as np
 
 from keras_gaussconv.datasets import SPLITS, haematoxylin_otsu, load_digits, load_nuclei, load_synthetic_nuclei
-from keras_gaussconv.layers.basis_conv import BasisConv
-from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.models import comparison_net, gaussian_unet, unet
+from keras_gaussconv.utils import count_parameters
 
 DEMO_LAYER_TYPES = ("free_form", "rfnn", "dau", "gaussian", "gaussian_separable", "gabor")
 # Run scales of the demos: "full" (the README's numbers), "quick" (minutes),
@@ -23,10 +22,6 @@ DEMO_SETTINGS = {
 }
 DEMO_NETWORK = dict(filters=(8, 16, 16, 32), kernel_size=5, order=2, num_bases=2)
 BATCH = 32
-
-
-def trainable_parameters(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 def _subset(x, y, size, seed):
@@ -97,7 +92,7 @@ def digits_demo(output_dir="keras-gaussconv-results", scale="full", layer_types=
         model = comparison_net(kind, x_train.shape[1:], 10, **DEMO_NETWORK)
         schedule = keras.optimizers.schedules.CosineDecay(settings["learning_rate"], decay_steps=settings["steps"])
         model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
-        parameters[kind] = trainable_parameters(model)
+        parameters[kind] = count_parameters(model)
         for size in settings["sizes"]:
             if verbose:
                 print(f"{kind} ({parameters[kind]:,} trainable parameters), n = {size} training images: "
@@ -335,7 +330,7 @@ def segmentation_experiment(data, settings, networks=None, verbose=1):
     predictions = {"otsu": otsu}
     networks = networks or segmentation_networks(images.shape[1:], settings)
     for name, (model, initial) in networks.items():
-        parameters = trainable_parameters(model)
+        parameters = count_parameters(model)
         runs, grid, rate = {}, {}, None
         for candidate in settings["learning_rates"]:  # seed 0 chooses the learning rate
             if verbose:
@@ -483,14 +478,3 @@ def plot_segmentations(pictures, path, count=3):
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
-
-
-def structured_layers(layer):
-    """Every `BasisConv` in a layer or model: nested models and `ConvNormAct` wrappers included."""
-    if isinstance(layer, BasisConv):
-        return [layer]
-    if isinstance(layer, ConvNormAct):
-        return structured_layers(layer.conv)
-    if isinstance(layer, keras.Model):
-        return [found for inner in layer.layers for found in structured_layers(inner)]
-    return []

@@ -1,9 +1,11 @@
 """The `keras-gaussconv` command: the demo, the U-net comparison, export and basis pictures.
 
-A top-level module rather than part of the package: importing `keras_gaussconv`
-imports TensorFlow, whose start-up logging cannot be silenced, so arguments are
-parsed and checked first and the package is imported only to run a command —
-a mistyped command gets a one-line error and nothing else.
+A package beside `keras_gaussconv`, not part of it: the demo experiments
+(`keras_gaussconv_cli.experiments`) are not library code, and importing
+`keras_gaussconv` imports TensorFlow, whose start-up logging cannot be
+silenced, so arguments are parsed and checked first and the package is
+imported only to run a command — a mistyped command gets a one-line error and
+nothing else.
 """
 
 import argparse
@@ -52,7 +54,7 @@ def check_run(args):
 
 
 def cmd_demo(args):
-    from keras_gaussconv.experiments import demo_caption, demo_table, digits_demo
+    from keras_gaussconv_cli.experiments import demo_caption, demo_table, digits_demo
 
     output = Path(args.output_dir)
     results = digits_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
@@ -63,7 +65,7 @@ def cmd_demo(args):
 
 
 def cmd_unet(args):
-    from keras_gaussconv.experiments import nuclei_demo, segmentation_table
+    from keras_gaussconv_cli.experiments import nuclei_demo, segmentation_table
 
     output = Path(args.output_dir)
     results = nuclei_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
@@ -105,7 +107,7 @@ def cmd_export(args):
     import keras
 
     import keras_gaussconv  # noqa: F401  (registers the layers for loading)
-    from keras_gaussconv.experiments import structured_layers
+    from keras_gaussconv.utils import structured_layers
     from keras_gaussconv.export import check_export_backend, export_saved_model, export_tflite, fold
 
     if args.saved_model or args.tflite:
