@@ -101,7 +101,7 @@ class Contender:
 
     def __init__(self, name, layer, x, y):
         self.name = name
-        inputs = keras.Input(x.shape[1:], batch_size=BATCH)
+        inputs = keras.Input(x.shape[1:], batch_size=x.shape[0])
         self.model = keras.Model(inputs, layer(inputs))
         self.model.compile(keras.optimizers.SGD(1e-4), "mse")
         self.x, self.y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
