@@ -11,7 +11,10 @@ process), on three families:
   4 × 16³ voxels, 16 → 32 channels, k ∈ {3, 5, 7};
 * depthwise: `GaussianDerivativeDepthwiseConv2D` (K = 2) against
   `DepthwiseConv2D`, 16 × 32 × 32 × 64, multiplier 1, k ∈ {7, 15, 31}
-  (ConvNeXt-style large kernels).
+  (ConvNeXt-style large kernels);
+* convnext: a whole ConvNeXt-style block (`keras_gaussconv.models.apply_convnext_block`:
+  depthwise k×k, LayerNorm, 1×1 to 4C, GELU, 1×1 back, residual) with either
+  depthwise convolution, same input, k ∈ {7, 31}.
 
 'same' padding throughout; every path, `auto` and the folded layers.
 
@@ -38,7 +41,10 @@ from keras_gaussconv import (  # noqa: E402
     GaussianDerivativeConv1D,
     GaussianDerivativeConv3D,
     GaussianDerivativeDepthwiseConv2D,
+    structured_layers,
 )
+from keras_gaussconv.export import fold  # noqa: E402
+from keras_gaussconv.models import apply_convnext_block  # noqa: E402
 
 PATHS = ("kernel", "basis", "fft", "auto")
 
@@ -64,10 +70,21 @@ def grid():
         points.append(_point("depthwise", "GaussianDerivativeDepthwiseConv2D", k, False,
                              lambda k=k: keras.layers.DepthwiseConv2D(k, padding="same"),
                              lambda path, k=k: GaussianDerivativeDepthwiseConv2D(k, order=2, padding="same", implementation=path)))
+    for k in (7, 31):
+        points.append(_point("convnext", "ConvNeXt block", k, False, lambda k=k: convnext_block(k, False),
+                             lambda path, k=k: convnext_block(k, True, path)))
     return points
 
 
-INPUTS = {"1d": ((16, 1024, 32), 64), "3d": ((4, 16, 16, 16, 16), 32), "depthwise": ((16, 32, 32, 64), 64)}
+INPUTS = {
+    "1d": ((16, 1024, 32), 64), "3d": ((4, 16, 16, 16, 16), 32), "depthwise": ((16, 32, 32, 64), 64),
+    "convnext": ((16, 32, 32, 64), 64),
+}
+
+
+def convnext_block(kernel_size, structured, implementation="auto"):
+    inputs = keras.Input(INPUTS["convnext"][0][1:])
+    return keras.Model(inputs, apply_convnext_block(inputs, kernel_size, structured, implementation=implementation))
 
 
 def contenders(point):
@@ -82,9 +99,13 @@ def contenders(point):
         layer.build(x.shape)
         layer.set_weights(base.get_weights())
         entries.append((path, layer, ("train", "infer") if path == "auto" else ("train",)))
-    folded = base.fold()
-    entries.append(("folded", folded[0] if len(folded) == 1 else keras.Sequential(folded), ("infer",)))
-    return [(Contender(name, layer, x, y), kinds) for name, layer, kinds in entries], base.execution_path
+    if isinstance(base, keras.Model):  # a block: fold the model, report its structured layer's path
+        folded, chosen = fold(base), structured_layers(base)[0].execution_path
+    else:
+        parts, chosen = base.fold(), base.execution_path
+        folded = parts[0] if len(parts) == 1 else keras.Sequential(parts)
+    entries.append(("folded", folded, ("infer",)))
+    return [(Contender(name, layer, x, y), kinds) for name, layer, kinds in entries], chosen
 
 
 def run_point(index, point, repeats, warmup, memory):

@@ -65,10 +65,17 @@ def cmd_demo(args):
 
 
 def cmd_unet(args):
-    from keras_gaussconv_cli.experiments import nuclei_demo, segmentation_table
+    from keras_gaussconv_cli.experiments import nuclei_demo, segmentation_table, volume_demo, volume_table
 
     output = Path(args.output_dir)
-    results = nuclei_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
+    verbose = 0 if args.quiet else 1
+    if args.volumes:
+        results = volume_demo(output, scale=args.scale, verbose=verbose)
+        print(f"\n{volume_table(results)}")
+        written = ("volumes_results.md", "volumes_results.json", "volumes_predictions.png")
+        print(f"\nwrote {', '.join(str(output / name) for name in written)}")
+        return
+    results = nuclei_demo(output, scale=args.scale, verbose=verbose)
     print(f"\n{segmentation_table(results)}")
     written = ("nuclei_results.md", "nuclei_results.json", "nuclei_validation_dice.png", "nuclei_predictions.png")
     print(f"\nwrote {', '.join(str(output / name) for name in written)}")
@@ -173,6 +180,10 @@ def build_parser():
             help=f"where results and pictures go (default: {DEFAULT_OUTPUT_DIR})",
         )
         sub.add_argument("--quiet", action="store_true", help="no progress output")
+    unet.add_argument(
+        "--volumes", action="store_true",
+        help="3-D U-nets (Conv3D vs GaussianDerivativeConv3D) on rendered microscopy volumes instead",
+    )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)
 

@@ -143,3 +143,20 @@ def test_export_under_torch_is_one_line(tmp_path, monkeypatch, capsys):
     assert "need the TensorFlow or JAX backend" in lines[0] and "KERAS_BACKEND=tensorflow keras-gaussconv export" in lines[0]
     assert not (tmp_path / "out").exists()
 
+
+
+def test_unet_volumes_smoke_end_to_end(tmp_path):
+    result = run(["unet", "--volumes", "--smoke", "--quiet", "--output-dir", "results"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = tmp_path / "results"
+    results = json.loads((output / "volumes_results.json").read_text())
+    classical, gaussian = results["classical"], results["gaussian"]
+    # 3-D: 10 basis kernels of order 2 against 125 weights per channel pair
+    assert gaussian["trainable_parameters"] <= 0.15 * classical["trainable_parameters"]
+    for r in (classical, gaussian):
+        for values in r["test"].values():
+            assert len(values) == len(results["settings"]["seeds"]) and all(0.0 <= v <= 1.0 for v in values)
+    assert 0.0 < results["otsu"]["test"]["dice"] < 1.0
+    for name in ("volumes_results.md", "volumes_predictions.png"):
+        assert (output / name).stat().st_size > 0, name
+    assert "| Gaussian-derivative 3-D U-net |" in result.stdout and "| Otsu threshold | 0 |" in result.stdout

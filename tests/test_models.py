@@ -85,6 +85,23 @@ def test_unet_momentum_reaches_every_batch_normalization():
         assert momenta(builder((16, 16, 1), depth=1)) == [0.99] * 6  # Keras' default
 
 
+@pytest.mark.parametrize("input_shape,conv,budget", [((16, 16, 16, 1), "Conv3D", 0.12), ((64, 2), "Conv1D", 0.85)])
+def test_unets_of_volumes_and_signals(input_shape, conv, budget):
+    classical = unet(input_shape, 1, base_filters=4, depth=2)
+    gaussian = gaussian_unet(input_shape, 1, base_filters=4, depth=2, num_bases=2)
+    assert [layer.name for layer in classical.layers] == [layer.name for layer in gaussian.layers]
+    assert classical.output_shape == gaussian.output_shape == (None, *input_shape[:-1], 1)
+    assert type(classical.get_layer("down1_1").conv).__name__ == conv
+    assert type(gaussian.get_layer("down1_1").conv).__name__ == f"GaussianDerivative{conv}"
+    # 3-D: N = 10 basis kernels of order 2 against 125 weights per channel pair (1-D: 3 against 5)
+    assert count_parameters(gaussian) / count_parameters(classical) <= budget
+    # Both 3-D U-nets train in tests/test_cli.py's `unet --volumes --smoke` run.
+    x = rng().uniform(size=(1, *input_shape)).astype("float32")
+    for model in (classical, gaussian):
+        out = keras.ops.convert_to_numpy(model(x))
+        assert out.shape == (1, *input_shape[:-1], 1) and ((out >= 0) & (out <= 1)).all()
+
+
 def test_unet_input_must_divide():
     with pytest.raises(ValueError, match=r"divisible by 2\*\*depth = 8"):
         unet((60, 60, 3))

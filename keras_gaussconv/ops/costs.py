@@ -17,21 +17,36 @@ from keras_gaussconv.ops.fft import fft_length
 # (TensorFlow: depthwise; elsewhere the channels go into the batch of one dense
 # convolution), "depthwise" for the separable combination's depthwise step, "fft_full"
 # and "fft_separable" for a flop of the FFT path of each combination (their transforms
-# and products differ in shape, and XLA prices them very differently). A backend not
-# listed uses TensorFlow's.
+# and products differ in shape, and XLA prices them very differently), and optionally
+# "pointwise" for the 1×1 combination steps of the basis paths (1 when not given). A
+# backend not listed uses TensorFlow's.
 PRICES = {
     "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
     "jax": {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
     "torch": {"full_basis": 4.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
+}
+# 1-D and 3-D layers run other kernels (TensorFlow's full basis-first path is a depthwise
+# convolution only up to rank 2, a 3-D depthwise step is a grouped convolution, an
+# N-D FFT transposes between its 1-D transforms): their prices, fitted the same way
+# from `benchmarks/bench_ranks.py`, replace the 2-D ones where given.
+RANK_PRICES = {
+    "tensorflow": {
+        1: {"full_basis": 10.0, "fft_full": 8.0, "fft_separable": 8.0},
+        3: {"full_basis": 2.5, "depthwise": 64.0, "fft_full": 24.0, "fft_separable": 40.0},
+    },
+    "jax": {1: {"full_basis": 16.0}},
+    "torch": {1: {"fft_separable": 12.0, "pointwise": 1.5}, 3: {"full_basis": 3.0}},
 }
 # The same for inference of folded layers: 1×1 and depthwise forward passes.
 FOLD_POINTWISE_COST = 6.0
 FOLD_DEPTHWISE_COST = 30.0
 
 
-def backend_prices(backend=None):
-    """The price table of `backend` (default: the active Keras backend)."""
-    return PRICES.get(backend or keras.backend.backend(), PRICES["tensorflow"])
+def backend_prices(backend=None, rank=2):
+    """The price table of `backend` (default: the active Keras backend) for layers of `rank`."""
+    backend = backend or keras.backend.backend()
+    prices = PRICES.get(backend, PRICES["tensorflow"])
+    return {**prices, **RANK_PRICES.get(backend, {}).get(rank, {})}
 
 
 def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, spatial, prices=None):
@@ -41,9 +56,9 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
     pixels (voxels, samples):
 
     * kernel: F_in·F_out·k·P; depthwise (F_out = C·M): depthwise·F_out·k·P;
-    * basis, full: (full_basis·F_in·B·N·k + F_in·B·N·F_out)·P;
-    * basis, separable: F_in·B·N·P_in + (depthwise·B·N·k + B·N·F_out)·P;
-    * basis, depthwise: (full_basis·C·B'·N·k + F_out·N)·P, B' = 1 on
+    * basis, full: (full_basis·F_in·B·N·k + pointwise·F_in·B·N·F_out)·P;
+    * basis, separable: pointwise·(F_in·B·N·P_in + B·N·F_out·P) + depthwise·B·N·k·P;
+    * basis, depthwise: (full_basis·C·B'·N·k + pointwise·F_out·N)·P, B' = 1 on
       TensorFlow (a depthwise convolution), else B (the channels in the batch
       of one convolution with all B·N kernels);
     * fft (only with a known spatial size), FFT length L = Π L_a and
@@ -55,27 +70,28 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
         spec: the `ConvSpec`.
         combination: "full", "separable" or "depthwise".
         spatial: input sizes (r ints, or None where unknown).
-        prices: a price table; default `backend_prices()`.
+        prices: a price table; default `backend_prices(rank=spec.rank)`.
 
     Returns:
         Dict path → cost; "fft" only when every spatial size is known.
     """
-    prices = prices or backend_prices()
+    prices = prices or backend_prices(rank=spec.rank)
     f_in, f_out, b, n = in_channels, filters, num_bases, num_kernels
     k = spec.kernel_area
     known = None not in spatial
     pixels = math.prod(spec.output_shape(spatial)) if known else 1
     pixels_in = math.prod(spatial) if known else 1
+    mixing = prices.get("pointwise", 1.0)
     pointwise = f_in * b * n * pixels_in + b * n * f_out * pixels
     if combination == "depthwise":
         bases_per_channel = 1 if keras.backend.backend() == "tensorflow" and spec.rank <= 2 else b
-        basis = (prices["full_basis"] * f_in * bases_per_channel * n * k + f_out * n) * pixels
+        basis = (prices["full_basis"] * f_in * bases_per_channel * n * k + mixing * f_out * n) * pixels
         costs = {"kernel": prices["depthwise"] * f_out * k * pixels, "basis": basis}
     elif combination == "separable":
-        basis = pointwise + prices["depthwise"] * b * n * k * pixels
+        basis = mixing * pointwise + prices["depthwise"] * b * n * k * pixels
         costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
     else:
-        basis = (prices["full_basis"] * f_in * b * n * k + f_in * b * n * f_out) * pixels
+        basis = (prices["full_basis"] * f_in * b * n * k + mixing * f_in * b * n * f_out) * pixels
         costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
     if known:
         lengths = [fft_length(size) for size in spec.padded_shape(spatial)]

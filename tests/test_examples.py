@@ -1,0 +1,86 @@
+"""The signal and ConvNeXt examples: their pieces, and a smoke run of each."""
+
+import importlib.util
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from conftest import to_numpy
+from keras_gaussconv import GaborConv1D, GaussianDerivativeDepthwiseConv2D, count_parameters
+from keras_gaussconv.datasets import DISTRACTOR_FREQUENCIES, TONE_FREQUENCIES, load_tone_bursts
+from keras_gaussconv.models import apply_convnext_block, convnext_classifier
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tone_bursts_have_their_class_frequency():
+    signals, labels = load_tone_bursts("train", count=64)
+    assert signals.shape == (64, 256, 1) and np.bincount(labels).tolist() == [16] * 4
+    test, _ = load_tone_bursts("test", count=8)
+    assert not any(np.array_equal(a, b) for a in signals for b in test)
+    # The class frequency's band holds more energy than any other class band, on average per class.
+    spectra = np.abs(np.fft.rfft(signals[..., 0], axis=1)) ** 2
+    frequencies = np.fft.rfftfreq(256)
+    band = np.array([[spectra[:, np.abs(frequencies - f) < 0.01].sum(1)] for f in TONE_FREQUENCIES])[:, 0].T
+    for c in range(4):
+        assert np.argmax(band[labels == c].mean(0)) == c
+    assert set(TONE_FREQUENCIES).isdisjoint(DISTRACTOR_FREQUENCIES)
+
+
+def test_gabor_frequency_response_peaks_at_its_frequency():
+    module = example("gabor_filterbank_1d")
+    layer = GaborConv1D(1, 63, num_kernels=1, use_bias=False, padding="same",
+                        frequency_initializer=keras.initializers.Constant(0.2), sigma_initializer=keras.initializers.Constant(8.0))
+    layer.build((None, 100, 1))
+    frequencies, responses = module.frequency_responses(layer)
+    assert responses.shape == (len(frequencies), 1)
+    assert abs(frequencies[np.argmax(responses[:, 0])] - 0.2) < 0.01
+
+
+def test_gabor_filterbank_smoke(tmp_path):
+    module = example("gabor_filterbank_1d")
+    results, pictures = module.run(module.SETTINGS["smoke"])
+    assert results["gabor"]["parameters"] < results["conv1d"]["parameters"]
+    assert all(0 <= a <= 1 for r in results.values() for a in r["accuracy"])
+    # training moved the filters
+    assert not np.allclose(pictures["before"][1], pictures["after"][1])
+    module.plot(pictures, tmp_path / "responses.png")
+    assert (tmp_path / "responses.png").stat().st_size > 0
+
+
+def test_convnext_block_is_residual_and_the_structured_one_is_smaller():
+    inputs = keras.Input((16, 16, 32))
+    stock = keras.Model(inputs, apply_convnext_block(inputs, 31, structured=False, name="a"))
+    ours = keras.Model(inputs, apply_convnext_block(inputs, 31, structured=True, name="b"))
+    depthwise = ours.get_layer("b_depthwise")
+    assert isinstance(depthwise, GaussianDerivativeDepthwiseConv2D)
+    # per channel 6 coefficients (+ a shared basis) against 31² weights
+    assert count_parameters(stock) - count_parameters(ours) == 32 * 31 * 31 - 32 * 6 - 5 * 6
+    x = np.random.default_rng(0).normal(size=(2, 16, 16, 32)).astype("float32")
+    for model in (stock, ours):
+        assert tuple(model(x).shape) == x.shape
+
+
+def test_convnext_classifier_trains():
+    model = convnext_classifier((16, 16, 1), 10, channels=(8, 16), kernel_size=7)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(size=(4, 16, 16, 1)).astype("float32")
+    before = [to_numpy(w).copy() for w in model.trainable_weights]
+    model.train_on_batch(x, np.arange(4))
+    assert sum(not np.array_equal(to_numpy(w), b) for w, b in zip(model.trainable_weights, before)) == len(before)
+
+
+def test_convnext_digits_smoke():
+    module = example("convnext_digits")
+    rows = module.run(module.SETTINGS["smoke"])
+    assert [(r["kernel_size"], r["structured"]) for r in rows] == [(7, False), (7, True)]
+    assert rows[1]["parameters"] < rows[0]["parameters"]
+    assert all(0 <= a <= 1 for r in rows for a in r["accuracy"])
