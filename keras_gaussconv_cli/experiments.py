@@ -496,7 +496,7 @@ def plot_segmentations(pictures, path, count=3):
 
 
 VOLUME_SETTINGS = {
-    "full": dict(size=32, train=48, validation=16, test=32, depth=2, epochs=20, patience=6,
+    "full": dict(size=32, train=32, validation=16, test=32, depth=2, epochs=40, patience=8,
                  learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2)),
     "quick": dict(size=32, train=24, validation=8, test=16, depth=2, epochs=8, patience=8,
                   learning_rates=(3e-3, 1e-2), seeds=(0, 1)),

@@ -317,6 +317,26 @@ def test_auto_runs_the_cheapest_path(kind, separable):
     assert layer.execution_path == cheapest(layer.path_costs()) and set(layer.path_costs()) == set(PATHS)
 
 
+# The measured-fastest path (benchmarks/bench_ranks.py, README) at points where it wins clearly.
+MEASURED_FASTEST = {
+    "tensorflow": [("gaussian1d", 31, False, (16, 1024, 32), 64, "fft"), ("gaussian3d", 3, True, (4, 16, 16, 16, 16), 32, "kernel"),
+                   ("gaussian3d", 7, False, (4, 16, 16, 16, 16), 32, "basis")],
+    "jax": [("gaussian1d", 7, False, (16, 1024, 32), 64, "kernel"), ("gaussian3d", 7, False, (4, 16, 16, 16, 16), 32, "fft")],
+    "torch": [("gaussian1d", 31, False, (16, 1024, 32), 64, "basis"), ("gaussian3d", 3, False, (4, 16, 16, 16, 16), 32, "kernel")],
+}
+
+
+@pytest.mark.parametrize("backend", sorted(MEASURED_FASTEST))
+def test_auto_picks_the_measured_fastest_path_per_backend(backend, monkeypatch):
+    from keras_gaussconv.ops import costs
+
+    monkeypatch.setattr(costs.keras.backend, "backend", lambda: backend)
+    for kind, kernel_size, separable, shape, filters, fastest in MEASURED_FASTEST[backend]:
+        layer = make(kind, filters, kernel_size, separable=separable, padding="same")  # the benchmark's layers
+        layer.build(shape)
+        assert layer.execution_path == fastest, (kind, kernel_size, separable)
+
+
 @pytest.mark.parametrize("kind", LAYERS)
 def test_kernel_property_is_the_dense_kernel(kind):
     x = signals(kind, 3)

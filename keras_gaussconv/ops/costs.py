@@ -22,20 +22,26 @@ from keras_gaussconv.ops.fft import fft_length
 # backend not listed uses TensorFlow's.
 PRICES = {
     "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
-    "jax": {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
-    "torch": {"full_basis": 4.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
+    "jax": {"full_basis": 10.0, "depthwise": 128.0, "fft_full": 16.0, "fft_separable": 24.0},
+    "torch": {"full_basis": 3.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0, "pointwise": 3.0},
 }
 # 1-D and 3-D layers run other kernels (TensorFlow's full basis-first path is a depthwise
 # convolution only up to rank 2, a 3-D depthwise step is a grouped convolution, an
 # N-D FFT transposes between its 1-D transforms): their prices, fitted the same way
-# from `benchmarks/bench_ranks.py`, replace the 2-D ones where given.
+# from `benchmarks/bench_ranks.py`, are their own tables.
 RANK_PRICES = {
     "tensorflow": {
-        1: {"full_basis": 10.0, "fft_full": 8.0, "fft_separable": 8.0},
+        1: {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 8.0, "fft_separable": 8.0},
         3: {"full_basis": 2.5, "depthwise": 64.0, "fft_full": 24.0, "fft_separable": 40.0},
     },
-    "jax": {1: {"full_basis": 16.0}},
-    "torch": {1: {"fft_separable": 12.0, "pointwise": 1.5}, 3: {"full_basis": 3.0}},
+    "jax": {
+        1: {"full_basis": 16.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
+        3: {"full_basis": 10.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 2.0},
+    },
+    "torch": {
+        1: {"full_basis": 4.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 12.0, "pointwise": 1.5},
+        3: {"full_basis": 3.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
+    },
 }
 # The same for inference of folded layers: 1×1 and depthwise forward passes.
 FOLD_POINTWISE_COST = 6.0
@@ -45,8 +51,8 @@ FOLD_DEPTHWISE_COST = 30.0
 def backend_prices(backend=None, rank=2):
     """The price table of `backend` (default: the active Keras backend) for layers of `rank`."""
     backend = backend or keras.backend.backend()
-    prices = PRICES.get(backend, PRICES["tensorflow"])
-    return {**prices, **RANK_PRICES.get(backend, {}).get(rank, {})}
+    backend = backend if backend in PRICES else "tensorflow"
+    return RANK_PRICES[backend].get(rank, PRICES[backend]) if rank != 2 else PRICES[backend]
 
 
 def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, spatial, prices=None):
