@@ -156,9 +156,8 @@ def contenders_for(kernel, num_bases, order, separable, x):
     return [(Contender(name, layer, x, y), kinds) for name, layer, kinds in entries], chosen
 
 
-def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True):
-    x = np.random.default_rng(0).normal(size=(BATCH, SIZE, SIZE, F_IN)).astype("float32")
-    contenders, chosen = contenders_for(kernel, num_bases, order, separable, x)
+def time_interleaved(contenders, repeats, warmup):
+    """Times every `(contender, kinds)` `repeats` rounds after `warmup` untimed ones, round by round."""
     for _ in range(warmup):
         for contender, kinds in contenders:
             for kind in kinds:
@@ -169,6 +168,12 @@ def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True)
         for contender, kinds in contenders:
             for kind in kinds:
                 contender.time(kind)
+
+
+def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True):
+    x = np.random.default_rng(0).normal(size=(BATCH, SIZE, SIZE, F_IN)).astype("float32")
+    contenders, chosen = contenders_for(kernel, num_bases, order, separable, x)
+    time_interleaved(contenders, repeats, warmup)
     result = {
         "kernel_size": kernel, "num_bases": num_bases, "order": order,
         "separable": separable, "auto_path": chosen, "seconds": {}, "memory_mb": {},

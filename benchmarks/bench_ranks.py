@@ -35,7 +35,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_layers import Contender, backend_version  # noqa: E402
+from bench_layers import Contender, backend_version, time_interleaved  # noqa: E402
 from keras_gaussconv import (  # noqa: E402
     GaborConv1D,
     GaussianDerivativeConv1D,
@@ -110,16 +110,7 @@ def contenders(point):
 
 def run_point(index, point, repeats, warmup, memory):
     timed, chosen = contenders(point)
-    for _ in range(warmup):
-        for contender, kinds in timed:
-            for kind in kinds:
-                contender.time(kind)
-    for contender, _ in timed:
-        contender.times = {"train": [], "infer": []}
-    for _ in range(repeats):
-        for contender, kinds in timed:
-            for kind in kinds:
-                contender.time(kind)
+    time_interleaved(timed, repeats, warmup)
     result = {key: point[key] for key in ("family", "layer", "kernel_size", "separable")}
     result.update(auto_path=chosen, seconds={}, memory_mb={})
     for contender, kinds in timed:

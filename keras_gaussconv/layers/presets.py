@@ -91,6 +91,12 @@ class DisplacedGaussianConv2D(BasisConv2D):
 
 {shapes}
 
+    Example:
+
+    >>> layer = DisplacedGaussianConv2D(16, 9, num_units=4, num_bases=2, padding="same")
+    >>> layer.compute_output_shape((None, 28, 28, 3))
+    (None, 28, 28, 16)
+
     Reference:
         D. Tabernik, M. Kristan, A. Leonardis. Spatially-Adaptive Filter Units
         for Compact and Efficient Deep Neural Networks. IJCV 2020.
