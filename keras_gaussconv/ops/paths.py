@@ -76,14 +76,8 @@ def separable_matrices(beta, lam, dtype):
 
 
 def depthwise(x, kernel, spec):
-    """Correlates channel c of `x` with `kernel[..., c]`, kernel `(*kernel_size, C)`.
-
-    Keras' `depthwise_conv` covers ranks 1 and 2; rank 3 is a grouped `conv`
-    (one group per channel).
-    """
-    if spec.rank <= 2:
-        return ops.depthwise_conv(x, kernel[..., None], **spec.conv_kwargs())
-    return ops.conv(x, kernel[..., None, :], **spec.conv_kwargs())
+    """Correlates channel c of `x` with `kernel[..., c]`, kernel `(*kernel_size, C)` (multiplier 1)."""
+    return depthwise_multiplier(x, kernel[..., None], spec)
 
 
 def depthwise_multiplier(x, kernel, spec):
@@ -96,6 +90,21 @@ def depthwise_multiplier(x, kernel, spec):
     channels, multiplier = kernel.shape[-2:]
     grouped = ops.reshape(kernel, (*kernel.shape[:-2], 1, channels * multiplier))
     return ops.conv(x, grouped, **spec.conv_kwargs())
+
+
+def _responses_in_batch(x, phi, spec):
+    """Every input channel correlated with all B·N basis kernels, the channels put in the batch.
+
+    (n, *spatial, C) → (n·C, *out, B·N) through one dense convolution with one input
+    channel: the multiply-adds of a depthwise convolution with multiplier B·N,
+    which XLA's CPU backend runs 60–90× slower than a dense convolution (this
+    form: 0.5–4×, measured on JAX, 2-D). Returns the responses and `out`.
+    """
+    rank = spec.rank
+    size = ops.shape(x)
+    planes = ops.reshape(ops.moveaxis(x, -1, 1), (-1, *size[1 : rank + 1], 1))
+    r = ops.conv(planes, phi_channels(phi)[..., None, :], **spec.conv_kwargs())
+    return r, ops.shape(r)[1 : rank + 1]
 
 
 def depthwise_basis_first(x, phi, omega, spec):
@@ -115,10 +124,7 @@ def depthwise_basis_first(x, phi, omega, spec):
         out = ops.shape(r)[1 : rank + 1]
         r = ops.reshape(r, (-1, *out, channels, n))
     else:
-        size = ops.shape(x)
-        planes = ops.reshape(ops.moveaxis(x, -1, 1), (-1, *size[1 : rank + 1], 1))
-        r = ops.conv(planes, phi_channels(phi)[..., None, :], **spec.conv_kwargs())  # (batch·C, *out, B·N)
-        out = ops.shape(r)[1 : rank + 1]
+        r, out = _responses_in_batch(x, phi, spec)  # (batch·C, *out, B·N)
         r = ops.reshape(r, (-1, b, channels // b, *out, b, n))
         s = _spatial_letters(rank)
         eye = ops.cast(np.eye(b, dtype="float32"), x.dtype)
@@ -144,22 +150,15 @@ def full_basis_first(x, phi, omega, spec):
     """Responses r of every input channel to the B·N kernels, then the 1×1 ω.
 
     TensorFlow (ranks 1, 2): a depthwise convolution with depth multiplier B·N.
-    Elsewhere the channels go into the batch, (n, *spatial, F_in) → (n·F_in,
-    *spatial, 1), for one dense convolution with B·N outputs — the same
-    multiply-adds; XLA's CPU backend runs the depthwise form 60–90× slower than
-    a dense convolution, this one 0.5–4× (measured on JAX, 2-D).
+    Elsewhere `_responses_in_batch`: the same multiply-adds as one dense convolution.
     """
     b, n, f_in = phi.shape[0], phi.shape[-1], x.shape[-1]
     rank = spec.rank
-    kernels = phi_channels(phi)
     if keras.backend.backend() == "tensorflow" and rank <= 2:
-        spread = ops.broadcast_to(kernels[..., None, :], (*spec.kernel_size, f_in, b * n))
+        spread = ops.broadcast_to(phi_channels(phi)[..., None, :], (*spec.kernel_size, f_in, b * n))
         r = ops.depthwise_conv(x, spread, **spec.conv_kwargs())
     else:
-        size = ops.shape(x)
-        planes = ops.reshape(ops.moveaxis(x, -1, 1), (-1, *size[1 : rank + 1], 1))
-        r = ops.conv(planes, kernels[..., None, :], **spec.conv_kwargs())
-        out = ops.shape(r)[1 : rank + 1]
+        r, out = _responses_in_batch(x, phi, spec)
         r = ops.moveaxis(ops.reshape(r, (-1, f_in, *out, b * n)), 1, -2)
         r = ops.reshape(r, (-1, *out, f_in * b * n))
     # Channel i·B·N + b·N + n of r meets ω[b, i, j, n] for output b·(F_out/B) + j.
