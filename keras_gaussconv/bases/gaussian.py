@@ -64,27 +64,26 @@ def gaussian_derivative(x, sigma, order):
     return gaussian_derivatives(x, sigma, order)[order]
 
 
-def _select_orders(derivatives, orders):
-    """Pick derivative `orders[n]` for kernel n: (K+1) × (B, *kernel_size, N) → (B, *kernel_size, N)."""
-    one_hot = np.eye(len(derivatives), dtype="float32")[orders]  # (N, K + 1)
-    stacked = ops.stack(derivatives, axis=0)
-    s = "dhw"[6 - len(stacked.shape) :]
-    return ops.einsum(f"kb{s}n,nk->b{s}n", stacked, ops.cast(one_hot, stacked.dtype))
-
-
 def _derivative_products(coords, sigma, order):
     """φ[b, n] = Π_a G_{p_a}(y_a, σ_a) over the r axes, (p_a) = `derivative_orders(order, r)`[n].
 
-    coords: r tensors `(B, *kernel_size, N)`; sigma: `(B, N, r)`.
+    coords: r tensors `(B, *kernel_size, N)`; sigma: `(B, N, r)`. The r axes are
+    stacked and go through `gaussian_derivatives` once: on eager backends
+    (PyTorch) the basis' cost is its number of small operations, not its flops.
     """
     rank = len(coords)
-    orders = np.array(derivative_orders(order, rank))
+    y = ops.stack(coords, axis=0)  # (r, B, *kernel_size, N)
+    sigma = ops.transpose(sigma, (2, 0, 1))  # (r, B, N)
     for _ in range(rank):
-        sigma = ops.expand_dims(sigma, 1)  # (B, 1, …, 1, N, r)
-    product = None
-    for a, y in enumerate(coords):
-        g = _select_orders(gaussian_derivatives(y, sigma[..., a], int(orders[:, a].max())), orders[:, a])
-        product = g if product is None else product * g
+        sigma = ops.expand_dims(sigma, 2)  # (r, B, 1, …, 1, N)
+    derivatives = ops.stack(gaussian_derivatives(y, sigma, order), axis=0)  # (K + 1, r, B, *kernel_size, N)
+    # One-hot of each kernel's per-axis orders picks G_{p_a} for axis a, kernel n.
+    one_hot = np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]  # (N, r, K + 1)
+    s = "dhw"[3 - rank :]
+    g = ops.einsum(f"kab{s}n,nak->ab{s}n", derivatives, ops.cast(one_hot, derivatives.dtype))
+    product = g[0]
+    for a in range(1, rank):
+        product = product * g[a]
     return product
 
 

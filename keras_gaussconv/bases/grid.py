@@ -105,10 +105,7 @@ def rotate_and_shift_3d(x, y, z, offset, rotation):
         Tuple `(y1, y2, y3)`, each of shape `(B, kd, kh, kw, N)`.
     """
     offset, rotation = as_tensors(x, offset, rotation)
-    matrix = rotation_matrix(rotation)  # (B, N, 3, 3)
-    grid = [c[None, :, :, :, None] for c in (x, y, z)]
-    coords = []
-    for a in range(3):
-        u = sum(grid[c] * matrix[:, None, None, None, :, c, a] for c in range(3))
-        coords.append(u - offset[:, None, None, None, :, a])
-    return tuple(coords)
+    grid = ops.stack([x, y, z], axis=0)  # (3, kd, kh, kw)
+    # u_a = Σ_c R[c, a] (x, y, z)_c: one contraction (an eager backend's cost is its op count).
+    u = ops.einsum("cdhw,bnca->abdhwn", grid, rotation_matrix(rotation))
+    return tuple(ops.unstack(u - ops.transpose(offset, (2, 0, 1))[:, :, None, None, None, :], axis=0))
