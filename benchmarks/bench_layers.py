@@ -114,6 +114,27 @@ class Contender:
         else:
             self.model.predict_on_batch(self.x)
 
+    def planned_memory(self):
+        """MiB of XLA's buffer plan for one jitted forward + backward pass (JAX only).
+
+        Temporaries (activations kept for the backward pass, spectra,
+        responses) plus the gradients: the compiler's own accounting, so the
+        same on every run, unlike a process' resident memory, which allocator
+        caches blur at these sizes.
+        """
+        import jax
+
+        model = self.model
+        frozen = [v.value for v in model.non_trainable_variables]
+
+        def loss(trainable, x, y):
+            out, _ = model.stateless_call(trainable, frozen, x, training=True)
+            return jax.numpy.mean(jax.numpy.square(out - y))
+
+        trainable = [v.value for v in model.trainable_variables]
+        stats = jax.jit(jax.grad(loss)).lower(trainable, self.x, self.y).compile().memory_analysis()
+        return (stats.temp_size_in_bytes + stats.output_size_in_bytes) / 2**20
+
     def time(self, kind):
         start = time.perf_counter()
         self.step(kind)

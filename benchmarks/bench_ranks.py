@@ -2,8 +2,7 @@
 
 The protocol of `bench_layers.py` (same `Contender`: a one-layer model compiled
 with Keras' defaults, timed through `train_on_batch` / `predict_on_batch`,
-interleaved rounds, median; peak memory of one training step in a fresh
-process), on three families:
+interleaved rounds, median), on four families:
 
 * 1-D: `GaussianDerivativeConv1D` (K = 3) and `GaborConv1D` (N = 8) against
   `Conv1D`, 16 × 1024 samples, 32 → 64 channels, k ∈ {7, 31, 101};
@@ -16,9 +15,13 @@ process), on three families:
   depthwise k×k, LayerNorm, 1×1 to 4C, GELU, 1×1 back, residual) with either
   depthwise convolution, same input, k ∈ {7, 31}.
 
-'same' padding throughout; every path, `auto` and the folded layers.
+'same' padding throughout; every path, `auto` and the folded layers. Memory
+(JAX runs only): the MiB of XLA's buffer plan for one jitted forward + backward
+pass (`Contender.planned_memory`), deterministic where resident-memory deltas
+drown in allocator caches at these sizes.
 
-Run: `KERAS_BACKEND=jax python benchmarks/bench_ranks.py [--family 3d] [--json PATH]`.
+Run: `KERAS_BACKEND=jax python benchmarks/bench_ranks.py [--family 3d] [--json PATH]`;
+`python benchmarks/bench_ranks.py --table PATH` prints a saved run's table again.
 """
 
 import argparse
@@ -26,8 +29,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -108,7 +109,7 @@ def contenders(point):
     return [(Contender(name, layer, x, y), kinds) for name, layer, kinds in entries], chosen
 
 
-def run_point(index, point, repeats, warmup, memory):
+def run_point(point, repeats, warmup, memory):
     timed, chosen = contenders(point)
     time_interleaved(timed, repeats, warmup)
     result = {key: point[key] for key in ("family", "layer", "kernel_size", "separable")}
@@ -116,9 +117,7 @@ def run_point(index, point, repeats, warmup, memory):
     for contender, kinds in timed:
         result["seconds"][contender.name] = {k: statistics.median(contender.times[k]) for k in kinds}
         if memory and "train" in kinds and contender.name != "auto":
-            out = subprocess.run([sys.executable, __file__, "--memory-of", f"{index},{contender.name}"],
-                                 capture_output=True, text=True, check=True)
-            result["memory_mb"][contender.name] = float(out.stdout.strip().splitlines()[-1])
+            result["memory_mb"][contender.name] = contender.planned_memory()
     if memory:
         result["memory_mb"]["auto"] = result["memory_mb"][chosen]
     return result
@@ -126,7 +125,7 @@ def run_point(index, point, repeats, warmup, memory):
 
 def markdown(results):
     lines = [
-        "| layer | k | comb. | auto → | train: kernel | basis | fft | auto | infer: auto | folded | stock train ms | peak MiB stock / auto |",
+        "| layer | k | comb. | auto → | train: kernel | basis | fft | auto | infer: auto | folded | stock train ms | XLA MiB stock / auto |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -162,21 +161,21 @@ def main():
     parser.add_argument("--family", choices=sorted(INPUTS), action="append", help="only these families (repeatable)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: "index,contender"
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory plan (measured on JAX only)")
+    parser.add_argument("--table", metavar="PATH", help="only print the table and targets of a saved --json run")
     args = parser.parse_args()
-    points = grid()
-    if args.memory_of:
-        index, name = args.memory_of.split(",")
-        timed, _ = contenders(points[int(index)])
-        print(next(c for c, _ in timed if c.name == name).memory())
+    if args.table:
+        with open(args.table) as saved:
+            data = json.load(saved)
+        print(f"{data['machine']}; median of {data['repeats']} interleaved rounds.\n\n{markdown(data['results'])}\n\nTargets:\n{summary(data['results'])}")
         return
+    memory = not args.no_memory and keras.backend.backend() == "jax"
     keras.utils.set_random_seed(0)
     results = []
-    for index, point in enumerate(points):
+    for point in grid():
         if args.family and point["family"] not in args.family:
             continue
-        result = run_point(index, point, args.repeats, warmup=2, memory=not args.no_memory)
+        result = run_point(point, args.repeats, warmup=2, memory=memory)
         results.append(result)
         s = result["seconds"]
         print(f"{point['layer']} k={point['kernel_size']} {'sep ' if point['separable'] else 'full'} auto→{result['auto_path']:6s} "
