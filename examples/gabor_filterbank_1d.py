@@ -70,10 +70,9 @@ def run(settings, verbose=0):
 
 
 def plot(pictures, path):
-    from keras_gaussconv.plotting import _pyplot
+    from keras_gaussconv.plotting import subplots
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(9, 3), sharey=True)
     for ax, (title, (frequencies, responses)) in zip(axes, pictures.items()):
         ax.plot(frequencies, responses / responses.max(), linewidth=1)
         for f in TONE_FREQUENCIES:
@@ -85,7 +84,6 @@ def plot(pictures, path):
     axes[0].set_ylabel("|response| (normalised)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def main():

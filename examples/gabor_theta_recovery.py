@@ -156,10 +156,7 @@ def wrap(theta, period):
 
 
 def main(output_dir="."):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from keras_gaussconv.plotting import subplots
 
     keras.utils.set_random_seed(0)
     image = camera()
@@ -193,7 +190,7 @@ def main(output_dir="."):
               f"loss {losses[best]:.2e}; θ over the last 50 steps spans "
               f"{np.ptp(trajectory[-50:, best]):.3f} rad")
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     for ax, kind in zip(axes[:2], ("gabor", "gaussian")):
         ax.plot(grid[kind], landscapes[kind], color="black", lw=1)
         ax.axvline(TARGET_THETA, color="green", ls="--", label="target π/4")

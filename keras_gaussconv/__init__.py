@@ -21,4 +21,4 @@ from keras_gaussconv.layers import (
 )
 from keras_gaussconv.utils import count_parameters, structured_layers
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

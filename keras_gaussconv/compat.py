@@ -51,13 +51,12 @@ def from_reference_config(config, **kwargs):
     Returns:
         An unbuilt `GaussianDerivativeConv2D`.
 
-    Example:
-
-    >>> layer = from_reference_config(
-    ...     {"filters": 16, "kernel_size": (7, 7), "num_basis": 4, "order": 3,
-    ...      "separated": True})
-    >>> layer.padding, layer.use_bias, layer.separable
-    ('same', False, True)
+    Examples:
+        >>> layer = from_reference_config(
+        ...     {"filters": 16, "kernel_size": (7, 7), "num_basis": 4, "order": 3,
+        ...      "separated": True})
+        >>> layer.padding, layer.use_bias, layer.separable
+        ('same', False, True)
     """
     missing = [key for key in _REQUIRED if key not in config]
     if missing:

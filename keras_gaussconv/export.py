@@ -1,11 +1,12 @@
-"""Fold trained models into stock Keras layers, and export them (TensorFlow).
+"""Fold trained models into stock Keras layers, and export them (SavedModel, TFLite, ONNX).
 
 Every structured layer is linear in its input, so once trained it is a plain
 convolution with constant weights. `fold` returns a model made only of stock
 Keras layers: it reloads with `keras.models.load_model` without this package
-and serves at the cost of a plain CNN. The exports fold first; they run on the
-TensorFlow and JAX backends (Keras cannot export a PyTorch-backend model to
-TensorFlow's formats).
+and serves at the cost of a plain CNN. The exports fold first. SavedModel and
+TFLite run on the TensorFlow and JAX backends (Keras cannot export a
+PyTorch-backend model to TensorFlow's formats); ONNX on all three (the `onnx`
+extra).
 """
 
 import tempfile
@@ -45,12 +46,11 @@ def fold(model):
         The folded `keras.Model`; its outputs equal `model`'s up to float32
         round-off.
 
-    Example:
-
-    >>> model = keras.Sequential([keras.Input((16, 16, 3)), GaussianDerivativeConv2D(4, 5)])
-    >>> folded = fold(model)  # folded.save(path) loads without keras_gaussconv
-    >>> [type(layer).__name__ for layer in folded.layers]
-    ['Conv2D']
+    Examples:
+        >>> model = keras.Sequential([keras.Input((16, 16, 3)), GaussianDerivativeConv2D(4, 5)])
+        >>> folded = fold(model)  # folded.save(path) loads without keras_gaussconv
+        >>> [type(layer).__name__ for layer in folded.layers]
+        ['Conv2D']
     """
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError(f"`model` must be a built Keras model. Received: model={model!r}")
@@ -74,6 +74,10 @@ def fold(model):
     for original, new in copies:
         if original.weights:
             new.set_weights(original.get_weights())
+    # A model Keras made but never called refuses `export(format="onnx")`; one symbolic
+    # call on fresh inputs of the model's shapes marks it called and computes nothing.
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in folded.inputs]
+    folded(inputs[0] if len(inputs) == 1 else inputs)
     return folded
 
 
@@ -133,4 +137,20 @@ def export_tflite(model, path, quantize=None):
         if quantize == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         Path(path).write_bytes(converter.convert())
+    return folded
+
+
+def export_onnx(model, path, opset_version=None):
+    """Folds `model` and writes an ONNX file (`model.export(format="onnx")`) to `path`.
+
+    Works on every backend (Keras converts with tf2onnx, jax2onnx or
+    torch.onnx: `pip install 'keras-gaussconv[onnx]'`). Folding first
+    also exports layers on the FFT path, which has no ONNX operators; run the
+    file with `onnxruntime.InferenceSession(path)`.
+
+    Returns:
+        The folded model.
+    """
+    folded = fold(model)
+    folded.export(str(path), format="onnx", verbose=False, opset_version=opset_version)
     return folded

@@ -87,10 +87,12 @@ def check_export(args):
         raise CommandError(f"no such model file: {args.model}")
     if model.suffix == ".keras" and not zipfile.is_zipfile(model):
         raise CommandError(f"{args.model} is not a .keras file (a .keras file is a zip archive saved by model.save)")
-    if not (args.saved_model or args.tflite or args.folded):
-        raise CommandError("nothing to do: give --saved-model DIR, --tflite FILE and/or --folded FILE")
+    if not (args.saved_model or args.tflite or args.folded or args.onnx):
+        raise CommandError("nothing to do: give --saved-model DIR, --tflite FILE, --onnx FILE and/or --folded FILE")
     # Checked before the model is loaded and converted, not after.
-    for option, path in (("--tflite", args.tflite), ("--folded", args.folded), ("--saved-model", args.saved_model)):
+    for option, path in (
+        ("--tflite", args.tflite), ("--folded", args.folded), ("--saved-model", args.saved_model), ("--onnx", args.onnx)
+    ):
         if path:
             _writable_dir(Path(path).parent, option, path)
 
@@ -115,7 +117,7 @@ def cmd_export(args):
 
     import keras_gaussconv  # noqa: F401  (registers the layers for loading)
     from keras_gaussconv.utils import structured_layers
-    from keras_gaussconv.export import check_export_backend, export_saved_model, export_tflite, fold
+    from keras_gaussconv.export import check_export_backend, export_onnx, export_saved_model, export_tflite, fold
 
     if args.saved_model or args.tflite:
         try:
@@ -137,6 +139,12 @@ def cmd_export(args):
     if args.tflite:
         export_tflite(model, args.tflite, quantize=args.quantize)
         print(f"wrote {args.tflite}")
+    if args.onnx:
+        try:
+            export_onnx(model, args.onnx)
+        except ImportError as error:  # a converter of the onnx extra is missing
+            raise CommandError(f"{_first_line(error)} (pip install 'keras-gaussconv[onnx]')") from error
+        print(f"wrote {args.onnx}")
 
 
 def cmd_plot(args):
@@ -192,6 +200,7 @@ def build_parser():
     export.add_argument("--saved-model", metavar="DIR", help="write a TensorFlow SavedModel")
     export.add_argument("--tflite", metavar="FILE", help="write a TensorFlow Lite model")
     export.add_argument("--quantize", choices=["dynamic"], help="TFLite dynamic-range quantisation")
+    export.add_argument("--onnx", metavar="FILE", help="write an ONNX model (the onnx extra; any backend)")
     export.add_argument("--folded", metavar="FILE", help="write the folded model as .keras (no package needed)")
     export.set_defaults(run=cmd_export, check=check_export)
 

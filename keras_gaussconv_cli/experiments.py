@@ -59,8 +59,10 @@ def _reset(model, weights, learning_rate=None):
     so one compiled model serves many runs and is traced once; `learning_rate` replaces a
     constant rate (a schedule is left as compiled)."""
     model.set_weights(weights)
+    rate = model.optimizer.learning_rate  # a constant rate is itself one of the optimizer's variables
     for variable in model.optimizer.variables:
-        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+        if variable is not rate:
+            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
     if learning_rate is not None:
         model.optimizer.learning_rate = learning_rate
 
@@ -158,10 +160,9 @@ def demo_table(results):
 
 def plot_learning_curves(results, path):
     """Test accuracy against training-set size (log axis), mean ± std over seeds, one line per layer type."""
-    from keras_gaussconv.plotting import _pyplot
+    from keras_gaussconv.plotting import subplots
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     for kind, by_size in results["accuracy"].items():
         sizes = [int(n) for n in by_size]
         accuracy = np.array([100 * np.array(v) for v in by_size.values()])
@@ -176,7 +177,6 @@ def plot_learning_curves(results, path):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 # The U-net comparison (`nuclei_demo`). Per data set and network: the
@@ -444,10 +444,9 @@ def _method_rows(results, labels):
 
 def plot_validation_dice(results, path):
     """Validation Dice per epoch, mean over seeds with a ±std band, per network and data set."""
-    from keras_gaussconv.plotting import _pyplot
+    from keras_gaussconv.plotting import subplots
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(DATA_SETS), figsize=(5 * len(DATA_SETS), 3.4), squeeze=False)
+    fig, axes = subplots(1, len(DATA_SETS), figsize=(5 * len(DATA_SETS), 3.4), squeeze=False)
     for ax, name in zip(axes[0], DATA_SETS):
         for method, colour in (("classical", "tab:orange"), ("gaussian", "tab:blue")):
             r = results[name][method]
@@ -466,18 +465,16 @@ def plot_validation_dice(results, path):
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def plot_segmentations(pictures, path, count=3):
     """Test images, their ground truth and each method's prediction (seed 0), `count` rows per data set."""
-    from keras_gaussconv.plotting import _pyplot
+    from keras_gaussconv.plotting import subplots
 
-    plt = _pyplot()
     methods = list(METHOD_NAMES)
     columns = ["image", "ground truth", *[METHOD_NAMES[m].split(" (")[0] for m in methods]]
     rows = count * len(pictures)
-    fig, axes = plt.subplots(rows, len(columns), figsize=(2.1 * len(columns), 2.1 * rows), squeeze=False)
+    fig, axes = subplots(rows, len(columns), figsize=(2.1 * len(columns), 2.1 * rows), squeeze=False)
     for block, (name, ((images, masks, _), predictions)) in enumerate(pictures.items()):
         for i in range(min(count, len(images))):
             row = axes[block * count + i]
@@ -492,7 +489,6 @@ def plot_segmentations(pictures, path, count=3):
                                  f"{truth} ground truth" if title == "ground truth" else title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 VOLUME_SETTINGS = {
@@ -551,14 +547,13 @@ def volume_table(results):
 
 def plot_volume_segmentations(test, predictions, path, count=3):
     """The middle depth slice of `count` test volumes: data, exact mask, each method (seed 0)."""
-    from keras_gaussconv.plotting import _pyplot
+    from keras_gaussconv.plotting import subplots
 
-    plt = _pyplot()
     volumes, masks, _ = test
     methods = list(VOLUME_METHOD_NAMES)
     columns = ["volume (middle slice)", "exact ground truth", *[VOLUME_METHOD_NAMES[m].split(" (")[0] for m in methods]]
     count = min(count, len(volumes))
-    fig, axes = plt.subplots(count, len(columns), figsize=(2.1 * len(columns), 2.1 * count), squeeze=False)
+    fig, axes = subplots(count, len(columns), figsize=(2.1 * len(columns), 2.1 * count), squeeze=False)
     middle = volumes.shape[1] // 2
     for i in range(count):
         panels = [volumes[i, middle, ..., 0], masks[i, middle, ..., 0], *[predictions[m][i, middle, ..., 0] for m in methods]]
@@ -570,4 +565,3 @@ def plot_volume_segmentations(test, predictions, path, count=3):
                 ax.set_title(title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)

@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 from numpy.polynomial.hermite import hermval
 
-from conftest import gradients, to_numpy
+from helpers import gradients, numpy_gaussian_derivative, to_numpy
 
 from keras_gaussconv.bases import (
     derivative_orders,
@@ -18,15 +18,6 @@ from keras_gaussconv.bases import (
 )
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
-
-
-def np_gaussian_derivative(x, sigma, p):
-    """G_p(x, σ) in float64 with NumPy's Hermite series (independent of our recurrence)."""
-    coef = np.zeros(p + 1)
-    coef[p] = 1.0
-    z = x / (sigma * np.sqrt(2.0))
-    gauss = np.exp(-(x**2) / (2 * sigma**2)) / (sigma * np.sqrt(2 * np.pi))
-    return (-1.0 / (sigma * np.sqrt(2.0))) ** p * hermval(z, coef) * gauss
 
 
 def np_basis(sigma, offset, theta, order, kernel_size):
@@ -41,7 +32,7 @@ def np_basis(sigma, offset, theta, order, kernel_size):
             t = theta[b, n]
             u = x * np.cos(t) + y * np.sin(t) - offset[b, n, 0]
             v = -x * np.sin(t) + y * np.cos(t) - offset[b, n, 1]
-            out[b, :, :, n] = np_gaussian_derivative(u, sigma[b, n, 0], p) * np_gaussian_derivative(
+            out[b, :, :, n] = numpy_gaussian_derivative(u, sigma[b, n, 0], p) * numpy_gaussian_derivative(
                 v, sigma[b, n, 1], q
             )
     return out
@@ -91,7 +82,7 @@ def test_hermite_gradient_finite_at_zero():
 def test_gaussian_derivative_1d(order, sigma):
     x = np.linspace(-6, 6, 49).astype("float32")
     ours = to_numpy(gaussian_derivative(ops.convert_to_tensor(x), sigma, order))
-    ref = np_gaussian_derivative(x.astype("float64"), sigma, order)
+    ref = numpy_gaussian_derivative(x.astype("float64"), sigma, order)
     np.testing.assert_allclose(ours, ref, atol=2e-5 * np.abs(ref).max() + 1e-7, rtol=1e-4)
 
 

@@ -66,6 +66,7 @@ def test_plot_writes_the_png_asked_for(tmp_path):
         (["export", "not_a_zip.keras", "--folded", "f.keras"], "not_a_zip.keras is not a .keras file"),
         (["export", "empty.keras", "--tflite", "file/m.tflite"], "--tflite file/m.tflite: cannot create the directory file"),
         (["export", "empty.keras", "--saved-model", "file/saved"], "--saved-model file/saved: cannot create the directory file"),
+        (["export", "empty.keras", "--onnx", "file/m.onnx"], "--onnx file/m.onnx: cannot create the directory file"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, message):
@@ -88,9 +89,17 @@ def test_export_command(tmp_path):
     model.save(tmp_path / "m.keras")
     plain = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3)])
     plain.save(tmp_path / "plain.keras")
-    result = run(["export", "m.keras", "--tflite", "m.tflite", "--folded", "f.keras"], tmp_path)
+    result = run(["export", "m.keras", "--tflite", "m.tflite", "--folded", "f.keras", "--onnx", "m.onnx"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "m.tflite").stat().st_size > 0 and (tmp_path / "f.keras").stat().st_size > 0
+    import numpy as np
+    import onnxruntime
+
+    x = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    np.testing.assert_allclose(
+        session.run(None, {session.get_inputs()[0].name: x})[0], keras.ops.convert_to_numpy(model(x)), atol=1e-5
+    )
     result = run(["export", "plain.keras", "--tflite", "p.tflite"], tmp_path)
     assert result.returncode == 1 and "has no keras_gaussconv layers" in result.stderr.strip().splitlines()[-1]
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import to_numpy
+from helpers import to_numpy
 
 from keras_gaussconv import GaussianDerivativeConv2D
 from keras_gaussconv.compat import from_reference_config, load_reference_weights

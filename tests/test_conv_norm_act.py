@@ -6,15 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import rng, to_numpy
+from helpers import images, to_numpy
 from keras_gaussconv import ConvNormAct, GaussianDerivativeConv2D
 from keras_gaussconv.export import fold
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
+IMAGES = (8, 12, 12, 3)  # the default input shape of this module's tests
 
-def images(shape=(8, 12, 12, 3)):
-    return rng().normal(size=shape).astype("float32")
 
 
 def block(norm, **kwargs):
@@ -30,7 +29,7 @@ def test_bias_only_has_exactly_f_out_trainable_parameters_and_fixed_statistics()
     assert sum(int(np.prod(w.shape)) for w in norm.trainable_weights) == 6
     frozen = [to_numpy(w).copy() for w in norm.non_trainable_weights]
     model.compile(keras.optimizers.Adam(0.05), "mse")
-    model.fit(images(), images((8, 12, 12, 6)), epochs=3, verbose=0)
+    model.fit(images(IMAGES), images((8, 12, 12, 6)), epochs=3, verbose=0)
     for w, before in zip(norm.non_trainable_weights, frozen):
         np.testing.assert_array_equal(to_numpy(w), before)  # mean 0, variance 1 stay
     np.testing.assert_array_equal(frozen[0], 0.0)
@@ -45,7 +44,7 @@ def test_bias_only_has_exactly_f_out_trainable_parameters_and_fixed_statistics()
 
 @pytest.mark.parametrize("momentum", [0.99, 0.9])
 def test_batch_mode_matches_conv_then_batch_normalization(momentum):
-    x = images()
+    x = images(IMAGES)
     layer = block("batch", activation=None, momentum=momentum)
     layer.build(x.shape)
     reference = keras.layers.BatchNormalization(epsilon=layer.epsilon, momentum=momentum)
@@ -71,7 +70,7 @@ def test_momentum_outside_unit_interval_is_refused(momentum):
 
 
 def test_no_norm_is_conv_then_activation():
-    x = images()
+    x = images(IMAGES)
     layer = block(None, activation="tanh")
     np.testing.assert_allclose(to_numpy(layer(x)), np.tanh(to_numpy(layer.conv(x))), atol=1e-6)
     assert layer.normalization is None
@@ -81,7 +80,7 @@ def test_no_norm_is_conv_then_activation():
 def test_save_load_and_fold(norm, tmp_path):
     model = keras.Sequential([keras.Input((12, 12, 3)), block(norm, name="cna")])
     model.compile("adam", "mse")
-    model.fit(images(), images((8, 12, 12, 6)), epochs=1, verbose=0)
+    model.fit(images(IMAGES), images((8, 12, 12, 6)), epochs=1, verbose=0)
     x = images((2, 12, 12, 3))
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
@@ -93,7 +92,7 @@ def test_save_load_and_fold(norm, tmp_path):
 
 
 def test_wraps_a_plain_conv2d_too():
-    x = images()
+    x = images(IMAGES)
     layer = ConvNormAct(keras.layers.Conv2D(4, 3, use_bias=False), norm="bias_only")
     assert layer(x).shape == (8, 10, 10, 4)
     assert sum(int(np.prod(w.shape)) for w in layer.normalization.trainable_weights) == 4
@@ -130,3 +129,18 @@ def test_one_dtype_policy_for_the_block(norm):
     inherited = ConvNormAct(conv, norm=norm)
     assert inherited.dtype_policy.name == "mixed_bfloat16"
     assert keras.backend.standardize_dtype(inherited(x).dtype) == "bfloat16"
+
+
+@pytest.mark.parametrize("norm", ["batch", None])
+def test_fold_keeps_the_block_dtype_policy_on_every_part(norm):
+    wrapped = block(norm, dtype="mixed_float16")
+    wrapped.build((None, 12, 12, 3))
+    parts = wrapped.fold()
+    assert isinstance(parts[-1], keras.layers.Activation)
+    assert [part.dtype_policy.name for part in parts] == ["mixed_float16"] * len(parts)
+    x = images((2, 12, 12, 3))
+    y = x
+    for part in parts:
+        y = part(y)
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    np.testing.assert_allclose(to_numpy(y).astype("float32"), to_numpy(wrapped(x)).astype("float32"), atol=1e-2)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import rng
+from helpers import rng
 
 from keras_gaussconv.datasets import (
     load_synthetic_nuclei_3d,

@@ -5,15 +5,12 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from conftest import outputs_and_gradients, rng, to_numpy
+from helpers import images, outputs_and_gradients, same_padding, to_numpy
 from keras_gaussconv import GaussianDerivativeDepthwiseConv2D
 from keras_gaussconv.ops import PATHS, cheapest
 
 pytestmark = pytest.mark.core
 
-
-def images(shape):
-    return rng().normal(size=shape).astype("float32")
 
 
 def numpy_depthwise(layer, x):
@@ -23,8 +20,7 @@ def numpy_depthwise(layer, x):
     channels, multiplier, _ = omega.shape
     group = channels // phi.shape[0]
     if layer.padding == "same":
-        totals = [max((-(-n // s) - 1) * s + k - n, 0) for n, k, s in zip(x.shape[1:3], phi.shape[1:3], layer.strides)]
-        x = np.pad(x, [(0, 0), *[(t // 2, t - t // 2) for t in totals], (0, 0)])
+        x = same_padding(x, phi.shape[1:3], layer.strides)
     sh, sw = layer.strides
     out = np.array([
         [[correlate2d(img[..., c], phi[c // group] @ omega[c, m], mode="valid")[::sh, ::sw]
@@ -149,3 +145,19 @@ def test_channels_not_divisible_by_num_bases():
     layer = GaussianDerivativeDepthwiseConv2D(3, num_bases=4)
     with pytest.raises(ValueError, match=r"divisible by `num_bases`.*num_bases=4, input_shape=\(None, 8, 8, 6\)"):
         layer.build((None, 8, 8, 6))
+
+
+@pytest.mark.parametrize("implementation", ["kernel", "basis", "fft"])
+def test_empty_batch_gives_an_empty_output(implementation):
+    layer = GaussianDerivativeDepthwiseConv2D(3, depth_multiplier=2, padding="same", implementation=implementation)
+    assert tuple(layer(np.zeros((0, 9, 9, 4), "float32")).shape) == (0, 9, 9, 8)
+
+
+@pytest.mark.parametrize("kwargs", [dict(filters=8), dict(separable=True)])
+def test_depthwise_refuses_filters_and_separable(kwargs):
+    from keras_gaussconv import BasisConv2D
+
+    # BasisConv with a depth multiplier has C·M outputs and one combination: nothing to ignore.
+    with pytest.raises(ValueError, match=f"depth_multiplier=2, filters={kwargs.get('filters')}, "
+                                         f"separable={kwargs.get('separable', False)}"):
+        BasisConv2D(kwargs.get("filters"), 3, depth_multiplier=2, separable=kwargs.get("separable", False))

@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from conftest import to_numpy
+from helpers import to_numpy
 from keras_gaussconv import GaborConv1D, GaussianDerivativeDepthwiseConv2D, count_parameters
 from keras_gaussconv.datasets import DISTRACTOR_FREQUENCIES, TONE_FREQUENCIES, load_tone_bursts
 from keras_gaussconv.models import apply_convnext_block, convnext_classifier
@@ -84,3 +84,12 @@ def test_convnext_digits_smoke():
     assert [(r["kernel_size"], r["structured"]) for r in rows] == [(7, False), (7, True)]
     assert rows[1]["parameters"] < rows[0]["parameters"]
     assert all(0 <= a <= 1 for r in rows for a in r["accuracy"])
+
+
+def test_convnext_classifier_passes_the_structured_options_on():
+    model = convnext_classifier((16, 16, 1), 10, channels=(8,), kernel_size=9, order=1, num_bases=2,
+                                implementation="fft")
+    depthwise = model.get_layer("stage1_depthwise")
+    assert isinstance(depthwise, GaussianDerivativeDepthwiseConv2D)
+    assert (depthwise.order, depthwise.num_bases, depthwise.execution_path) == (1, 2, "fft")
+    assert depthwise.num_kernels == 3

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import rng, to_numpy
+from helpers import images, rng, to_numpy
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.export import export_saved_model, export_tflite, fold
 from keras_gaussconv.layers import BasisConv2D
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
+
+IMAGES = (4, 32, 32, 3)  # the default input shape of this module's tests
 
 
 def every_layer_model():
@@ -41,9 +43,6 @@ def every_layer_model():
     return model
 
 
-def images(shape=(4, 32, 32, 3)):
-    return rng().normal(size=shape).astype("float32")
-
 
 def all_layers(model):
     for layer in model.layers:
@@ -54,7 +53,7 @@ def all_layers(model):
 
 def test_fold_matches_and_contains_only_stock_layers():
     model = every_layer_model()
-    x = images()
+    x = images(IMAGES)
     folded = fold(model)
     # Outputs of this random network reach a few hundred: float32 round-off is relative.
     np.testing.assert_allclose(to_numpy(folded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
@@ -66,7 +65,7 @@ def test_fold_matches_and_contains_only_stock_layers():
 
 def test_folded_model_is_independent_of_the_original():
     model = every_layer_model()
-    x = images()
+    x = images(IMAGES)
     folded = fold(model)
     before = to_numpy(folded(x))
     model.get_layer("head").set_weights([w * 0 for w in model.get_layer("head").get_weights()])
@@ -75,7 +74,7 @@ def test_folded_model_is_independent_of_the_original():
 
 def test_folded_model_reloads_without_the_package(tmp_path):
     model = every_layer_model()
-    x = images()
+    x = images(IMAGES)
     path = tmp_path / "folded.keras"
     fold(model).save(path)
     np.save(tmp_path / "x.npy", x)
@@ -211,7 +210,7 @@ def test_saved_model_matches(tmp_path):
     import tensorflow as tf
 
     model = every_layer_model()
-    x = images()
+    x = images(IMAGES)
     if not exported(export_saved_model, model, tmp_path / "saved"):
         return
     restored = tf.saved_model.load(str(tmp_path / "saved"))
@@ -236,7 +235,7 @@ def run_tflite(path, x):
 
 def test_tflite_matches(tmp_path):
     model = every_layer_model()
-    x = images()
+    x = images(IMAGES)
     if not exported(export_tflite, model, tmp_path / "model.tflite"):
         return
     np.testing.assert_allclose(run_tflite(tmp_path / "model.tflite", x), to_numpy(model(x)), rtol=1e-4, atol=1e-4)
@@ -244,7 +243,7 @@ def test_tflite_matches(tmp_path):
 
 def test_tflite_dynamic_quantisation(tmp_path):
     model = every_layer_model()
-    x = images()
+    x = images(IMAGES)
     if not exported(export_tflite, model, tmp_path / "float.tflite"):
         return
     export_tflite(model, tmp_path / "dynamic.tflite", quantize="dynamic")

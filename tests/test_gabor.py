@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 from skimage.filters import gabor_kernel
 
-from conftest import gradients, to_numpy
+from helpers import gradients, to_numpy
 
 from keras_gaussconv import EvenlySpaced, GaborConv2D
 from keras_gaussconv.bases import gabor_basis, sampling_grid

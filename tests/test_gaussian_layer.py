@@ -5,14 +5,13 @@ import pytest
 import keras
 from keras import ops
 
-from conftest import gradients, rng, to_numpy
+from helpers import gradients, images, rng, to_numpy
 from keras_gaussconv import GaussianDerivativeConv2D
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
+IMAGES = (2, 12, 12, 3)  # the default input shape of this module's tests
 
-def images(shape=(2, 12, 12, 3)):
-    return rng().normal(size=shape).astype("float32")
 
 
 # --- shapes and paths ---------------------------------------------------------
@@ -39,51 +38,6 @@ def test_weights_names_and_shapes():
     }
 
 
-@pytest.mark.parametrize(
-    "kernel_size,num_bases,order,separable,input_shape,expected",
-    [  # the fastest path measured by benchmarks/bench_layers.py (32 → 64 channels, 32×32) on
-        # each backend (benchmarks/results-*.json): one name for all, or per backend
-        (3, 4, 3, False, (None, 32, 32, 32), "kernel"),
-        (7, 4, 3, False, (None, 32, 32, 32), "kernel"),
-        (15, 1, 2, False, (None, 32, 32, 32), {"tensorflow": "fft", "jax": "fft", "torch": "basis"}),
-        (31, 4, 3, False, (None, 32, 32, 32), "fft"),
-        (3, 1, 2, True, (None, 32, 32, 32), {"tensorflow": "basis", "jax": "fft", "torch": "basis"}),
-        (7, 4, 3, True, (None, 32, 32, 32), {"tensorflow": "basis", "jax": "fft", "torch": "basis"}),
-        (15, 4, 2, True, (None, 32, 32, 32), "fft"),
-        (31, 4, 3, False, (None, None, None, 32), "kernel"),  # unknown size: no FFT
-    ],
-)
-def test_auto_picks_the_measured_fastest_path(kernel_size, num_bases, order, separable, input_shape, expected):
-    layer = GaussianDerivativeConv2D(64, kernel_size, order=order, num_bases=num_bases, separable=separable, padding="same")
-    layer.build(input_shape)
-    costs = layer.path_costs()
-    if isinstance(expected, dict):
-        expected = expected[keras.backend.backend()]
-    assert layer._path == expected == min(costs, key=costs.get)
-    assert ("fft" in costs) == (None not in input_shape[1:3])
-
-
-def test_auto_prices_are_per_backend(monkeypatch):
-    from keras_gaussconv.layers import basis_conv
-
-    layer = GaussianDerivativeConv2D(64, 15, order=2, num_bases=1, padding="same")
-    layer.build((None, 32, 32, 32))
-    # Given prices are used as given: an FFT flop priced out of reach removes the FFT path's lead.
-    prices = {"full_basis": 8.0, "depthwise": 8.0, "fft_separable": 16.0}
-    costs = layer.path_costs({**prices, "fft_full": 1e6})
-    assert min(costs, key=costs.get) != "fft"
-    cheap = layer.path_costs({**prices, "fft_full": 1.0})
-    assert cheap["fft"] < costs["fft"] and cheap["kernel"] == costs["kernel"]
-    # Without prices: the active backend's table, TensorFlow's for a backend not measured.
-    monkeypatch.setattr(keras.backend, "backend", lambda: "some_new_backend")
-    assert layer.path_costs() == layer.path_costs(basis_conv.PRICES["tensorflow"])
-    for backend, prices in basis_conv.PRICES.items():
-        monkeypatch.setattr(keras.backend, "backend", lambda b=backend: b)
-        assert layer.path_costs() == layer.path_costs(prices)
-        assert {"full_basis", "depthwise", "fft_full", "fft_separable"} <= set(prices) <= {
-            "full_basis", "depthwise", "fft_full", "fft_separable", "pointwise"}
-
-
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("separable", [False, True])
 def test_auto_costs_do_not_depend_on_the_data_format(padding, separable):
@@ -94,13 +48,13 @@ def test_auto_costs_do_not_depend_on_the_data_format(padding, separable):
     last.build((None, 32, 24, 3))
     first.build((None, 3, 32, 24))
     assert first.path_costs() == last.path_costs()
-    assert first._path == last._path
+    assert first.execution_path == last.execution_path
     x = rng().normal(size=(2, 3, 32, 24)).astype("float32")
     assert first(x).shape == (2, 8, 28 if padding == "valid" else 32, 10 if padding == "valid" else 12)
 
 
 def test_bias_and_activation():
-    x = images()
+    x = images(IMAGES)
     layer = GaussianDerivativeConv2D(4, 3, activation="relu", bias_initializer="ones")
     no_act = GaussianDerivativeConv2D(4, 3, bias_initializer="ones")
     layer.build(x.shape)
@@ -159,7 +113,7 @@ def test_unknown_channel_count():
 
 
 def test_zero_sigma_gives_finite_output():
-    x = images()
+    x = images(IMAGES)
     layer = GaussianDerivativeConv2D(4, 7, order=4, num_bases=2, padding="same")
     layer.build(x.shape)
     layer.sigma.assign(np.zeros(layer.sigma.shape, "float32"))
@@ -169,7 +123,7 @@ def test_zero_sigma_gives_finite_output():
 @pytest.mark.parametrize("separable", [False, True])
 @pytest.mark.parametrize("random_init", [True, False])
 def test_gradients_finite_and_nonzero(separable, random_init):
-    x = images()
+    x = images(IMAGES)
     init = {} if random_init else dict(
         sigma_initializer=keras.initializers.Constant(1.0),
         offset_initializer="zeros",
@@ -187,7 +141,7 @@ def test_gradients_finite_and_nonzero(separable, random_init):
 
 
 def test_sigma_stays_above_min_after_huge_step():
-    x = images()
+    x = images(IMAGES)
     model = keras.Sequential([keras.Input(x.shape[1:]), GaussianDerivativeConv2D(4, 5, min_sigma=0.3)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e6), loss="mse")
     model.fit(x, images(model.output_shape[:0] + (2, 8, 8, 4)), epochs=1, verbose=0)
@@ -275,3 +229,24 @@ def test_fft_length_is_smooth_and_minimal(size):
     length = fft_length(size)
     assert length >= size and smooth(length)
     assert not any(smooth(m) for m in range(size, length))
+
+
+@pytest.mark.parametrize("seed", [3, None])
+def test_a_seeded_initializer_draws_each_weight_afresh(seed):
+    # β (1, 6, 6) and λ (1, 6, 6) have one shape: one shared draw would make them equal.
+    def make():
+        layer = GaussianDerivativeConv2D(
+            6, 3, order=2, separable=True, coefficients_initializer=keras.initializers.GlorotUniform(seed=seed)
+        )
+        layer.build((None, 8, 8, 6))
+        return to_numpy(layer.coefficients_in), to_numpy(layer.coefficients_out)
+
+    beta, lam = make()
+    assert beta.shape == lam.shape == (1, 6, 6)
+    assert not np.allclose(beta, lam)
+    if seed is not None:  # still deterministic: the same seed gives the same pair
+        again = make()
+        np.testing.assert_array_equal(again[0], beta)
+        np.testing.assert_array_equal(again[1], lam)
+        # and the first weight is what the user's initializer itself draws
+        np.testing.assert_array_equal(beta, to_numpy(keras.initializers.GlorotUniform(seed=seed)((1, 6, 6))))

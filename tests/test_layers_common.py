@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import output_and_gradients, outputs_and_gradients, rng, to_numpy
+from helpers import images, numpy_layer, outputs_and_gradients, rng, to_numpy
 from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
@@ -16,9 +16,6 @@ LAYERS = {
     "displaced": lambda filters, kernel_size, **kw: DisplacedGaussianConv2D(filters, kernel_size, num_units=3, **kw),
     "rfnn": lambda filters, kernel_size, **kw: rfnn_conv2d(filters, kernel_size, order=2, **kw),
 }
-
-def images(shape):
-    return rng().normal(size=shape).astype("float32")
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -33,39 +30,6 @@ def test_output_shape_matches_conv2d(kind, kernel_size, strides, dilation_rate, 
     assert layer.compute_output_shape(x.shape) == expected
     assert layer(x).shape == expected
     assert tuple(layer.basis().shape) == (3, *layer.kernel_size, layer.num_kernels)
-
-
-def numpy_layer(layer, x):
-    """Independent evaluation of eq. (3)/(4): correlate each basis kernel with each input channel."""
-    from scipy.signal import correlate2d
-
-    phi = to_numpy(layer.basis()).astype("float64")
-    b_count, kh, kw, n = phi.shape
-    per = layer.filters // layer.num_bases
-    sh, sw = layer.strides
-    if layer.padding == "same":
-        ph, pw = kh - 1, kw - 1
-        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
-    # responses[z, b, h, w, i, n] = (φ[b, n] ⋆ x[z, ..., i])[h, w]
-    responses = np.array(
-        [
-            [
-                [[correlate2d(img[..., i], phi[b, ..., k], mode="valid") for k in range(n)] for i in range(x.shape[-1])]
-                for b in range(b_count)
-            ]
-            for img in x
-        ]
-    ).transpose(0, 1, 4, 5, 2, 3)
-    responses = responses[:, :, ::sh, ::sw]
-    if layer.separable:
-        beta = to_numpy(layer.coefficients_in)
-        lam = to_numpy(layer.coefficients_out)
-        out = np.einsum("zbhwin,bin,bnj->zhwbj", responses, beta, lam)
-    else:
-        omega = to_numpy(layer.coefficients)
-        out = np.einsum("zbhwin,bijn->zhwbj", responses, omega)
-    out = out.reshape(out.shape[:3] + (b_count * per,))
-    return out + (to_numpy(layer.bias) if layer.use_bias else 0)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -260,3 +224,16 @@ def test_built_inside_a_subclassed_model_each_weight_once(kind, separable):
     ids = [id(w) for w in net.trainable_weights]
     assert len(ids) == len(set(ids)) == len(net.conv.trainable_weights)
     assert len(net.conv.weights) == len({w.path for w in net.conv.weights})
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("implementation", ["kernel", "basis", "fft"])
+def test_empty_batch_gives_an_empty_output(kind, separable, implementation):
+    layer = LAYERS[kind](4, 3, num_bases=2, separable=separable, implementation=implementation, strides=2)
+    out = layer(np.zeros((0, 12, 12, 3), "float32"))
+    assert tuple(out.shape) == (0, 5, 5, 4) == layer.compute_output_shape((0, 12, 12, 3))
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    # The layer still computes what it did before on a batch that is not empty.
+    x = images((1, 12, 12, 3))
+    np.testing.assert_allclose(to_numpy(layer(x)), numpy_layer(layer, x.astype("float64")), atol=1e-5)

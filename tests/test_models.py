@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import rng
+from helpers import rng
 from keras_gaussconv import ConvNormAct, GaborConv2D, GaussianDerivativeConv2D
 from keras_gaussconv.utils import count_parameters, structured_layers
 from keras_gaussconv.models import LAYER_TYPES, comparison_net, gaussian_unet, gaussian_vgg16, unet

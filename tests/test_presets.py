@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import to_numpy
+from helpers import numpy_gaussian_derivative, to_numpy
 
 from keras_gaussconv import DisplacedGaussianConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.bases import derivative_orders
-from test_bases import np_gaussian_derivative
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
@@ -18,7 +17,7 @@ def test_rfnn_has_only_combination_weights_and_the_isotropic_njet():
     assert sorted(w.name for w in layer.trainable_weights) == ["bias", "coefficients"]
     coords = np.arange(9) - 4.0
     njet = np.stack(
-        [np.outer(np_gaussian_derivative(coords, 1.5, q), np_gaussian_derivative(coords, 1.5, p))
+        [np.outer(numpy_gaussian_derivative(coords, 1.5, q), numpy_gaussian_derivative(coords, 1.5, p))
          for p, q in derivative_orders(3)],
         axis=-1,
     )  # rows carry y (order q), columns x (order p)
@@ -53,8 +52,8 @@ def test_displaced_gaussians_are_centred_at_their_offsets():
     for b in range(2):
         for n in range(3):
             expected = np.outer(
-                np_gaussian_derivative(coords - offsets[b, n, 1], sigma[b, n], 0),
-                np_gaussian_derivative(coords - offsets[b, n, 0], sigma[b, n], 0),
+                numpy_gaussian_derivative(coords - offsets[b, n, 1], sigma[b, n], 0),
+                numpy_gaussian_derivative(coords - offsets[b, n, 0], sigma[b, n], 0),
             )
             np.testing.assert_allclose(basis[b, :, :, n], expected, atol=1e-6)
             row, col = np.unravel_index(basis[b, :, :, n].argmax(), (15, 15))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import outputs_and_gradients, to_numpy
+from helpers import outputs_and_gradients, to_numpy
 from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX

@@ -5,11 +5,9 @@ import math
 import keras
 import numpy as np
 import pytest
-from numpy.polynomial.hermite import hermval
-from scipy.signal import correlate
 from scipy.spatial.transform import Rotation
 
-from conftest import gradients, outputs_and_gradients, rng, to_numpy
+from helpers import centred, gradients, numpy_gaussian_derivative, numpy_layer, outputs_and_gradients, rng, to_numpy
 from keras_gaussconv import GaborConv1D, GaussianDerivativeConv1D, GaussianDerivativeConv3D
 from keras_gaussconv.bases import (
     derivative_orders,
@@ -24,19 +22,6 @@ from keras_gaussconv.bases import (
 from keras_gaussconv.ops import PATHS, cheapest
 
 pytestmark = pytest.mark.core
-
-
-def numpy_gaussian_derivative(x, sigma, p):
-    """G_p(x, σ) = (-1/(σ√2))^p H_p(x/(σ√2)) G(x, σ), H_p from NumPy's Hermite series."""
-    z = x / (sigma * math.sqrt(2))
-    coefficients = np.zeros(p + 1)
-    coefficients[p] = 1
-    gauss = np.exp(-z**2) / (sigma * math.sqrt(2 * math.pi))
-    return (-1 / (sigma * math.sqrt(2))) ** p * hermval(z, coefficients) * gauss
-
-
-def centred(size):
-    return np.arange(size) - (size - 1) / 2
 
 
 # --- bases -----------------------------------------------------------------
@@ -167,29 +152,6 @@ def signals(kind, channels, batch=2, channels_first=False):
     return rng().normal(size=shape).astype("float32")
 
 
-def numpy_layer(layer, x):
-    """Eq. (3)/(4) with SciPy: correlate every basis kernel with every input channel, subsample, combine."""
-    phi = to_numpy(layer.basis()).astype("float64")  # (B, *k, N)
-    rank = layer.rank
-    if layer.padding == "same":  # Keras' rule: output ⌈n/s⌉, the padding split with the extra one after
-        totals = [max((-(-n // s) - 1) * s + k - n, 0) for n, k, s in zip(x.shape[1:-1], phi.shape[1:-1], layer.strides)]
-        x = np.pad(x, [(0, 0), *[(t // 2, t - t // 2) for t in totals], (0, 0)])
-    steps = tuple(slice(None, None, s) for s in layer.strides)
-    responses = np.array([  # (batch, B, N, F_in, *out)
-        [[[correlate(img[..., i], phi[b, ..., n], mode="valid")[steps] for i in range(x.shape[-1])]
-          for n in range(phi.shape[-1])] for b in range(phi.shape[0])]
-        for img in x
-    ])
-    letters = "dhw"[3 - rank :]
-    if layer.separable:
-        out = np.einsum(f"zbni{letters},bin,bnj->z{letters}bj", responses,
-                        to_numpy(layer.coefficients_in), to_numpy(layer.coefficients_out))
-    else:
-        out = np.einsum(f"zbni{letters},bijn->z{letters}bj", responses, to_numpy(layer.coefficients))
-    out = out.reshape(*out.shape[:-2], -1)
-    return out + to_numpy(layer.bias)
-
-
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("separable", [False, True])
 @pytest.mark.parametrize("kernel_size,strides,padding", [(3, 1, "same"), (4, 2, "valid"), (5, 2, "same")])
@@ -315,26 +277,6 @@ def test_auto_runs_the_cheapest_path(kind, separable):
     layer = make(kind, 8, 7, num_bases=2, separable=separable, padding="same")
     layer.build(signals(kind, 4).shape)
     assert layer.execution_path == cheapest(layer.path_costs()) and set(layer.path_costs()) == set(PATHS)
-
-
-# The measured-fastest path (benchmarks/bench_ranks.py, README) at points where it wins clearly.
-MEASURED_FASTEST = {
-    "tensorflow": [("gaussian1d", 101, False, (16, 1024, 32), 64, "fft"), ("gaussian3d", 3, True, (4, 16, 16, 16, 16), 32, "kernel"),
-                   ("gaussian3d", 7, False, (4, 16, 16, 16, 16), 32, "basis")],
-    "jax": [("gaussian1d", 7, False, (16, 1024, 32), 64, "kernel"), ("gaussian3d", 7, False, (4, 16, 16, 16, 16), 32, "fft")],
-    "torch": [("gaussian1d", 31, False, (16, 1024, 32), 64, "basis"), ("gaussian3d", 3, False, (4, 16, 16, 16, 16), 32, "kernel")],
-}
-
-
-@pytest.mark.parametrize("backend", sorted(MEASURED_FASTEST))
-def test_auto_picks_the_measured_fastest_path_per_backend(backend, monkeypatch):
-    from keras_gaussconv.ops import costs
-
-    monkeypatch.setattr(costs.keras.backend, "backend", lambda: backend)
-    for kind, kernel_size, separable, shape, filters, fastest in MEASURED_FASTEST[backend]:
-        layer = make(kind, filters, kernel_size, separable=separable, padding="same")  # the benchmark's layers
-        layer.build(shape)
-        assert layer.execution_path == fastest, (kind, kernel_size, separable)
 
 
 @pytest.mark.parametrize("kind", LAYERS)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import to_numpy
+from helpers import to_numpy
 
 from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
 from keras_gaussconv.compat import from_reference_config, load_reference_weights
@@ -51,7 +51,7 @@ def reference_layer(reference, case, **kwargs):
 @pytest.mark.parametrize("case", LAYER_CASES)
 def test_layer_parity(reference, case, implementation):
     layer = reference_layer(reference, case, implementation=implementation)
-    assert layer._path == implementation
+    assert layer.execution_path == implementation
     output = to_numpy(layer(reference[f"{case}/input"]))
     expected = reference[f"{case}/output"]
     assert output.shape == expected.shape

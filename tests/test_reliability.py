@@ -7,16 +7,13 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import DATA, gradients, rng, to_numpy
+from helpers import DATA, gradients, images, rng, to_numpy
 
 from keras_gaussconv import ConvNormAct, DisplacedGaussianConv2D, GaborConv2D, GaussianDerivativeConv2D, rfnn_conv2d
 from keras_gaussconv.bases import gaussian_derivative_basis, num_gaussian_derivatives, sampling_grid
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
-
-def images(shape):
-    return rng().normal(size=shape).astype("float32")
 
 
 class float32_policy:
@@ -182,3 +179,29 @@ if __name__ == "__main__":  # writes the compatibility files (once per compat ve
     model.save(COMPAT_MODEL)
     np.savez(COMPAT_ARRAYS, input=sample, output=to_numpy(model(sample)))
     print(f"wrote {COMPAT_MODEL} and {COMPAT_ARRAYS}")
+
+
+@pytest.mark.parametrize(
+    "dtype,geometry,compute", [("float16", "float32", "float16"), ("bfloat16", "float32", "bfloat16"),
+                               ("mixed_float16", "float32", "float16"), ("float32", "float32", "float32")],
+)
+def test_geometric_weights_are_at_least_float32(dtype, geometry, compute):
+    # σ at the bound and a 31×31 kernel: H_4 reaches ~10⁸ at the kernel's edge, beyond float16,
+    # which made a float16 basis inf · 0 = NaN there.
+    layer = GaussianDerivativeConv2D(4, 31, order=4, padding="same", dtype=dtype,
+                                     sigma_initializer=keras.initializers.Constant(0.2))
+    x = images((1, 16, 16, 2))
+    out = layer(x)
+    assert layer.geometry_dtype == geometry
+    assert {w.name: w.dtype for w in layer.weights if w.name in ("sigma", "offset", "theta")} == dict.fromkeys(
+        ("sigma", "offset", "theta"), geometry
+    )
+    assert keras.backend.standardize_dtype(layer.basis().dtype) == geometry
+    assert keras.backend.standardize_dtype(out.dtype) == compute
+    assert np.isfinite(to_numpy(ops.cast(out, "float32"))).all()
+
+
+def test_float64_layers_keep_float64_geometry(float64):
+    layer = GaussianDerivativeConv2D(4, 5, dtype="float64")
+    layer.build((None, 8, 8, 2))
+    assert layer.geometry_dtype == "float64" == layer.sigma.dtype

@@ -5,7 +5,7 @@ best-on-validation weights. The whole protocol runs end to end in tests/test_cli
 import keras
 import numpy as np
 import pytest
-from conftest import rng
+from helpers import rng
 from sklearn.metrics import f1_score, jaccard_score
 
 from keras_gaussconv.datasets import SPLITS, load_synthetic_nuclei
@@ -56,3 +56,23 @@ def test_a_run_keeps_its_best_validation_weights():
     predicted = (keras.ops.convert_to_numpy(model.predict(images, verbose=0)) > 0.5).astype("float32")
     # The model holds the weights of the epoch with the best validation Dice, not the last.
     assert segmentation_metrics(masks, predicted, instances)["dice"] == pytest.approx(max(run["val_dice"]), abs=1e-6)
+
+
+@pytest.mark.parametrize("learning_rate", [None, 0.05])
+def test_reset_zeroes_the_optimizer_state_but_keeps_a_constant_learning_rate(learning_rate):
+    from keras_gaussconv_cli.experiments import _reset
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    weights = model.get_weights()
+    model.train_on_batch(np.ones((2, 3)), np.ones((2, 1)))
+    _reset(model, weights, learning_rate)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(learning_rate or 0.01)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+    rate = model.optimizer.learning_rate
+    assert all(not keras.ops.convert_to_numpy(v).any() for v in model.optimizer.variables if v is not rate)
+    for w, w0 in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(w, w0)
+    # and a run after the reset trains (a zeroed rate would leave the weights as they are)
+    model.train_on_batch(np.ones((2, 3)), np.ones((2, 1)))
+    assert not np.array_equal(model.get_weights()[0], weights[0])

@@ -4,7 +4,7 @@ since their traced shapes are always concrete."""
 
 import numpy as np
 import pytest
-from conftest import rng, tensorflow_only, to_numpy
+from helpers import rng, tensorflow_only, to_numpy
 
 from keras_gaussconv import GaussianDerivativeConv2D
 

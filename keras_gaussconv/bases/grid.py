@@ -1,6 +1,7 @@
 """Sampling grid of a kernel."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -32,10 +33,10 @@ def sampling_grid(kernel_size, dtype="float32"):
     Returns:
         Tuple `(x,)`, `(x, y)` or `(x, y, z)` of tensors of shape `kernel_size`.
     """
-    axes = [ops.arange(k, dtype=dtype) - (k - 1) / 2.0 for k in kernel_size]
-    if len(axes) == 1:
-        return (axes[0],)
-    return tuple(reversed(ops.meshgrid(*axes, indexing="ij")))
+    # Constants, made with NumPy: no graph operations, and tracers that replace
+    # `arange` (jax2onnx's) see none.
+    axes = np.meshgrid(*[np.arange(k) - (k - 1) / 2.0 for k in kernel_size], indexing="ij")
+    return tuple(ops.convert_to_tensor(a, dtype) for a in reversed(axes))
 
 
 def rotate_and_shift(x, y, offset, theta):
@@ -44,7 +45,8 @@ def rotate_and_shift(x, y, offset, theta):
     u = x cos θ + y sin θ, v = -x sin θ + y cos θ; y₁ = u - μ₁, y₂ = v - μ₂.
 
     Args:
-        x, y: grid of shape `(kh, kw)` from `sampling_grid`.
+        x: grid of shape `(kh, kw)` from `sampling_grid`.
+        y: grid of shape `(kh, kw)` from `sampling_grid`.
         offset: `(B, N, 2)` shifts (μ₁, μ₂).
         theta: `(B, N)` orientations in radians.
 
@@ -97,7 +99,9 @@ def rotate_and_shift_3d(x, y, z, offset, rotation):
     `rotate_and_shift`.
 
     Args:
-        x, y, z: grid of shape `(kd, kh, kw)` from `sampling_grid`.
+        x: grid of shape `(kd, kh, kw)` from `sampling_grid`.
+        y: grid of shape `(kd, kh, kw)` from `sampling_grid`.
+        z: grid of shape `(kd, kh, kw)` from `sampling_grid`.
         offset: `(B, N, 3)` shifts (μ₁, μ₂, μ₃).
         rotation: `(B, N, 3)` rotation vectors ω.
 

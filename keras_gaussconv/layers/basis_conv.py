@@ -36,9 +36,11 @@ CONV_ARGS_DOC = """\
             None (default) is He initialisation for the structured layer
             (see `BasisConv`).
         bias_initializer: initializer of the bias (default zeros).
-        coefficients_regularizer, bias_regularizer, activity_regularizer:
-            regularizers, as in Keras.
-        coefficients_constraint, bias_constraint: constraints, as in Keras.
+        coefficients_regularizer: regularizer of the combination weights, as in Keras.
+        bias_regularizer: regularizer of the bias.
+        activity_regularizer: regularizer of the output.
+        coefficients_constraint: constraint of the combination weights, as in Keras.
+        bias_constraint: constraint of the bias.
         implementation: "auto" (the cheapest path by the cost model),
             "kernel", "basis" or "fft" (needs the input's spatial size when
             built). All give the same result up to float32 round-off.
@@ -115,8 +117,12 @@ class BasisConv(keras.layers.Layer):
             are sampled exactly as given.
         num_bases: B, number of independent bases.
         separable: use the separable combination (eq. 4) instead of eq. 3.
-        strides, padding, data_format, dilation_rate, activation, use_bias:
-            as in `keras.layers.Conv{r}D`.
+        strides: int or tuple of r ints, as in `keras.layers.Conv{r}D`.
+        padding: "valid" or "same".
+        data_format: "channels_last" or "channels_first".
+        dilation_rate: int or tuple of r ints; > 1 only with strides 1.
+        activation: applied to the output.
+        use_bias: whether to add a bias.
         coefficients_initializer: initializer of ω (or β and λ). `None`
             (default) is He initialisation for the structured layer: with
             E = mean Σ φ² the energy of the initial basis kernels (the
@@ -128,9 +134,11 @@ class BasisConv(keras.layers.Layer):
             ignores that Gaussian kernels have E ≪ 1, so deep stacks
             started with vanishing activations).
         bias_initializer: initializer of the bias.
-        coefficients_regularizer, bias_regularizer, activity_regularizer:
-            regularizers, as in Keras.
-        coefficients_constraint, bias_constraint: constraints, as in Keras.
+        coefficients_regularizer: regularizer of the combination weights, as in Keras.
+        bias_regularizer: regularizer of the bias.
+        activity_regularizer: regularizer of the output.
+        coefficients_constraint: constraint of the combination weights, as in Keras.
+        bias_constraint: constraint of the bias.
         implementation: `"auto"` (the cheapest by `path_costs()`, a
             multiply-add count weighted by measured prices), `"kernel"` (build
             the dense kernel, one convolution), `"basis"` (convolve with the
@@ -167,6 +175,12 @@ class BasisConv(keras.layers.Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.rank = rank
         self.num_bases = check_positive_int("num_bases", num_bases)
+        if depth_multiplier is not None and (filters is not None or separable):
+            raise ValueError(
+                "A depthwise layer (`depth_multiplier` given) has C·M output channels and one "
+                "combination: give neither `filters` nor `separable`. Received: "
+                f"depth_multiplier={depth_multiplier!r}, filters={filters!r}, separable={separable!r}"
+            )
         if depth_multiplier is None:
             self.filters = check_positive_int("filters", filters)
             if self.filters % self.num_bases:
@@ -227,6 +241,16 @@ class BasisConv(keras.layers.Layer):
         (yet) the layer's, e.g. initial draws in `build`.
         """
         raise NotImplementedError
+
+    @property
+    def geometry_dtype(self):
+        """dtype of the geometric weights and the basis: the variable dtype, at least float32.
+
+        A float16 basis would overflow: H_4 at 50σ from a kernel's centre is
+        ~10⁸ (float16 ends at 65504), and inf · exp(−z²) = inf · 0 = NaN.
+        """
+        dtype = self.variable_dtype
+        return "float32" if dtype in ("float16", "bfloat16") else dtype
 
     def basis(self):
         """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in the variable dtype."""
@@ -293,9 +317,25 @@ class BasisConv(keras.layers.Layer):
 
     # --- state --------------------------------------------------------------
 
-    def _add_coefficients(self, name, shape, variance):
-        """A combination weight; by default N(0, variance(E)) with E the initial basis energy."""
+    def _coefficients_initializer(self, index):
+        """The user's coefficient initializer for the `index`-th combination weight (0 or 1).
+
+        Keras initializers are stateless: one instance seeded with an integer
+        draws the same values at every call, so β and λ would share their
+        draws. Weight `index` gets its own copy, seeded `seed + index`
+        (an unseeded copy draws its own seed).
+        """
         initializer = self.coefficients_initializer
+        if index == 0 or not hasattr(initializer, "get_config"):
+            return initializer
+        config = initializer.get_config()
+        if isinstance(config.get("seed"), int):
+            config["seed"] += index
+        return type(initializer).from_config(config)
+
+    def _add_coefficients(self, name, shape, variance, index=0):
+        """Combination weight number `index`; by default N(0, variance(E)) with E the initial basis energy."""
+        initializer = self._coefficients_initializer(index)
         if initializer is None:
 
             def initializer(shape, dtype=None):
@@ -355,6 +395,7 @@ class BasisConv(keras.layers.Layer):
                 initializer=g.initializer,
                 trainable=g.trainable,
                 constraint=g.constraint,
+                dtype=self.geometry_dtype,
                 autocast=False,
             )
             setattr(self, g.name, weight)
@@ -367,7 +408,7 @@ class BasisConv(keras.layers.Layer):
                 "coefficients_in", (b, in_channels, n), lambda energy: 1.0 / in_channels
             )
             self.coefficients_out = self._add_coefficients(
-                "coefficients_out", (b, n, per_basis), lambda energy: 2.0 / (n * energy)
+                "coefficients_out", (b, n, per_basis), lambda energy: 2.0 / (n * energy), index=1
             )
         else:
             self.coefficients = self._add_coefficients(
@@ -435,6 +476,10 @@ class BasisConv(keras.layers.Layer):
         return paths.full_kernel(phi, *self._coefficients())
 
     def call(self, inputs):
+        if inputs.shape[0] == 0:
+            # An empty batch: TensorFlow's CPU convolutions return a wrongly shaped tensor
+            # for it, PyTorch's FFTs refuse it. Nothing to compute.
+            return ops.zeros(self.compute_output_shape(inputs.shape), self.compute_dtype)
         x = inputs
         last = self.rank + 1
         if self.data_format == "channels_first":

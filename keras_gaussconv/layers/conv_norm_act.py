@@ -34,10 +34,9 @@ class ConvNormAct(keras.layers.Layer):
             replaced); without, the block takes the convolution's policy. So
             the declared and the actual output dtype always agree.
 
-    Example:
-
-    >>> block = ConvNormAct(GaussianDerivativeConv2D(16, 7, padding="same", use_bias=False),
-    ...                     norm="bias_only", name="block1")
+    Examples:
+        >>> block = ConvNormAct(GaussianDerivativeConv2D(16, 7, padding="same", use_bias=False),
+        ...                     norm="bias_only", name="block1")
     """
 
     def __init__(self, conv, norm="batch", activation="relu", epsilon=1e-3, momentum=0.99, **kwargs):
@@ -93,7 +92,7 @@ class ConvNormAct(keras.layers.Layer):
         if self.normalization is not None:
             norm_shape = self.conv.compute_output_shape(self._input_shape)
             parts.append(_copy_layer(self.normalization, norm_shape))
-        parts.append(keras.layers.Activation(self.activation, name=f"{self.name}_activation"))
+        parts.append(keras.layers.Activation(self.activation, name=f"{self.name}_activation", dtype=self.dtype_policy))
         return parts
 
     def get_config(self):

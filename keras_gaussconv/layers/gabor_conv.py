@@ -62,18 +62,19 @@ class GaborConv1D(GaborMixin, BasisConv1D):
         frequency_initializer: default U(0.05, 0.35) cycles per sample
             (below the Nyquist frequency 0.5).
         phase_initializer: default U(-π, π).
-        trainable_sigma, trainable_offset, trainable_frequency,
-        trainable_phase: train each group or not.
+        trainable_sigma: whether σ is trained.
+        trainable_offset: whether μ is trained.
+        trainable_frequency: whether the frequency is trained.
+        trainable_phase: whether the phase is trained.
         min_sigma: element-wise lower bound of σ (default 0.2).
 {conv_args}
 
 {shapes}
 
-    Example:
-
-    >>> layer = GaborConv1D(16, 31, num_kernels=8, padding="same")
-    >>> layer.compute_output_shape((None, 400, 1))
-    (None, 400, 16)
+    Examples:
+        >>> layer = GaborConv1D(16, 31, num_kernels=8, padding="same")
+        >>> layer.compute_output_shape((None, 400, 1))
+        (None, 400, 16)
     """
 
     def __init__(
@@ -129,18 +130,20 @@ class GaborConv2D(GaborMixin, BasisConv2D):
         frequency_initializer: default U(0.05, 0.35) cycles per pixel
             (below the Nyquist frequency 0.5).
         phase_initializer: default U(-π, π).
-        trainable_sigma, trainable_offset, trainable_theta,
-        trainable_frequency, trainable_phase: train each group or not.
+        trainable_sigma: whether σ is trained.
+        trainable_offset: whether μ is trained.
+        trainable_theta: whether θ is trained.
+        trainable_frequency: whether the frequency is trained.
+        trainable_phase: whether the phase is trained.
         min_sigma: element-wise lower bound of σ (default 0.2).
 {conv_args}
 
 {shapes}
 
-    Example:
-
-    >>> layer = GaborConv2D(16, 11, num_kernels=8, num_bases=2, padding="same")
-    >>> tuple(layer(np.zeros((1, 32, 32, 3), "float32")).shape)
-    (1, 32, 32, 16)
+    Examples:
+        >>> layer = GaborConv2D(16, 11, num_kernels=8, num_bases=2, padding="same")
+        >>> tuple(layer(np.zeros((1, 32, 32, 3), "float32")).shape)
+        (1, 32, 32, 16)
     """
 
     def __init__(

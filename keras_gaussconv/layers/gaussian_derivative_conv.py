@@ -48,20 +48,26 @@ class GaussianDerivativeMixin:
         return config
 
 
-GEOMETRY_DOC = """\
-        order: K, the maximal total order of derivation (>= 0).
+COMBINATION_DOC = """\
         num_bases: B; `filters` must be divisible by it.
         separable: combine with eq. 4 (β then λ) instead of eq. 3 (ω).
-        sigma_initializer: default U(0.5, 2), as the reference.
+"""
+
+GEOMETRY_DOC = """\
+        order: K, the maximal total order of derivation (>= 0).
+{combination}        sigma_initializer: default U(0.5, 2), as the reference.
         offset_initializer: default U(-1, 1).
-        trainable_sigma, trainable_offset: whether σ and μ are trained.
+        trainable_sigma: whether σ is trained.
+        trainable_offset: whether μ is trained.
         min_sigma: lower bound of every σ, applied after each update and in
             the forward pass (σ_used = max(σ, min_sigma)), so an assigned
             σ = 0 still gives finite outputs. Default 0.2."""
 
 
 def _gaussian_docstring(cls):
-    cls.__doc__ = cls.__doc__.replace("{geometry}", GEOMETRY_DOC)
+    # A depthwise layer has one combination and no `filters`: its `num_bases` is documented apart.
+    combination = "" if "depth_multiplier" in cls.__doc__ else COMBINATION_DOC
+    cls.__doc__ = cls.__doc__.replace("{geometry}", GEOMETRY_DOC.replace("{combination}", combination))
     return cls
 
 
@@ -87,11 +93,10 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
 
 {shapes}
 
-    Example:
-
-    >>> layer = GaussianDerivativeConv1D(8, 15, order=3, padding="same")
-    >>> layer.compute_output_shape((None, 100, 2))
-    (None, 100, 8)
+    Examples:
+        >>> layer = GaussianDerivativeConv1D(8, 15, order=3, padding="same")
+        >>> layer.compute_output_shape((None, 100, 2))
+        (None, 100, 8)
     """
 
     def __init__(
@@ -133,12 +138,11 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
 
 {shapes}
 
-    Example:
-
-    >>> model = keras.Sequential([keras.Input((32, 32, 3))])
-    >>> model.add(GaussianDerivativeConv2D(16, 7, order=3, num_bases=4, padding="same"))
-    >>> model.output_shape
-    (None, 32, 32, 16)
+    Examples:
+        >>> model = keras.Sequential([keras.Input((32, 32, 3))])
+        >>> model.add(GaussianDerivativeConv2D(16, 7, order=3, num_bases=4, padding="same"))
+        >>> model.output_shape
+        (None, 32, 32, 16)
 
     Reference:
         V. Penaud--Polge, S. Velasco-Forero, J. Angulo. Fully Trainable
@@ -192,11 +196,10 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
 
 {shapes}
 
-    Example:
-
-    >>> layer = GaussianDerivativeConv3D(8, 5, order=2, padding="same")
-    >>> layer.compute_output_shape((None, 16, 16, 16, 1))
-    (None, 16, 16, 16, 8)
+    Examples:
+        >>> layer = GaussianDerivativeConv3D(8, 5, order=2, padding="same")
+        >>> layer.compute_output_shape((None, 16, 16, 16, 1))
+        (None, 16, 16, 16, 8)
     """
 
     def __init__(
@@ -235,6 +238,8 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
     Args:
         kernel_size: int or pair `(kh, kw)`, sampled exactly as given.
         depth_multiplier: M, output channels per input channel.
+        num_bases: B; the input channels must be divisible by it (B
+            contiguous groups of channels, one basis each).
 {geometry}
         theta_initializer: default U(-π, π).
         trainable_theta: whether θ is trained.
@@ -248,11 +253,10 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
         `(batch, new_rows, new_cols, channels · depth_multiplier)` (or
         channels first), the sizes as `keras.layers.DepthwiseConv2D` computes them.
 
-    Example:
-
-    >>> layer = GaussianDerivativeDepthwiseConv2D(31, depth_multiplier=1, order=2, padding="same")
-    >>> layer.compute_output_shape((None, 56, 56, 96))
-    (None, 56, 56, 96)
+    Examples:
+        >>> layer = GaussianDerivativeDepthwiseConv2D(31, depth_multiplier=1, order=2, padding="same")
+        >>> layer.compute_output_shape((None, 56, 56, 96))
+        (None, 56, 56, 96)
     """
 
     def __init__(

@@ -9,8 +9,10 @@ import keras
 class GeometricWeight:
     """A weight of shape `(B, N, *shape)` that parameterises the basis kernels.
 
-    Made in `build` in float32 and never autocast, so bases are sampled in
-    float32 under mixed precision. Its initializer and trainability go into
+    Made in `build` in the layer's `geometry_dtype` (its variable dtype, but
+    float32 where that is float16 or bfloat16) and never autocast, so bases
+    are sampled in float32 or wider under every dtype policy, then cast to
+    the compute dtype. Its initializer and trainability go into
     the layer's config as `{name}_initializer` and `trainable_{name}`.
 
     Attributes:

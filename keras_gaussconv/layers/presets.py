@@ -32,7 +32,9 @@ def rfnn_conv2d(filters, kernel_size, order=2, sigma=1.5, **kwargs):
     and only the combination (and bias) is learned.
 
     Args:
-        filters, kernel_size, order: as `GaussianDerivativeConv2D`.
+        filters: as `GaussianDerivativeConv2D`.
+        kernel_size: as `GaussianDerivativeConv2D`.
+        order: as `GaussianDerivativeConv2D`.
         sigma: the scale of the N-jet (default 1.5).
         **kwargs: other `GaussianDerivativeConv2D` arguments (`num_bases`,
             `separable`, `padding`, `name`, ...), except the geometric
@@ -85,17 +87,17 @@ class DisplacedGaussianConv2D(BasisConv2D):
         sigma_initializer: default U(0.5, 1.5).
         offset_initializer: default U(-r, r) with r = (min(kh, kw) - 1) / 4,
             so units start spread inside the window.
-        trainable_sigma, trainable_offset: train each group or not.
+        trainable_sigma: whether σ is trained.
+        trainable_offset: whether μ is trained.
         min_sigma: element-wise lower bound of σ (default 0.2).
 {conv_args}
 
 {shapes}
 
-    Example:
-
-    >>> layer = DisplacedGaussianConv2D(16, 9, num_units=4, num_bases=2, padding="same")
-    >>> layer.compute_output_shape((None, 28, 28, 3))
-    (None, 28, 28, 16)
+    Examples:
+        >>> layer = DisplacedGaussianConv2D(16, 9, num_units=4, num_bases=2, padding="same")
+        >>> layer.compute_output_shape((None, 28, 28, 3))
+        (None, 28, 28, 16)
 
     Reference:
         D. Tabernik, M. Kristan, A. Leonardis. Spatially-Adaptive Filter Units

@@ -67,7 +67,9 @@ def comparison_net(
         num_classes: size of the softmax output.
         filters: output channels of the four blocks.
         norm: `ConvNormAct` normalisation.
-        kernel_size, order, num_bases: of the structured layers.
+        kernel_size: of the structured layers.
+        order: of the structured layers.
+        num_bases: of the structured layers.
         name: model name (default `comparison_<layer_type>`).
 
     Returns:

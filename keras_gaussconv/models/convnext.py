@@ -27,7 +27,10 @@ def apply_convnext_block(x, kernel_size=7, structured=True, order=2, num_bases=1
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
-def convnext_classifier(input_shape, num_classes, channels=(32, 64), kernel_size=7, structured=True, name=None):
+def convnext_classifier(
+    input_shape, num_classes, channels=(32, 64), kernel_size=7, structured=True, order=2, num_bases=1,
+    implementation="auto", name=None,
+):
     """A small ConvNeXt-style classifier: per stage a 2×2 stride-2 stem/downsampling, one block.
 
     Args:
@@ -36,13 +39,16 @@ def convnext_classifier(input_shape, num_classes, channels=(32, 64), kernel_size
         channels: channels per stage.
         kernel_size: of the depthwise convolutions.
         structured: Gaussian-derivative (True) or stock depthwise convolutions.
+        order: K of the Gaussian-derivative depthwise convolutions (`structured` only).
+        num_bases: B of the Gaussian-derivative depthwise convolutions (`structured` only).
+        implementation: their execution path (`structured` only).
         name: model name (default from `structured`).
     """
     inputs = keras.Input(input_shape)
     x = inputs
     for stage, width in enumerate(channels, start=1):
         x = keras.layers.Conv2D(width, 2, strides=2, name=f"stage{stage}_downsample")(x)
-        x = apply_convnext_block(x, kernel_size, structured, name=f"stage{stage}")
+        x = apply_convnext_block(x, kernel_size, structured, order, num_bases, implementation, name=f"stage{stage}")
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="head_norm")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)

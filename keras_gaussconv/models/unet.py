@@ -95,8 +95,16 @@ def gaussian_unet(
     geometric weights per basis kernel.
 
     Args:
-        input_shape, num_classes, base_filters, depth, norm, momentum, name: as `unet`.
-        kernel_size, order, num_bases: of the Gaussian-derivative layers.
+        input_shape: as `unet`.
+        num_classes: as `unet`.
+        base_filters: as `unet`.
+        depth: as `unet`.
+        norm: as `unet`.
+        momentum: as `unet`.
+        name: as `unet`.
+        kernel_size: of the Gaussian-derivative layers.
+        order: of the Gaussian-derivative layers.
+        num_bases: of the Gaussian-derivative layers.
     """
     make = _gaussian_conv(_rank(input_shape, depth), kernel_size, order, num_bases)
     return _unet(make, input_shape, num_classes, base_filters, depth, norm, momentum, name)

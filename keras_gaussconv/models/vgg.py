@@ -25,9 +25,13 @@ def gaussian_vgg16(
     Args:
         weights: None, "imagenet" (downloaded once by Keras; without network a
             `ConnectionError` says so) or a weights file path.
-        include_top, input_shape, classes: as `keras.applications.VGG16`.
+        include_top: as `keras.applications.VGG16`.
+        input_shape: as `keras.applications.VGG16`.
+        classes: as `keras.applications.VGG16`.
         freeze_base: freeze every layer but `block1_conv1`.
-        kernel_size, order, num_bases: of the structured first layer.
+        kernel_size: of the structured first layer.
+        order: of the structured first layer.
+        num_bases: of the structured first layer.
 
     Returns:
         A functional `keras.Model` named "gaussian_vgg16".

@@ -9,7 +9,9 @@ class ConvSpec:
     """What a convolution does to the spatial axes, independent of its weights.
 
     Attributes:
-        kernel_size, strides, dilation_rate: tuples of r ints (r = 1, 2, 3).
+        kernel_size: tuple of r ints (r = 1, 2, 3).
+        strides: tuple of r ints.
+        dilation_rate: tuple of r ints.
         padding: "valid" or "same".
     """
 

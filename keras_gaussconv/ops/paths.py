@@ -102,7 +102,8 @@ def _responses_in_batch(x, phi, spec):
     """
     rank = spec.rank
     size = ops.shape(x)
-    planes = ops.reshape(ops.moveaxis(x, -1, 1), (-1, *size[1 : rank + 1], 1))
+    # Axes counted from the front: torch.onnx writes a negative one into an invalid Transpose.
+    planes = ops.reshape(ops.moveaxis(x, rank + 1, 1), (-1, *size[1 : rank + 1], 1))
     r = ops.conv(planes, phi_channels(phi)[..., None, :], **spec.conv_kwargs())
     return r, ops.shape(r)[1 : rank + 1]
 
@@ -159,7 +160,7 @@ def full_basis_first(x, phi, omega, spec):
         r = ops.depthwise_conv(x, spread, **spec.conv_kwargs())
     else:
         r, out = _responses_in_batch(x, phi, spec)
-        r = ops.moveaxis(ops.reshape(r, (-1, f_in, *out, b * n)), 1, -2)
+        r = ops.moveaxis(ops.reshape(r, (-1, f_in, *out, b * n)), 1, rank + 1)
         r = ops.reshape(r, (-1, *out, f_in * b * n))
     # Channel i·B·N + b·N + n of r meets ω[b, i, j, n] for output b·(F_out/B) + j.
     omega = ops.cast(omega, x.dtype)
