@@ -39,7 +39,7 @@ def test_demo_smoke_end_to_end(tmp_path):
     assert "| gaussian |" in result.stdout and "mean ± std over 2 seeds" in result.stdout
     assert "Test accuracy (%)" in (output / "digits_results.md").read_text()
     for kind in DEMO_LAYER_TYPES:
-        assert f"{kind} (" in result.stdout and f"), n = 200 training images: 2 seeds" in result.stdout, kind
+        assert f"{kind} (" in result.stdout and "), n = 200 training images: 2 seeds" in result.stdout, kind
     assert result.stdout.count("test accuracy:") >= len(DEMO_LAYER_TYPES)  # one bar per layer type and size
 
 

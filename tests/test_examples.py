@@ -85,11 +85,3 @@ def test_convnext_digits_smoke():
     assert rows[1]["parameters"] < rows[0]["parameters"]
     assert all(0 <= a <= 1 for r in rows for a in r["accuracy"])
 
-
-def test_convnext_classifier_passes_the_structured_options_on():
-    model = convnext_classifier((16, 16, 1), 10, channels=(8,), kernel_size=9, order=1, num_bases=2,
-                                implementation="fft")
-    depthwise = model.get_layer("stage1_depthwise")
-    assert isinstance(depthwise, GaussianDerivativeDepthwiseConv2D)
-    assert (depthwise.order, depthwise.num_bases, depthwise.execution_path) == (1, 2, "fft")
-    assert depthwise.num_kernels == 3

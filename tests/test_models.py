@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import rng
-from keras_gaussconv import ConvNormAct, GaborConv2D, GaussianDerivativeConv2D
+from helpers import rng, to_numpy
+from keras_gaussconv import ConvNormAct, GaborConv2D, GaussianDerivativeConv2D, GaussianDerivativeDepthwiseConv2D
 from keras_gaussconv.utils import count_parameters, structured_layers
-from keras_gaussconv.models import LAYER_TYPES, comparison_net, gaussian_unet, gaussian_vgg16, unet
+from keras_gaussconv.models import LAYER_TYPES, comparison_net, convnext_classifier, gaussian_unet, gaussian_vgg16, unet
 
 
 @pytest.mark.parametrize("layer_type", LAYER_TYPES)
@@ -20,14 +20,14 @@ def test_comparison_net_builds_runs_and_trains(layer_type):
     model = comparison_net(layer_type, (16, 16, 1), 10, filters=(4, 8, 8, 8))
     x = rng().normal(size=(8, 16, 16, 1)).astype("float32")
     assert model(x).shape == (8, 10)
-    np.testing.assert_allclose(np.asarray(model(x)).sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(model(x)).sum(axis=1), 1.0, rtol=1e-5)
     assert [layer.name for layer in model.layers][1:4] == ["block1", "block1_pool", "block2"]
     assert all(isinstance(model.get_layer(f"block{i}"), ConvNormAct) for i in range(1, 5))
     assert (len(structured_layers(model)) == 4) == (layer_type != "free_form")
-    before = [np.asarray(w).copy() for w in model.trainable_weights]
+    before = [to_numpy(w).copy() for w in model.trainable_weights]
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, rng().integers(0, 10, 8), epochs=1, verbose=0)
-    assert any(not np.allclose(np.asarray(w), b) for w, b in zip(model.trainable_weights, before))
+    assert any(not np.allclose(to_numpy(w), b) for w, b in zip(model.trainable_weights, before))
 
 
 def test_comparison_net_layer_choices():
@@ -117,10 +117,10 @@ def test_gaussian_vgg16_replaces_block1_conv1_and_freezes_the_rest():
     assert {w.name for w in model.trainable_weights} == {w.name for w in first.trainable_weights}
     x = rng().uniform(size=(2, 32, 32, 3)).astype("float32")
     assert model(x).shape == (2, 1, 1, 512)
-    frozen = np.asarray(model.get_layer("block2_conv1").kernel).copy()
+    frozen = to_numpy(model.get_layer("block2_conv1").kernel).copy()
     model.compile("adam", "mse")
     model.fit(x, rng().normal(size=(2, 1, 1, 512)), epochs=1, verbose=0)
-    np.testing.assert_array_equal(np.asarray(model.get_layer("block2_conv1").kernel), frozen)
+    np.testing.assert_array_equal(to_numpy(model.get_layer("block2_conv1").kernel), frozen)
 
 
 def test_gaussian_vgg16_without_network_says_what_to_do(tmp_path):
@@ -154,5 +154,15 @@ def test_gaussian_vgg16_keeps_the_other_weights(tmp_path):
     path = tmp_path / "vgg.weights.h5"
     base.save_weights(path)
     model = gaussian_vgg16(weights=str(path), include_top=False, input_shape=(32, 32, 3), freeze_base=False)
-    np.testing.assert_array_equal(np.asarray(model.get_layer("block3_conv2").kernel), np.asarray(base.get_layer("block3_conv2").kernel))
+    np.testing.assert_array_equal(to_numpy(model.get_layer("block3_conv2").kernel), to_numpy(base.get_layer("block3_conv2").kernel))
     assert all(layer.trainable for layer in model.layers)
+
+
+@pytest.mark.core  # a review defect: its test runs on every backend
+def test_convnext_classifier_passes_the_structured_options_on():
+    model = convnext_classifier((16, 16, 1), 10, channels=(8,), kernel_size=9, order=1, num_bases=2,
+                                implementation="fft")
+    depthwise = model.get_layer("stage1_depthwise")
+    assert isinstance(depthwise, GaussianDerivativeDepthwiseConv2D)
+    assert (depthwise.order, depthwise.num_bases, depthwise.execution_path) == (1, 2, "fft")
+    assert depthwise.num_kernels == 3

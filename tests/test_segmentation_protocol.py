@@ -58,6 +58,7 @@ def test_a_run_keeps_its_best_validation_weights():
     assert segmentation_metrics(masks, predicted, instances)["dice"] == pytest.approx(max(run["val_dice"]), abs=1e-6)
 
 
+@pytest.mark.core  # a review defect: its test runs on every backend
 @pytest.mark.parametrize("learning_rate", [None, 0.05])
 def test_reset_zeroes_the_optimizer_state_but_keeps_a_constant_learning_rate(learning_rate):
     from keras_gaussconv_cli.experiments import _reset
