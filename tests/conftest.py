@@ -8,7 +8,19 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # and rounding) the pass took 4.2 instead of 6.8 minutes on 2 cores. Set before JAX starts;
 # an XLA_FLAGS of the user's own is kept.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# The xdist workers compile many of the same small programs (a basis of one size, a layer's
+# step): one compilation cache for the session, which the workers inherit from the
+# controller's environment, compiles each once (the JAX pass: 297 → 277 s on 2 cores).
+if os.environ["KERAS_BACKEND"] == "jax" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    import tempfile
 
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE = tempfile.mkdtemp(prefix="keras-gaussconv-jax-cache-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+else:
+    _JAX_CACHE = None
+
+import shutil  # noqa: E402
 import zlib  # noqa: E402
 
 import keras  # noqa: E402
@@ -52,3 +64,9 @@ def pytest_terminal_summary(terminalreporter, config):
     seed = getattr(config.option, "randomly_seed", None)
     if isinstance(seed, int):
         terminalreporter.write_line(f"random test order: rerun this order with --randomly-seed={seed}")
+
+
+def pytest_unconfigure(config):
+    """Removes the session's JAX compilation cache (the process that made it: the controller)."""
+    if _JAX_CACHE is not None and not hasattr(config, "workerinput"):
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)

@@ -186,8 +186,8 @@ if __name__ == "__main__":  # writes the compatibility files (once per compat ve
                                ("mixed_float16", "float32", "float16"), ("float32", "float32", "float32")],
 )
 def test_geometric_weights_are_at_least_float32(dtype, geometry, compute):
-    # σ at the bound and a 31×31 kernel: H_4 reaches ~10⁸ at the kernel's edge, beyond float16,
-    # which made a float16 basis inf · 0 = NaN there.
+    # σ at the bound and a 31×31 kernel: H_4 passes float16's range 11σ from the centre, where
+    # the Gaussian is 0 already: a float16 basis was inf · 0 = NaN there.
     layer = GaussianDerivativeConv2D(4, 31, order=4, padding="same", dtype=dtype,
                                      sigma_initializer=keras.initializers.Constant(0.2))
     x = images((1, 16, 16, 2))

@@ -246,14 +246,15 @@ class BasisConv(keras.layers.Layer):
     def geometry_dtype(self):
         """dtype of the geometric weights and the basis: the variable dtype, at least float32.
 
-        A float16 basis would overflow: H_4 at 50σ from a kernel's centre is
-        ~10⁸ (float16 ends at 65504), and inf · exp(−z²) = inf · 0 = NaN.
+        A float16 basis breaks down: H_4(z) ≈ 16 z⁴ passes float16's 65504 at
+        z = x / (σ√2) ≈ 8, 11σ from the kernel's centre (2 pixels at σ = 0.2),
+        where exp(−z²) is already 0, and inf · 0 = NaN.
         """
         dtype = self.variable_dtype
         return "float32" if dtype in ("float16", "bfloat16") else dtype
 
     def basis(self):
-        """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in the variable dtype."""
+        """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in `geometry_dtype`."""
         return self.compute_basis(**{g.name: getattr(self, g.name) for g in self.geometry})
 
     def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
