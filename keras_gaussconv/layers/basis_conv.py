@@ -477,9 +477,10 @@ class BasisConv(keras.layers.Layer):
         return paths.full_kernel(phi, *self._coefficients())
 
     def call(self, inputs):
-        if inputs.shape[0] == 0:
+        if isinstance(inputs.shape[0], int) and inputs.shape[0] == 0:
             # An empty batch: TensorFlow's CPU convolutions return a wrongly shaped tensor
-            # for it, PyTorch's FFTs refuse it. Nothing to compute.
+            # for it, PyTorch's FFTs refuse it. Nothing to compute. (Only a static size is
+            # read: a traced one, as in torch.onnx's export, is left to the graph.)
             return ops.zeros(self.compute_output_shape(inputs.shape), self.compute_dtype)
         x = inputs
         last = self.rank + 1
