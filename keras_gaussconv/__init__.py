@@ -1,6 +1,7 @@
 """keras-gaussconv: trainable structured-kernel convolution layers for Keras 3."""
 
 from keras_gaussconv import bases
+from keras_gaussconv.callbacks import GeometryMonitor
 from keras_gaussconv.initializers import EvenlySpaced, RandomRotation
 from keras_gaussconv.layers import (
     BasisConv,

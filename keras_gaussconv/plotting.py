@@ -83,3 +83,55 @@ def plot_layer(layer, path=None, max_filters=8):
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure
+
+
+def plot_geometry(history, path=None):
+    """Draws a `GeometryMonitor`'s history: per weight group, its values, drift, steps and gradients.
+
+    One row per weight group (σ, μ, θ, …, coefficients), one line per layer,
+    four columns against the epoch: mean ± std of the values; the drift
+    mean |g_t − g_0| from the initial values; the mean step |g_t − g_{t−1}|
+    per epoch (log scale); the gradient norm ‖∂loss/∂g‖ (log scale; empty
+    without the monitor's `data`).
+
+    Args:
+        history: `GeometryMonitor.history` (or the same dictionary saved as JSON).
+        path: PNG file to write, or None.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+    """
+    keys = [key.split("/") for key in history]
+    if not keys or any(len(parts) != 3 for parts in keys):
+        raise ValueError("`history` must be a GeometryMonitor's history ('layer/group/statistic' keys).")
+    layers = list(dict.fromkeys(parts[0] for parts in keys))
+    groups = list(dict.fromkeys(parts[1] for parts in keys))
+    figure, axes = subplots(len(groups), 4, figsize=(15, 2.3 * len(groups) + 0.6), squeeze=False)
+    for row, group in zip(axes, groups):
+        for layer in layers:
+            key = f"{layer}/{group}/"
+            if key + "mean" not in history:
+                continue
+            mean, std = np.array(history[key + "mean"]), np.array(history[key + "std"])
+            epochs = np.arange(len(mean))
+            (line,) = row[0].plot(epochs, mean, label=layer)
+            row[0].fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+            row[1].plot(epochs, history[key + "drift"], color=line.get_color())
+            row[2].plot(epochs[1:], history[key + "step"][1:], color=line.get_color())
+            if key + "grad_norm" in history:
+                row[3].plot(epochs, history[key + "grad_norm"], color=line.get_color())
+        row[0].set_ylabel(group)
+        for ax in row[2:]:
+            if ax.lines:
+                ax.set_yscale("log")
+    for ax, title in zip(axes[0], ("mean ± std", "drift mean |g − g₀|", "mean |step| per epoch",
+                                   "‖∂loss/∂g‖ on the monitored batch")):
+        ax.set_title(title, fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=7, frameon=False)
+    figure.tight_layout(rect=(0, 0.5 / (2.3 * len(groups) + 0.6) + 0.02, 1, 1))
+    if path is not None:
+        figure.savefig(path, dpi=90)
+    return figure

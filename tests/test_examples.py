@@ -85,3 +85,12 @@ def test_convnext_digits_smoke():
     assert rows[1]["parameters"] < rows[0]["parameters"]
     assert all(0 <= a <= 1 for r in rows for a in r["accuracy"])
 
+
+
+def test_geometry_monitor_example_smoke():
+    module = example("geometry_monitor")
+    results, history = module.run(epochs=1, train=6, test=3, batch=3)
+    assert set(results) == {"otsu", "classical", "gaussian"} and all(0 <= v <= 1 for v in results.values())
+    table = module.summary(history)
+    assert set(table) == {"sigma", "offset", "theta", "coefficients"}
+    assert all(row["mean step per epoch"] > 0 for row in table.values())  # every group moved in the epoch

@@ -1,0 +1,135 @@
+"""`GeometryMonitor`: how far the geometric weights of structured layers move during training."""
+
+import keras
+import numpy as np
+
+from keras_gaussconv.utils import structured_layers
+
+
+def loss_gradients(model, x, y, variables):
+    """∂ loss / ∂ `variables` of a compiled model on one batch, as NumPy, on any backend.
+
+    The loss is the model's compiled loss (`model.compute_loss`) of `model(x)`
+    in inference mode; each backend's own autodiff computes the gradients
+    (TensorFlow: a tape; JAX: `jax.grad` with the variables' values
+    substituted; PyTorch: `torch.autograd.grad`).
+    """
+
+    def loss():
+        return model.compute_loss(x=x, y=y, y_pred=model(x, training=False), training=False)
+
+    backend = keras.backend.backend()
+    values = [v.value for v in variables]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            result = loss()
+        grads = tape.gradient(result, values)
+    elif backend == "jax":
+        import jax
+
+        def loss_of(current):
+            with keras.StatelessScope(state_mapping=list(zip(variables, current))):
+                return loss()
+
+        grads = jax.grad(loss_of)(values)
+    elif backend == "torch":
+        import torch
+
+        grads = torch.autograd.grad(loss(), values, allow_unused=True)
+    else:
+        raise NotImplementedError(f"GeometryMonitor computes gradients on TensorFlow, JAX and PyTorch, not {backend}")
+    return [np.zeros(v.shape) if g is None else keras.ops.convert_to_numpy(g) for v, g in zip(variables, grads)]
+
+
+class GeometryMonitor(keras.callbacks.Callback):
+    """Records, per epoch, the statistics of every weight group of a model's structured layers.
+
+    For every structured layer L (`structured_layers(model)`, wrappers
+    included) and each of its weight groups g — the geometric weights
+    (`sigma`, `offset`, `theta`, `rotation`, `frequency`, `phase`, as the layer
+    has them) and `coefficients` (all combination weights together) —
+    `history[f"{L}/{g}/{s}"]` is a list with one value per epoch, the first
+    for the weights before training:
+
+    * `mean`, `std`, `min`, `max` of g's values;
+    * `step`: mean |g_t − g_{t−1}| over g's elements since the previous entry
+      (0 for the first), how far g moved in that epoch;
+    * `drift`: mean |g_t − g_0|, how far g is from its value before training;
+    * `grad_norm` (with `data`): ‖∂loss/∂g‖₂ on the batch `data` at that
+      point (`loss_gradients`).
+
+    `history` has the layout of `keras.callbacks.History.history`;
+    `keras_gaussconv.plotting.plot_geometry` draws it.
+
+    Args:
+        data: optional `(x, y)` batch for the gradient norms (small: it
+            runs once per epoch).
+        groups: the weight groups to record (default all of them).
+
+    Examples:
+        >>> model = keras.Sequential([keras.Input((12, 12, 1)), GaussianDerivativeConv2D(4, 5, name="conv"),
+        ...                           keras.layers.GlobalAveragePooling2D()])
+        >>> model.compile("adam", "mse")
+        >>> monitor = GeometryMonitor()
+        >>> _ = model.fit(np.ones((8, 12, 12, 1)), np.zeros((8, 4)), epochs=2, verbose=0, callbacks=[monitor])
+        >>> len(monitor.history["conv/sigma/mean"])  # before training, after epochs 1 and 2
+        3
+    """
+
+    GROUPS = ("sigma", "offset", "theta", "rotation", "frequency", "phase", "coefficients")
+    STATISTICS = ("mean", "std", "min", "max", "step", "drift", "grad_norm")
+
+    def __init__(self, data=None, groups=None):
+        super().__init__()
+        groups = self.GROUPS if groups is None else tuple(groups)
+        unknown = sorted(set(groups) - set(self.GROUPS))
+        if unknown or not groups:
+            raise ValueError(f"`groups` must be a non-empty subset of {list(self.GROUPS)}. Received: groups={groups!r}")
+        if data is not None and (not isinstance(data, (tuple, list)) or len(data) != 2):
+            raise ValueError(f"`data` must be an `(x, y)` pair or None. Received: data of type {type(data).__name__}")
+        self.data = data
+        self.groups = groups
+        self.history = {}
+        self._previous, self._initial = {}, {}
+
+    def _weights(self):
+        """{(layer name, group): [variables]} of the monitored groups."""
+        weights = {}
+        for layer in structured_layers(self.model):
+            for variable in layer.weights:
+                name = variable.name
+                group = "coefficients" if name.startswith("coefficients") else name
+                if group in self.groups:
+                    weights.setdefault((layer.name, group), []).append(variable)
+        return weights
+
+    def _record(self):
+        weights = self._weights()
+        if self.data is not None:
+            variables = [v for group in weights.values() for v in group if v.trainable]
+            grads = dict(zip((id(v) for v in variables), loss_gradients(self.model, *self.data, variables)))
+        for (layer, group), variables in weights.items():
+            values = np.concatenate([keras.ops.convert_to_numpy(v).ravel() for v in variables])
+            previous = self._previous.get((layer, group), values)
+            initial = self._initial.setdefault((layer, group), values)
+            stats = {
+                "mean": values.mean(), "std": values.std(), "min": values.min(), "max": values.max(),
+                "step": np.abs(values - previous).mean(), "drift": np.abs(values - initial).mean(),
+            }
+            if self.data is not None:
+                trainable = [grads[id(v)].ravel() for v in variables if v.trainable]
+                stats["grad_norm"] = float(np.linalg.norm(np.concatenate(trainable))) if trainable else 0.0
+            self._previous[(layer, group)] = values
+            for statistic, value in stats.items():
+                self.history.setdefault(f"{layer}/{group}/{statistic}", []).append(float(value))
+
+    def on_train_begin(self, logs=None):
+        if not structured_layers(self.model):
+            raise ValueError("GeometryMonitor needs a model with keras_gaussconv layers; this one has none.")
+        self.history, self._previous, self._initial = {}, {}, {}
+        self._record()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record()
