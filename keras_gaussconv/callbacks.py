@@ -6,41 +6,62 @@ import numpy as np
 from keras_gaussconv.utils import structured_layers
 
 
-def loss_gradients(model, x, y, variables):
-    """∂ loss / ∂ `variables` of a compiled model on one batch, as NumPy, on any backend.
+def gradient_function(model, variables):
+    """`f(x, y)` → ∂ loss / ∂ `variables` of a compiled model on one batch, as NumPy, any backend.
 
     The loss is the model's compiled loss (`model.compute_loss`) of `model(x)`
-    in inference mode; each backend's own autodiff computes the gradients
-    (TensorFlow: a tape; JAX: `jax.grad` with the variables' values
-    substituted; PyTorch: `torch.autograd.grad`).
+    in inference mode (no batch-norm statistics or other state change); each
+    backend's own autodiff computes the gradients (TensorFlow: a tape; JAX:
+    `jax.grad` with the variables' values substituted, compiled once for all
+    calls; PyTorch: `torch.autograd.grad`).
     """
+    variables = list(variables)
 
-    def loss():
+    def loss(x, y):
         return model.compute_loss(x=x, y=y, y_pred=model(x, training=False), training=False)
 
     backend = keras.backend.backend()
-    values = [v.value for v in variables]
     if backend == "tensorflow":
         import tensorflow as tf
 
-        with tf.GradientTape() as tape:
-            result = loss()
-        grads = tape.gradient(result, values)
+        def grads_of(x, y):
+            with tf.GradientTape() as tape:
+                result = loss(x, y)
+            return tape.gradient(result, [v.value for v in variables])
     elif backend == "jax":
         import jax
 
-        def loss_of(current):
-            with keras.StatelessScope(state_mapping=list(zip(variables, current))):
-                return loss()
+        # Every other variable is an argument too: a compiled function would otherwise
+        # keep the values they had when it was traced.
+        others = [v for v in model.variables if not any(v is w for w in variables)]
 
-        grads = jax.grad(loss_of)(values)
+        def loss_of(values, other_values, x, y):
+            mapping = list(zip(variables, values)) + list(zip(others, other_values))
+            with keras.StatelessScope(state_mapping=mapping):
+                return loss(x, y)
+
+        compiled = jax.jit(jax.grad(loss_of))
+
+        def grads_of(x, y):
+            return compiled([v.value for v in variables], [v.value for v in others], x, y)
     elif backend == "torch":
         import torch
 
-        grads = torch.autograd.grad(loss(), values, allow_unused=True)
+        def grads_of(x, y):
+            return torch.autograd.grad(loss(x, y), [v.value for v in variables], allow_unused=True)
     else:
-        raise NotImplementedError(f"GeometryMonitor computes gradients on TensorFlow, JAX and PyTorch, not {backend}")
-    return [np.zeros(v.shape) if g is None else keras.ops.convert_to_numpy(g) for v, g in zip(variables, grads)]
+        raise NotImplementedError(f"gradients on TensorFlow, JAX and PyTorch, not on {backend}")
+
+    def gradients(x, y):
+        grads = grads_of(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y))
+        return [np.zeros(v.shape) if g is None else keras.ops.convert_to_numpy(g) for v, g in zip(variables, grads)]
+
+    return gradients
+
+
+def loss_gradients(model, x, y, variables):
+    """∂ loss / ∂ `variables` on the batch `(x, y)`: `gradient_function(model, variables)(x, y)`."""
+    return gradient_function(model, variables)(x, y)
 
 
 class GeometryMonitor(keras.callbacks.Callback):
@@ -58,7 +79,7 @@ class GeometryMonitor(keras.callbacks.Callback):
       (0 for the first), how far g moved in that epoch;
     * `drift`: mean |g_t − g_0|, how far g is from its value before training;
     * `grad_norm` (with `data`): ‖∂loss/∂g‖₂ on the batch `data` at that
-      point (`loss_gradients`).
+      point (`gradient_function`).
 
     `history` has the layout of `keras.callbacks.History.history`;
     `keras_gaussconv.plotting.plot_geometry` draws it.
@@ -108,8 +129,7 @@ class GeometryMonitor(keras.callbacks.Callback):
     def _record(self):
         weights = self._weights()
         if self.data is not None:
-            variables = [v for group in weights.values() for v in group if v.trainable]
-            grads = dict(zip((id(v) for v in variables), loss_gradients(self.model, *self.data, variables)))
+            grads = dict(zip((id(v) for v in self._trainable), self._gradients(*self.data)))
         for (layer, group), variables in weights.items():
             values = np.concatenate([keras.ops.convert_to_numpy(v).ravel() for v in variables])
             previous = self._previous.get((layer, group), values)
@@ -129,6 +149,9 @@ class GeometryMonitor(keras.callbacks.Callback):
         if not structured_layers(self.model):
             raise ValueError("GeometryMonitor needs a model with keras_gaussconv layers; this one has none.")
         self.history, self._previous, self._initial = {}, {}, {}
+        if self.data is not None:  # made once: on JAX, one compilation for the whole training
+            self._trainable = [v for group in self._weights().values() for v in group if v.trainable]
+            self._gradients = gradient_function(self.model, self._trainable)
         self._record()
 
     def on_epoch_end(self, epoch, logs=None):
