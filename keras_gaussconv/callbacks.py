@@ -59,11 +59,6 @@ def gradient_function(model, variables):
     return gradients
 
 
-def loss_gradients(model, x, y, variables):
-    """∂ loss / ∂ `variables` on the batch `(x, y)`: `gradient_function(model, variables)(x, y)`."""
-    return gradient_function(model, variables)(x, y)
-
-
 class GeometryMonitor(keras.callbacks.Callback):
     """Records, per epoch, the statistics of every weight group of a model's structured layers.
 
@@ -119,11 +114,10 @@ class GeometryMonitor(keras.callbacks.Callback):
         """{(layer name, group): [variables]} of the monitored groups."""
         weights = {}
         for layer in structured_layers(self.model):
-            for variable in layer.weights:
-                name = variable.name
-                group = "coefficients" if name.startswith("coefficients") else name
-                if group in self.groups:
-                    weights.setdefault((layer.name, group), []).append(variable)
+            # What the layer declares: its geometric weights, then its combination weights.
+            groups = {g.name: [getattr(layer, g.name)] for g in layer.geometry}
+            groups["coefficients"] = list(layer._coefficients())
+            weights.update({(layer.name, group): groups[group] for group in self.groups if group in groups})
         return weights
 
     def _record(self):
