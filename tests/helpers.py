@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from numpy.polynomial.hermite import hermval
 from scipy.signal import correlate
+from scipy.special import erf, ive
 
 DATA = Path(__file__).resolve().parent / "data"  # fixtures that are part of the repository
 
@@ -130,10 +131,12 @@ def same_padding(x, kernel_size, strides):
     return np.pad(x, [(0, 0), *[(t // 2, t - t // 2) for t in totals], (0, 0)])
 
 
-def numpy_layer(layer, x):
+def numpy_layer(layer, x, phi=None):
     """Eq. (3)/(4) for a layer of any rank, with SciPy: correlate every basis kernel with every
-    input channel ('same' padding by Keras' rule), subsample by the strides, combine, add the bias."""
-    phi = to_numpy(layer.basis()).astype("float64")  # (B, *k, N)
+    input channel ('same' padding by Keras' rule), subsample by the strides, combine, add the bias.
+
+    `phi`: the basis kernels `(B, *k, N)` to use; default the layer's own."""
+    phi = (to_numpy(layer.basis()) if phi is None else phi).astype("float64")  # (B, *k, N)
     rank = layer.rank
     if layer.padding == "same":
         x = same_padding(x, phi.shape[1:-1], layer.strides)
@@ -151,3 +154,86 @@ def numpy_layer(layer, x):
         out = np.einsum(f"zbni{letters},bijn->z{letters}bj", responses, to_numpy(layer.coefficients))
     out = out.reshape(*out.shape[:-2], -1)
     return out + (to_numpy(layer.bias) if layer.use_bias else 0)
+
+
+def numpy_kernels(x, sigma, order, discretization):
+    """Orders 0..K of one 1-D discretisation at offsets `x` (float64, from SciPy and NumPy only).
+
+    "discrete" needs `x` to be consecutive integers; "normalized" divides by Σ_x G_0(x)."""
+    if discretization == "sampled":
+        return [numpy_gaussian_derivative(x, sigma, p) for p in range(order + 1)]
+    if discretization == "normalized":
+        total = numpy_gaussian_derivative(x, sigma, 0).sum()
+        return [numpy_gaussian_derivative(x, sigma, p) / total for p in range(order + 1)]
+    if discretization == "integrated":
+        s = sigma * np.sqrt(2)
+        return [0.5 * (erf((x + 0.5) / s) - erf((x - 0.5) / s))] + [
+            numpy_gaussian_derivative(x + 0.5, sigma, p - 1) - numpy_gaussian_derivative(x - 0.5, sigma, p - 1)
+            for p in range(1, order + 1)
+        ]
+    # discrete: e^{-t} I_n(t) by SciPy, then δx^{p mod 2} δxx^{p // 2} by explicit differences
+    pad = order
+    n = np.round(x).astype(int)
+    wide = np.arange(n[0] - pad, n[-1] + pad + 1)
+    kernels = []
+    for p in range(order + 1):
+        f = ive(wide, sigma**2)
+        for _ in range(p // 2):
+            f = np.concatenate([[0], f[2:] - 2 * f[1:-1] + f[:-2], [0]])
+        if p % 2:
+            f = np.concatenate([[0], (f[2:] - f[:-2]) / 2, [0]])
+        kernels.append(f[pad:-pad])
+    return kernels
+
+
+def numpy_basis_2d(kernel_size, sigma, offset, theta, order, discretization="sampled"):
+    """The 2-D basis `(B, kh, kw, N)` in float64 from `numpy_kernels`: per kernel (p, q), the
+    product of the 1-D kernels along y₁ = x cos θ + y sin θ − μ₁ and y₂ = −x sin θ + y cos θ − μ₂;
+    "normalized" divides by the sum of the 2-D order-0 kernel; "discrete" has no μ, θ (None)."""
+    from keras_gaussconv.bases import derivative_orders
+
+    kh, kw = kernel_size
+    x, y = np.meshgrid(centred(kw), centred(kh))  # x along columns
+    orders = derivative_orders(order)
+    out = np.zeros((sigma.shape[0], kh, kw, len(orders)))
+    for b in range(sigma.shape[0]):
+        for n, (p, q) in enumerate(orders):
+            s1, s2 = float(sigma[b, n, 0]), float(sigma[b, n, 1])
+            if discretization == "discrete":
+                out[b, ..., n] = np.outer(numpy_kernels(centred(kh), s2, order, "discrete")[q],
+                                          numpy_kernels(centred(kw), s1, order, "discrete")[p])
+                continue
+            c, s = np.cos(theta[b, n]), np.sin(theta[b, n])
+            y1 = (x * c + y * s - offset[b, n, 0]).ravel()
+            y2 = (-x * s + y * c - offset[b, n, 1]).ravel()
+            along = "integrated" if discretization == "integrated" else "sampled"
+            kernel = numpy_kernels(y1, s1, order, along)[p] * numpy_kernels(y2, s2, order, along)[q]
+            if discretization == "normalized":
+                kernel = kernel / np.sum(numpy_gaussian_derivative(y1, s1, 0) * numpy_gaussian_derivative(y2, s2, 0))
+            out[b, ..., n] = kernel.reshape(kh, kw)
+    return out
+
+
+def assert_gradients_match_numpy_finite_differences(loss, reference_loss, variables, step=1e-6, rtol=1e-5, atol=1e-7):
+    """The backend's gradients of `loss()` for `variables` against central differences of
+    `reference_loss(values)` (float64 NumPy, `values` a list of arrays in the variables' order).
+
+    `atol` is relative to the largest gradient of each variable (at least 1), and 10× larger
+    on JAX: Keras computes cos and sin in float32 there even for float64 inputs (its type
+    promotion maps 64-bit to 32-bit on every backend but TensorFlow's, and only JAX's cos and
+    sin apply it), so θ's gradients carry float32 rounding of the largest one (measured:
+    1.3e-7 of it)."""
+    analytic = gradients(loss, variables)
+    values = [to_numpy(v).astype("float64") for v in variables]
+    for i, (variable, grad) in enumerate(zip(variables, analytic)):
+        numeric = np.zeros_like(values[i])
+        for index in np.ndindex(values[i].shape):
+            ends = []
+            for sign in (1, -1):
+                moved = [v.copy() for v in values]
+                moved[i][index] += sign * step
+                ends.append(reference_loss(moved))
+            numeric[index] = (ends[0] - ends[1]) / (2 * step)
+        assert np.all(np.isfinite(grad)), variable.name
+        scale = max(1.0, float(np.abs(numeric).max())) * (10 if keras.backend.backend() == "jax" else 1)
+        np.testing.assert_allclose(grad, numeric, rtol=rtol, atol=atol * scale, err_msg=variable.name)

@@ -89,8 +89,29 @@ def test_convnext_digits_smoke():
 
 def test_geometry_monitor_example_smoke():
     module = example("geometry_monitor")
-    results, history = module.run(epochs=1, train=6, test=3, batch=3)
+    results, history = module.run(epochs=1, train_count=6, test_count=3, batch=3)
     assert set(results) == {"otsu", "classical", "gaussian"} and all(0 <= v <= 1 for v in results.values())
     table = module.summary(history)
     assert set(table) == {"sigma", "offset", "theta", "coefficients"}
     assert all(row["mean step per epoch"] > 0 for row in table.values())  # every group moved in the epoch
+
+
+def test_geometry_study_variants_smoke():
+    module = example("geometry_monitor")
+    names = ("normalized_fast_geometry",)  # one training run; the other variants only swap layers or arguments
+    results = module.study(names, seeds=(0,), epochs=1, train_count=6, test_count=3, batch=3)
+    (run,) = results["runs"]["normalized_fast_geometry"]
+    assert 0 <= run["dice"] <= 1 and run["kernel_change"] > 0 and run["sigma_drift"] > 0
+    assert module.study_table(results).count("\n") == len(names) + 2
+    # each variant's layers are what it says
+    fast = module.variant_model("normalized_fast_geometry").get_layer("down1_1").conv
+    assert isinstance(fast, module.FastGeometry) and fast.normalize_basis
+    np.testing.assert_allclose(fast.sigma_values(), 10 * keras.ops.convert_to_numpy(fast.sigma))
+    assert fast.sigma_values().min() >= 0.5 - 1e-6 and fast.sigma_values().max() <= 2.0 + 1e-6
+    log = module.variant_model("normalized_log_sigma").get_layer("up1_2").conv
+    assert isinstance(log, module.LogSigma) and log.sigma_values().min() >= 0.5 - 1e-6
+    plain = module.variant_model("reference_basis").get_layer("down1_1").conv
+    assert not plain.normalize_basis and type(plain).__name__ == "GaussianDerivativeConv2D"
+    small = module.variant_model("reference_basis_small_init").get_layer("up1_2").conv
+    assert small.coefficients_initializer.stddev == 0.06
+    assert len(module.kernels(module.variant_model("classical"))) == 14  # 7 blocks of 2, not the 1×1 output

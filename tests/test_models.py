@@ -81,8 +81,17 @@ def test_unet_momentum_reaches_every_batch_normalization():
         return [layer.normalization.momentum for layer in model.layers if hasattr(layer, "normalization")]
 
     for builder in (unet, gaussian_unet):
-        assert momenta(builder((16, 16, 1), depth=1, momentum=0.9)) == [0.9] * 6  # 3 blocks of 2
-        assert momenta(builder((16, 16, 1), depth=1)) == [0.99] * 6  # Keras' default
+        assert momenta(builder((16, 16, 1), depth=1, momentum=0.99)) == [0.99] * 6  # 3 blocks of 2
+        assert momenta(builder((16, 16, 1), depth=1)) == [0.9] * 6  # the builders' default
+
+
+@pytest.mark.parametrize("input_shape", [(16, 16, 1), (8, 8, 8, 1), (16, 1)])
+def test_gaussian_unet_normalizes_its_bases_by_default(input_shape):
+    def flags(model):
+        return {layer.conv.normalize_basis for layer in model.layers if isinstance(layer, ConvNormAct)}
+
+    assert flags(gaussian_unet(input_shape, depth=1)) == {True}
+    assert flags(gaussian_unet(input_shape, depth=1, normalize_basis=False)) == {False}
 
 
 @pytest.mark.parametrize("input_shape,conv,budget", [((16, 16, 16, 1), "Conv3D", 0.12), ((64, 2), "Conv1D", 0.85)])

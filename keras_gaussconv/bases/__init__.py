@@ -1,13 +1,17 @@
 """Pure functions that sample structured basis kernels (`keras.ops` only, no state)."""
 
+from keras_gaussconv.bases.discrete import discrete_gaussian_derivatives
 from keras_gaussconv.bases.gaussian import (
+    DISCRETIZATIONS,
     derivative_orders,
+    discrete_gaussian_derivative_basis,
     displaced_gaussian_basis,
     gaussian_derivative,
     gaussian_derivative_basis,
     gaussian_derivative_basis_1d,
     gaussian_derivative_basis_3d,
     gaussian_derivatives,
+    integrated_gaussian_derivatives,
     num_gaussian_derivatives,
 )
 from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d

@@ -1,12 +1,29 @@
-"""Gaussian derivatives and the anisotropic, shifted, oriented Gaussian-derivative basis."""
+"""Gaussian derivatives and the anisotropic, shifted, oriented Gaussian-derivative basis.
+
+Discretisations (`DISCRETIZATIONS`), how the continuous G_p(x, σ) becomes a kernel:
+
+* "sampled": G_p at the taps, as the reference;
+* "normalized": each sampled kernel divided by the sum over the taps of the sampled
+  order-0 kernel of the same σ, μ, θ;
+* "integrated": G_p integrated over each tap's unit interval [y − ½, y + ½] along the
+  kernel's own axes (the pixel's axes when θ = 0):
+  ½ (erf((y + ½)/σ√2) − erf((y − ½)/σ√2)) for p = 0, G_{p−1}(y + ½) − G_{p−1}(y − ½) for p >= 1;
+* "discrete": Lindeberg's discrete analogue T(n; σ²) = e^{−σ²} I_n(σ²) with central
+  differences δx^{p mod 2} δxx^{⌊p/2⌋} (`keras_gaussconv.bases.discrete`); odd kernel
+  sizes, no shift, no rotation.
+"""
 
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
+from keras_gaussconv.bases.discrete import discrete_gaussian_derivatives
 from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift, rotate_and_shift_3d
 from keras_gaussconv.bases.hermite import hermite_polynomials
+
+DISCRETIZATIONS = ("sampled", "normalized", "integrated", "discrete")  # see the module docstring
 
 
 def num_gaussian_derivatives(order, rank=2):
@@ -64,30 +81,115 @@ def gaussian_derivative(x, sigma, order):
     return gaussian_derivatives(x, sigma, order)[order]
 
 
-def _derivative_products(coords, sigma, order):
+def check_discretization(discretization):
+    if discretization not in DISCRETIZATIONS:
+        raise ValueError(
+            f"`discretization` must be one of {list(DISCRETIZATIONS)}. Received: discretization={discretization!r}"
+        )
+    return discretization
+
+
+def integrated_gaussian_derivatives(x, sigma, max_order):
+    """∫ G_p(s, σ) ds over [x − ½, x + ½], p = 0..K (shapes as `gaussian_derivatives`).
+
+    p = 0: ½ (erf((x + ½)/σ√2) − erf((x − ½)/σ√2)); p >= 1: G_{p−1}(x + ½) − G_{p−1}(x − ½).
+    """
+    x = x if ops.is_tensor(x) else ops.convert_to_tensor(x)
+    (sigma,) = as_tensors(x, sigma)
+    edges = ops.stack([x + 0.5, x - 0.5], axis=0)  # both edges through one evaluation
+    scaled = sigma * math.sqrt(2.0)
+    erf = ops.erf(edges / scaled)
+    integrals = [0.5 * (erf[0] - erf[1])]
+    if max_order >= 1:
+        for g in gaussian_derivatives(edges, sigma, max_order - 1):
+            integrals.append(g[0] - g[1])
+    return integrals
+
+
+def _pick_orders(derivatives, rank, order, letters):
+    """From `derivatives` (K + 1, r, B, …, N), G_{p_a} of axis a for kernel n: (r, B, …, N)."""
+    one_hot = np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]  # (N, r, K + 1)
+    return ops.einsum(f"kab{letters}n,nak->ab{letters}n", derivatives, ops.cast(one_hot, derivatives.dtype))
+
+
+def _product(g):
+    product = g[0]
+    for a in range(1, g.shape[0]):
+        product = product * g[a]
+    return product
+
+
+def _derivative_products(coords, sigma, order, discretization="sampled"):
     """φ[b, n] = Π_a G_{p_a}(y_a, σ_a) over the r axes, (p_a) = `derivative_orders(order, r)`[n].
 
     coords: r tensors `(B, *kernel_size, N)`; sigma: `(B, N, r)`. The r axes are
     stacked and go through `gaussian_derivatives` once: on eager backends
     (PyTorch) the basis' cost is its number of small operations, not its flops.
+    `discretization`: "sampled", "normalized" or "integrated" (module docstring).
     """
     rank = len(coords)
     y = ops.stack(coords, axis=0)  # (r, B, *kernel_size, N)
     sigma = ops.transpose(sigma, (2, 0, 1))  # (r, B, N)
     for _ in range(rank):
         sigma = ops.expand_dims(sigma, 2)  # (r, B, 1, …, 1, N)
-    derivatives = ops.stack(gaussian_derivatives(y, sigma, order), axis=0)  # (K + 1, r, B, *kernel_size, N)
-    # One-hot of each kernel's per-axis orders picks G_{p_a} for axis a, kernel n.
-    one_hot = np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]  # (N, r, K + 1)
-    s = "dhw"[3 - rank :]
-    g = ops.einsum(f"kab{s}n,nak->ab{s}n", derivatives, ops.cast(one_hot, derivatives.dtype))
-    product = g[0]
-    for a in range(1, rank):
-        product = product * g[a]
+    along_axes = integrated_gaussian_derivatives if discretization == "integrated" else gaussian_derivatives
+    derivatives = ops.stack(along_axes(y, sigma, order), axis=0)  # (K + 1, r, B, *kernel_size, N)
+    letters = "dhw"[3 - rank :]
+    product = _product(_pick_orders(derivatives, rank, order, letters))
+    if discretization == "normalized":
+        # Σ over the taps of the sampled order-0 kernel of the same geometry, per (b, n).
+        total = ops.sum(_product(derivatives[0]), axis=tuple(range(1, rank + 1)), keepdims=True)
+        product = product / total
     return product
 
 
-def gaussian_derivative_basis(grid, sigma, offset, theta, order):
+def discrete_gaussian_derivative_basis(kernel_size, sigma, order):
+    """φ[b, n] = Π_a δ^{p_a} T(·; σ_a²) along the r kernel axes (Lindeberg's discrete analogue).
+
+    Args:
+        kernel_size: r odd sizes `(k,)`, `(kh, kw)` or `(kd, kh, kw)`.
+        sigma: `(B, N, r)` scales; σ_a acts along the rotated axis y_a of the
+            other discretisations with no rotation: x (columns), y (rows), z (depth).
+        order: K; (p_a) runs over `derivative_orders(order, r)`.
+
+    Returns:
+        Tensor `(B, *kernel_size, N)`.
+    """
+    rank = len(kernel_size)
+    if any(k % 2 == 0 for k in kernel_size):
+        raise ValueError(
+            "discretization='discrete' samples at integer offsets from the kernel's centre: every kernel "
+            f"size must be odd. Received: kernel_size={tuple(kernel_size)}"
+        )
+    if not (ops.is_tensor(sigma) or isinstance(sigma, keras.Variable)):
+        sigma = ops.convert_to_tensor(np.asarray(sigma))
+    one_hot = np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]  # (N, r, K + 1)
+    product = None
+    for a in range(rank):
+        dim = rank - 1 - a  # x (a = 0) runs along the last kernel dimension
+        values = discrete_gaussian_derivatives(sigma[..., a], kernel_size[dim], order)  # (B, N, K + 1, k)
+        picked = ops.einsum("bnpk,np->bkn", values, ops.cast(one_hot[:, a], values.dtype))  # (B, k, N)
+        shape = [1] * rank
+        shape[dim] = kernel_size[dim]
+        picked = ops.reshape(picked, (sigma.shape[0], *shape, sigma.shape[1]))
+        product = picked if product is None else product * picked  # broadcasts to (B, *kernel_size, N)
+    return product
+
+
+def _discrete_or(discretization, grid, sigma, order, **geometry):
+    """The discrete analogue's basis when `discretization` says so (no shift, no rotation), else None."""
+    if check_discretization(discretization) != "discrete":
+        return None
+    given = sorted(name for name, value in geometry.items() if value is not None)
+    if given:
+        raise ValueError(
+            "The discrete analogue is defined at the integer taps only: it has no sub-pixel shift and no "
+            f"rotation. Pass {' and '.join(f'{name}=None' for name in given)} with discretization='discrete'."
+        )
+    return discrete_gaussian_derivative_basis(tuple(grid[0].shape), sigma, order)
+
+
+def gaussian_derivative_basis(grid, sigma, offset, theta, order, discretization="sampled"):
     """All B·N basis kernels φ[b, n] = G_p(y₁, σ₁) · G_q(y₂, σ₂) at once.
 
     y₁, y₂ are the grid rotated by θ and shifted by μ (see `rotate_and_shift`);
@@ -96,37 +198,47 @@ def gaussian_derivative_basis(grid, sigma, offset, theta, order):
     Args:
         grid: `(x, y)` from `sampling_grid`, each `(kh, kw)`.
         sigma: `(B, N, 2)` scales (σ₁, σ₂), positive.
-        offset: `(B, N, 2)` shifts (μ₁, μ₂).
-        theta: `(B, N)` orientations in radians.
+        offset: `(B, N, 2)` shifts (μ₁, μ₂); None with "discrete".
+        theta: `(B, N)` orientations in radians; None with "discrete".
         order: maximal total order K; N must equal `num_gaussian_derivatives(K)`.
+        discretization: one of `DISCRETIZATIONS` (module docstring).
 
     Returns:
         Tensor of shape `(B, kh, kw, N)`.
     """
+    discrete = _discrete_or(discretization, grid, sigma, order, offset=offset, theta=theta)
+    if discrete is not None:
+        return discrete
     x, y = grid
     sigma, offset, theta = as_tensors(x, sigma, offset, theta)
-    return _derivative_products(rotate_and_shift(x, y, offset, theta), sigma, order)
+    return _derivative_products(rotate_and_shift(x, y, offset, theta), sigma, order, discretization)
 
 
-def gaussian_derivative_basis_1d(grid, sigma, offset, order):
+def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sampled"):
     """All B·N 1-D kernels φ[b, n] = G_n(x - μ, σ), n = 0..K.
 
     Args:
         grid: `(x,)` from `sampling_grid((k,))`.
         sigma: `(B, N)` scales, positive.
-        offset: `(B, N)` shifts μ.
+        offset: `(B, N)` shifts μ; None with "discrete".
         order: K; N must equal K + 1.
+        discretization: one of `DISCRETIZATIONS` (module docstring).
 
     Returns:
         Tensor of shape `(B, k, N)`.
     """
     (x,) = grid
+    if not (ops.is_tensor(sigma) or isinstance(sigma, keras.Variable)):
+        (sigma,) = as_tensors(x, sigma)
+    discrete = _discrete_or(discretization, grid, sigma[..., None], order, offset=offset)
+    if discrete is not None:
+        return discrete
     sigma, offset = as_tensors(x, sigma, offset)
     y = x[None, :, None] - offset[:, None, :]
-    return _derivative_products((y,), sigma[..., None], order)
+    return _derivative_products((y,), sigma[..., None], order, discretization)
 
 
-def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order):
+def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order, discretization="sampled"):
     """All B·N 3-D kernels φ[b, n] = G_p(y₁, σ₁) · G_q(y₂, σ₂) · G_r(y₃, σ₃), p + q + r <= K.
 
     y = Rᵀ (x, y, z) - μ with R the rotation of vector ω (`rotate_and_shift_3d`);
@@ -135,16 +247,20 @@ def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order):
     Args:
         grid: `(x, y, z)` from `sampling_grid`, each `(kd, kh, kw)`.
         sigma: `(B, N, 3)` scales along the rotated axes, positive.
-        offset: `(B, N, 3)` shifts.
-        rotation: `(B, N, 3)` rotation vectors (axis · angle in radians).
+        offset: `(B, N, 3)` shifts; None with "discrete".
+        rotation: `(B, N, 3)` rotation vectors (axis · angle in radians); None with "discrete".
         order: K; N must equal `num_gaussian_derivatives(K, 3)`.
+        discretization: one of `DISCRETIZATIONS` (module docstring).
 
     Returns:
         Tensor of shape `(B, kd, kh, kw, N)`.
     """
+    discrete = _discrete_or(discretization, grid, sigma, order, offset=offset, rotation=rotation)
+    if discrete is not None:
+        return discrete
     x, y, z = grid
     sigma, offset, rotation = as_tensors(x, sigma, offset, rotation)
-    return _derivative_products(rotate_and_shift_3d(x, y, z, offset, rotation), sigma, order)
+    return _derivative_products(rotate_and_shift_3d(x, y, z, offset, rotation), sigma, order, discretization)
 
 
 def displaced_gaussian_basis(grid, sigma, offset):
@@ -167,12 +283,15 @@ def displaced_gaussian_basis(grid, sigma, offset):
 
 
 __all__ = [
+    "DISCRETIZATIONS",
     "derivative_orders",
+    "discrete_gaussian_derivative_basis",
     "displaced_gaussian_basis",
     "gaussian_derivative",
     "gaussian_derivative_basis",
     "gaussian_derivative_basis_1d",
     "gaussian_derivative_basis_3d",
     "gaussian_derivatives",
+    "integrated_gaussian_derivatives",
     "num_gaussian_derivatives",
 ]

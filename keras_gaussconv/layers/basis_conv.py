@@ -5,6 +5,8 @@ The layer holds state (weights, config) and calls the pure execution paths of
 `keras_gaussconv.ops.costs`.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -44,6 +46,10 @@ CONV_ARGS_DOC = """\
         implementation: "auto" (the cheapest path by the cost model),
             "kernel", "basis" or "fft" (needs the input's spatial size when
             built). All give the same result up to float32 round-off.
+        normalize_basis: rescale every basis kernel to the energy
+            Σ φ² = k^{rank}/N, so the combination weights have a stock
+            convolution's scale and learn at its rate under Adam (see `BasisConv`);
+            default False, the sampled kernels (the reference's).
         **kwargs: arguments of `keras.layers.Layer` (`name`, `dtype`, `trainable`)."""
 
 SHAPES_DOC = """\
@@ -61,7 +67,7 @@ CONV_ARGUMENTS = (
     "num_bases", "separable", "strides", "padding", "data_format", "dilation_rate", "activation",
     "use_bias", "coefficients_initializer", "bias_initializer", "coefficients_regularizer",
     "bias_regularizer", "activity_regularizer", "coefficients_constraint", "bias_constraint",
-    "implementation",
+    "implementation", "normalize_basis",
 )
 
 
@@ -145,6 +151,20 @@ class BasisConv(keras.layers.Layer):
             basis kernels, then combine) or `"fft"` (pointwise products of
             spectra; needs the input's spatial size when built). All give
             the same result up to float32 round-off.
+        normalize_basis: multiply every basis kernel by
+            √(k₁⋯k_r / (N · Σ φ²)), so each has the energy k₁⋯k_r / N and the
+            N of them the energy of the k₁⋯k_r unit pixels of a stock kernel.
+            The He-initialised combination weights are then
+            N(0, 2 / (F_in · k₁⋯k_r)), a stock convolution's, instead of
+            1/√(E·N/k₁⋯k_r) times larger (about 8× for 5×5 kernels of
+            order 2). Optimizers whose steps do not scale with the gradient
+            (Adam: about `learning_rate` per step) then change the kernels as
+            fast, relatively, as a stock layer's; before a normalisation
+            (batch, layer), where the weights' scale does nothing else, that
+            is what decides how fast the layer learns. It also frees σ from
+            setting the kernels' amplitude (a sampled Gaussian of σ has the
+            energy 1 / (4πσ²) in 2-D): σ then changes only their shape.
+            Default False: the sampled kernels, as the reference.
         **kwargs: passed to `keras.layers.Layer` (`name`, `dtype`, ...).
     """
 
@@ -169,6 +189,7 @@ class BasisConv(keras.layers.Layer):
         coefficients_constraint=None,
         bias_constraint=None,
         implementation="auto",
+        normalize_basis=False,
         depth_multiplier=None,
         **kwargs,
     ):
@@ -213,6 +234,11 @@ class BasisConv(keras.layers.Layer):
                 f"`separable` must be True or False. Received: separable={separable!r}"
             )
         self.separable = separable
+        if not isinstance(normalize_basis, bool):
+            raise ValueError(
+                f"`normalize_basis` must be True or False. Received: normalize_basis={normalize_basis!r}"
+            )
+        self.normalize_basis = normalize_basis
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.coefficients_initializer = (
@@ -254,8 +280,18 @@ class BasisConv(keras.layers.Layer):
         return "float32" if dtype in ("float16", "bfloat16") else dtype
 
     def basis(self):
-        """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in `geometry_dtype`."""
-        return self.compute_basis(**{g.name: getattr(self, g.name) for g in self.geometry})
+        """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in `geometry_dtype`.
+
+        With `normalize_basis`, φ_n · √(k₁⋯k_r / (N · Σ φ_n²)).
+        """
+        phi = self.compute_basis(**{g.name: getattr(self, g.name) for g in self.geometry})
+        if not self.normalize_basis:
+            return phi
+        size = math.prod(self.kernel_size)
+        energy = ops.sum(ops.square(phi), axis=tuple(range(1, self.rank + 1)), keepdims=True)
+        # The floor keeps a kernel shifted off its support (Σ φ² → 0) and its gradient finite
+        # (d m^{-1/2}/dm = −m^{-3/2}/2 stays far below float32's range at m = 1e-12).
+        return phi * (math.sqrt(size / self.num_kernels) * ops.rsqrt(ops.maximum(energy, 1e-12)))
 
     def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
         """Declares a geometric weight of shape `(B, N, *shape)` (a `GeometricWeight`), made in `build`.
@@ -621,6 +657,7 @@ class BasisConv(keras.layers.Layer):
                     self.activity_regularizer
                 ),
                 "implementation": self.implementation,
+                "normalize_basis": self.normalize_basis,
             }
         )
         if self.combination == "depthwise":

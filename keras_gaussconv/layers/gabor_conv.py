@@ -85,7 +85,8 @@ class GaborConv1D(GaborMixin, BasisConv1D):
         dilation_rate=1, activation=None, use_bias=True, coefficients_initializer=None,
         bias_initializer="zeros", coefficients_regularizer=None, bias_regularizer=None,
         activity_regularizer=None, coefficients_constraint=None, bias_constraint=None,
-        implementation="auto", **kwargs,
+        implementation="auto", normalize_basis=False,
+        **kwargs,
     ):
         self.num_kernels = check_positive_int("num_kernels", num_kernels)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
@@ -154,7 +155,8 @@ class GaborConv2D(GaborMixin, BasisConv2D):
         min_sigma=0.2, strides=1, padding="valid", data_format=None, dilation_rate=1,
         activation=None, use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
+        **kwargs,
     ):
         self.num_kernels = check_positive_int("num_kernels", num_kernels)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)

@@ -5,6 +5,7 @@ import math
 import keras
 
 from keras_gaussconv.bases.gaussian import (
+    check_discretization,
     gaussian_derivative_basis,
     gaussian_derivative_basis_1d,
     gaussian_derivative_basis_3d,
@@ -23,28 +24,58 @@ class GaussianDerivativeMixin:
     declared by the public classes, after `declare_gaussian`.
     """
 
-    def declare_gaussian(self, sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma):
+    def declare_gaussian(
+        self, sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+    ):
         rank = self.rank
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
+        self.discretization = check_discretization(discretization)
+        self.frozen_at_zero = []  # weights the discrete analogue cannot hold (not made)
+        if self.discretization == "discrete" and any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(
+                "discretization='discrete' samples at integer offsets from the kernel's centre: every "
+                f"kernel size must be odd. Received: kernel_size={self.kernel_size}, discretization='discrete'"
+            )
         axes = () if rank == 1 else (rank,)
         self.declare_sigma(axes, sigma_initializer, keras.initializers.RandomUniform(0.5, 2.0), trainable_sigma, min_sigma)
-        self.declare_geometry(
+        self.declare_shift_or_turn(
             "offset", axes, offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0), trainable_offset
         )
 
-    def compute_basis(self, sigma, offset, theta=None, rotation=None):
+    def declare_shift_or_turn(self, name, shape, initializer, default, trainable):
+        """Declares the offsets or the orientation; with "discrete" checks they are frozen at 0 and makes none."""
+        if self.discretization != "discrete":
+            self.declare_geometry(name, shape, initializer, default, trainable)
+            return
+        zero = initializer is None or (
+            isinstance(initializer, str) and initializer == "zeros"
+        ) or isinstance(initializer, keras.initializers.Zeros)
+        if trainable or not zero:
+            what = "a sub-pixel shift" if name == "offset" else "a rotation"
+            raise ValueError(
+                f"discretization='discrete' (the discrete analogue, defined at the integer taps) cannot hold "
+                f"{what}: freeze the {name} weights at 0 with trainable_{name}=False (and no {name}_initializer, "
+                f"or 'zeros'). Received: discretization='discrete', trainable_{name}={trainable!r}, "
+                f"{name}_initializer={initializer!r}"
+            )
+        self.frozen_at_zero.append(name)
+
+    def compute_basis(self, sigma, offset=None, theta=None, rotation=None):
         """The basis of the layer's rank; the orientation is θ (2-D) or a rotation vector (3-D)."""
         grid = sampling_grid(self.kernel_size, sigma.dtype)
         sigma = self.bounded_sigma(sigma)
         if self.rank == 1:
-            return gaussian_derivative_basis_1d(grid, sigma, offset, self.order)
+            return gaussian_derivative_basis_1d(grid, sigma, offset, self.order, self.discretization)
         if self.rank == 2:
-            return gaussian_derivative_basis(grid, sigma, offset, theta, self.order)
-        return gaussian_derivative_basis_3d(grid, sigma, offset, rotation, self.order)
+            return gaussian_derivative_basis(grid, sigma, offset, theta, self.order, self.discretization)
+        return gaussian_derivative_basis_3d(grid, sigma, offset, rotation, self.order, self.discretization)
 
     def get_config(self):
         config = super().get_config()
         config["order"] = self.order
+        config["discretization"] = self.discretization
+        for name in self.frozen_at_zero:
+            config[f"trainable_{name}"] = False
         return config
 
 
@@ -61,7 +92,16 @@ GEOMETRY_DOC = """\
         trainable_offset: whether μ is trained.
         min_sigma: lower bound of every σ, applied after each update and in
             the forward pass (σ_used = max(σ, min_sigma)), so an assigned
-            σ = 0 still gives finite outputs. Default 0.2."""
+            σ = 0 still gives finite outputs. Default 0.2.
+        discretization: how each G_p(x, σ) becomes a kernel: "sampled"
+            (default, the reference's), "normalized" (divided by the sum of
+            the sampled order-0 kernel of the same σ, μ and orientation),
+            "integrated" (integrated over each tap's unit interval along the
+            kernel's axes) or "discrete" (Lindeberg's discrete analogue
+            e^{-σ²} I_n(σ²) with central differences: odd kernel sizes, no
+            shift or orientation weights, so `trainable_offset` and the
+            orientation's `trainable_*` must be False). See
+            `keras_gaussconv.bases.gaussian`."""
 
 
 def _gaussian_docstring(cls):
@@ -102,14 +142,18 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, trainable_sigma=True, trainable_offset=True,
-        min_sigma=0.2, strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
+        min_sigma=0.2, discretization="sampled", strides=1, padding="valid", data_format=None, dilation_rate=1,
+        activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
+        **kwargs,
     ):
         self.order = check_non_negative_int("order", order)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
-        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
+        self.declare_gaussian(
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
@@ -153,15 +197,19 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
         trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
+        discretization="sampled",
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
+        **kwargs,
     ):
         self.order = check_non_negative_int("order", order)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
-        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
-        self.declare_geometry(
+        self.declare_gaussian(
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+        )
+        self.declare_shift_or_turn(
             "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
             trainable_theta,
         )
@@ -206,15 +254,19 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, rotation_initializer=None,
         trainable_sigma=True, trainable_offset=True, trainable_rotation=True, min_sigma=0.2,
+        discretization="sampled",
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
+        **kwargs,
     ):
         self.order = check_non_negative_int("order", order)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
-        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
-        self.declare_geometry("rotation", (3,), rotation_initializer, RandomRotation(), trainable_rotation)
+        self.declare_gaussian(
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+        )
+        self.declare_shift_or_turn("rotation", (3,), rotation_initializer, RandomRotation(), trainable_rotation)
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
@@ -263,18 +315,22 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
         self, kernel_size, depth_multiplier=1, order=2, num_bases=1,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
         trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
+        discretization="sampled",
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-        coefficients_constraint=None, bias_constraint=None, implementation="auto", **kwargs,
+        coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
+        **kwargs,
     ):
         self.order = check_non_negative_int("order", order)
         separable = False
         super().__init__(
             None, kernel_size, depth_multiplier=depth_multiplier, **conv_arguments(locals()), **kwargs
         )
-        self.declare_gaussian(sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma)
-        self.declare_geometry(
+        self.declare_gaussian(
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+        )
+        self.declare_shift_or_turn(
             "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
             trainable_theta,
         )
