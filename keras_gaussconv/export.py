@@ -21,15 +21,15 @@ from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 FOLDABLE = (BasisConv, ConvNormAct)
 
 
-def _folded_layer(layer):
+def _folded_layer(layer, tolerance=None):
     """The stock layer (or a Sequential of them, named like `layer`) replacing `layer`."""
-    parts = layer.fold()
+    parts = layer.fold(tolerance)
     if len(parts) == 1:
         return parts[0]
     return keras.Sequential(parts, name=layer.name)
 
 
-def fold(model):
+def fold(model, tolerance=None):
     """A new model with the same inputs and outputs, made of stock Keras layers only.
 
     Every `BasisConv` and `ConvNormAct` (also inside nested
@@ -41,10 +41,13 @@ def fold(model):
 
     Args:
         model: a built Sequential or functional Keras model.
+        tolerance: None (kernels kept whole) or a relative tolerance with which
+            each structured layer crops its kernels (`BasisConv.fold`), e.g.
+            to fold `kernel_size=None` layers into small stock kernels.
 
     Returns:
         The folded `keras.Model`; its outputs equal `model`'s up to float32
-        round-off.
+        round-off (within `tolerance` per layer when given).
 
     Examples:
         >>> model = keras.Sequential([keras.Input((16, 16, 3)), GaussianDerivativeConv2D(4, 5)])
@@ -65,7 +68,7 @@ def fold(model):
 
     def clone(layer):
         if isinstance(layer, FOLDABLE):
-            return _folded_layer(layer)
+            return _folded_layer(layer, tolerance)
         new = layer.__class__.from_config(layer.get_config())
         copies.append((layer, new))
         return new

@@ -120,7 +120,10 @@ class BasisConv(keras.layers.Layer):
             (C, M, N), the C channels in B contiguous groups of one basis each.
         filters: F_out, number of output channels; divisible by `num_bases`.
         kernel_size: int or tuple of r ints; odd, even and non-cubic sizes
-            are sampled exactly as given.
+            are sampled exactly as given. None: 2n − 1 taps along an input
+            axis of n samples, set in `build` (receptive fields as large as the
+            input; needs padding 'same', stride 1, no dilation, a known
+            spatial size; "auto" runs the FFT path).
         num_bases: B, number of independent bases.
         separable: use the separable combination (eq. 4) instead of eq. 3.
         strides: int or tuple of r ints, as in `keras.layers.Conv{r}D`.
@@ -215,7 +218,9 @@ class BasisConv(keras.layers.Layer):
             self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
             self.filters = None  # C·M, set in `build`
             self.combination = "depthwise"
-        self.kernel_size = check_int_tuple("kernel_size", kernel_size, rank)
+        # None: the support is as large as the input, (2n − 1) taps for n input samples, set in `build`.
+        self.full_support = kernel_size is None
+        self.kernel_size = None if self.full_support else check_int_tuple("kernel_size", kernel_size, rank)
         self.strides = check_int_tuple("strides", strides, rank)
         self.dilation_rate = check_int_tuple("dilation_rate", dilation_rate, rank)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
@@ -254,7 +259,14 @@ class BasisConv(keras.layers.Layer):
         self.implementation = check_choice(
             "implementation", implementation, IMPLEMENTATIONS
         )
-        self.spec = ConvSpec(self.kernel_size, self.strides, self.padding, self.dilation_rate)
+        if self.full_support and (self.padding != "same" or max(self.strides) > 1 or max(self.dilation_rate) > 1):
+            raise ValueError(
+                "kernel_size=None (a kernel as large as the input) computes 'same' outputs at stride 1: "
+                f"give padding='same', strides=1 and dilation_rate=1. Received: kernel_size=None, "
+                f"padding={padding!r}, strides={strides!r}, dilation_rate={dilation_rate!r}"
+            )
+        # With kernel_size=None a 1-tap placeholder until `build`: 'same' output shapes do not depend on it.
+        self.spec = ConvSpec(self.kernel_size or (1,) * rank, self.strides, self.padding, self.dilation_rate)
         self.geometry = []
 
     # --- what a subclass declares -------------------------------------------
@@ -424,6 +436,14 @@ class BasisConv(keras.layers.Layer):
                 f"inputs of varying size. Received: input_shape={tuple(input_shape)}"
             )
         self.input_spatial_shape = spatial
+        if self.full_support:
+            if None in spatial:
+                raise ValueError(
+                    "kernel_size=None makes kernels of 2n − 1 taps along an input axis of n samples: the "
+                    f"input's spatial size must be known when the layer is built. Received: input_shape={tuple(input_shape)}"
+                )
+            self.kernel_size = tuple(2 * size - 1 for size in spatial)
+            self.spec = ConvSpec(self.kernel_size, self.strides, self.padding, self.dilation_rate)
         b, n, per_basis = self.num_bases, self.num_kernels, self.filters // self.num_bases
         for g in self.geometry:
             weight = self.add_weight(
@@ -479,6 +499,8 @@ class BasisConv(keras.layers.Layer):
     def _choose_path(self):
         if self.implementation != "auto":
             return self.implementation
+        if self.full_support:
+            return "fft"  # its cost does not grow with the kernel; every other path's does
         return cost_model.cheapest(self.path_costs())
 
     @property
@@ -544,7 +566,36 @@ class BasisConv(keras.layers.Layer):
             )
         )
 
-    def fold(self):
+    def _crop(self, tolerance):
+        """Taps c_a to drop at each end of kernel axis a: the most whose discarded weights, summed
+        over the axes, stay within `tolerance` of every output channel's Σ|W| (None: none)."""
+        r = self.rank
+        if tolerance is None:
+            return (0,) * r
+        tolerance = check_positive_float("tolerance", tolerance)
+        if self.padding != "same" or max(self.strides) > 1:
+            raise ValueError(
+                "fold(tolerance=...) crops kernels, which keeps the outputs in place only with padding='same' "
+                f"and strides 1. Received: tolerance={tolerance}, padding={self.padding!r}, strides={self.strides}"
+            )
+        weights = abs(ops.convert_to_numpy(self.kernel).astype("float64"))
+        weights = weights.reshape(*self.kernel_size, -1)  # (*k, output channels [× inputs])
+        if self.combination != "depthwise":
+            weights = weights.reshape(*self.kernel_size, self.in_channels, self.filters).sum(axis=r)
+        total = weights.reshape(-1, weights.shape[-1]).sum(axis=0)  # Σ|W| per output channel
+        crops = []
+        for a in range(r):  # each axis may discard tolerance / r: the box discards at most `tolerance`
+            profile = weights.sum(axis=tuple(i for i in range(r) if i != a))  # (k_a, outputs)
+            c = 0
+            while c < (self.kernel_size[a] - 1) // 2:
+                discarded = profile[: c + 1].sum(axis=0) + profile[len(profile) - c - 1 :].sum(axis=0)
+                if (discarded > tolerance / r * total).any():
+                    break
+                c += 1
+            crops.append(c)
+        return tuple(crops)
+
+    def fold(self, tolerance=None):
         """Stock Keras layers that compute this layer's output with constant weights.
 
         Full layer: one `Conv{r}D` with the dense kernel W. Separable layer
@@ -561,12 +612,22 @@ class BasisConv(keras.layers.Layer):
         TensorFlow's CPU kernels run a channels_first convolution only with
         oneDNN, so a folded model runs wherever the layer did.
 
+        `tolerance` (e.g. 1e-4; needs padding 'same' and strides 1, as every
+        `kernel_size=None` layer has) crops each kernel, the same taps from both
+        ends of an axis, to the smallest size whose discarded weights W_d make
+        |Δy_o| ≤ Σ|W_d[..., o]| · max|x| ≤ `tolerance` · Σ|W[..., o]| · max|x| for
+        every output channel o: no output changes by more than `tolerance`
+        relative to the largest an input of that range can give.
+
         Returns:
             A list of built layers, to be applied in order.
         """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
         r = self.rank
+        crops = self._crop(tolerance)
+        window = tuple(slice(c, k - c) for c, k in zip(crops, self.kernel_size))
+        kernel_size = tuple(k - 2 * c for c, k in zip(crops, self.kernel_size))
         conv_class = getattr(keras.layers, f"Conv{r}D")
         shape = (None,) * (r + 1) + (self.in_channels,)
         common = dict(padding=self.padding, data_format="channels_last", dtype=self.dtype_policy)
@@ -575,34 +636,34 @@ class BasisConv(keras.layers.Layer):
         if self.combination == "depthwise":
             if r <= 2:
                 conv = getattr(keras.layers, f"DepthwiseConv{r}D")(
-                    self.kernel_size, depth_multiplier=self.depth_multiplier, strides=self.strides,
+                    kernel_size, depth_multiplier=self.depth_multiplier, strides=self.strides,
                     dilation_rate=self.dilation_rate, name=self.name, **common, **last,
                 )
-                kernel = ops.convert_to_numpy(self.kernel)
+                kernel = ops.convert_to_numpy(self.kernel)[window]
             else:  # no DepthwiseConv3D in Keras: a grouped Conv3D, one group per channel
                 conv = conv_class(
-                    self.filters, self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
+                    self.filters, kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
                     groups=self.in_channels, name=self.name, **common, **last,
                 )
-                kernel = ops.convert_to_numpy(self.kernel).reshape(*self.kernel_size, 1, self.filters)
+                kernel = ops.convert_to_numpy(self.kernel)[window].reshape(*kernel_size, 1, self.filters)
             conv.build(shape)
             conv.set_weights([kernel] + tail)
             parts = [conv]
         elif not self._separable_fold_is_cheaper():
             conv = conv_class(
-                self.filters, self.kernel_size, strides=self.strides,
+                self.filters, kernel_size, strides=self.strides,
                 dilation_rate=self.dilation_rate, name=self.name, **common, **last,
             )
             conv.build(shape)
-            conv.set_weights([ops.convert_to_numpy(self.kernel)] + tail)
+            conv.set_weights([ops.convert_to_numpy(self.kernel)[window]] + tail)
             parts = [conv]
         else:
             channels = self.num_bases * self.num_kernels
             beta, lam = (ops.convert_to_numpy(m) for m in paths.separable_matrices(*self._coefficients(), self.variable_dtype))
-            phi = ops.convert_to_numpy(paths.phi_channels(self.basis()))  # (*kernel_size, B·N)
+            phi = ops.convert_to_numpy(paths.phi_channels(self.basis()))[window]  # (*kernel_size, B·N)
             pointwise_in = conv_class(channels, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
             depthwise = getattr(keras.layers, f"DepthwiseConv{r}D")(
-                self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
+                kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
                 use_bias=False, name=f"{self.name}_depthwise", **common,
             )
             pointwise_out = conv_class(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
@@ -630,7 +691,7 @@ class BasisConv(keras.layers.Layer):
         config.update(
             {
                 "filters": self.filters,
-                "kernel_size": self.kernel_size,
+                "kernel_size": None if self.full_support else self.kernel_size,
                 "num_bases": self.num_bases,
                 "separable": self.separable,
                 "strides": self.strides,

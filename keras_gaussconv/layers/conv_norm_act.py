@@ -81,12 +81,15 @@ class ConvNormAct(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)
 
-    def fold(self):
-        """Stock layers with this block's output: the folded convolution, the normalisation, the activation."""
+    def fold(self, tolerance=None):
+        """Stock layers with this block's output: the folded convolution, the normalisation, the activation.
+
+        `tolerance`: passed to a structured convolution's `fold` (kernels cropped).
+        """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
         if hasattr(self.conv, "fold"):
-            parts = self.conv.fold()
+            parts = self.conv.fold(tolerance)
         else:
             parts = [_copy_layer(self.conv, self._input_shape)]
         if self.normalization is not None:

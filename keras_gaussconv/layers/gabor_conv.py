@@ -52,7 +52,8 @@ class GaborConv1D(GaborMixin, BasisConv1D):
 
     Args:
         filters: F_out, divisible by `num_bases`.
-        kernel_size: int or tuple of 1 int.
+        kernel_size: int or tuple of 1 int, or None: 2n − 1 taps along an input axis of n samples
+            (the whole input; 'same' padding, stride 1).
         num_kernels: N, Gabor kernels per basis.
         num_bases: B.
         separable: eq. (4) instead of eq. (3).
@@ -117,7 +118,8 @@ class GaborConv2D(GaborMixin, BasisConv2D):
 
     Args:
         filters: F_out, divisible by `num_bases`.
-        kernel_size: int or pair `(kh, kw)`.
+        kernel_size: int or pair `(kh, kw)`, or None: 2n − 1 taps along an input axis of n samples
+            (the whole input; 'same' padding, stride 1).
         num_kernels: N, Gabor kernels per basis.
         num_bases: B.
         separable: eq. (4) instead of eq. (3).

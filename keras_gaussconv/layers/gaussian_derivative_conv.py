@@ -31,7 +31,7 @@ class GaussianDerivativeMixin:
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
         self.discretization = check_discretization(discretization)
         self.frozen_at_zero = []  # weights the discrete analogue cannot hold (not made)
-        if self.discretization == "discrete" and any(k % 2 == 0 for k in self.kernel_size):
+        if self.discretization == "discrete" and any(k % 2 == 0 for k in self.kernel_size or ()):  # None: 2n − 1 taps
             raise ValueError(
                 "discretization='discrete' samples at integer offsets from the kernel's centre: every "
                 f"kernel size must be odd. Received: kernel_size={self.kernel_size}, discretization='discrete'"
@@ -127,7 +127,8 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
 
     Args:
         filters: F_out.
-        kernel_size: int or tuple of 1 int, sampled exactly as given.
+        kernel_size: int or tuple of 1 int, sampled exactly as given, or None: 2n − 1 taps along an input axis of n samples
+            (the whole input; 'same' padding, stride 1).
 {geometry}
 {conv_args}
 
@@ -174,7 +175,8 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
 
     Args:
         filters: F_out.
-        kernel_size: int or pair `(kh, kw)`, sampled exactly as given.
+        kernel_size: int or pair `(kh, kw)`, sampled exactly as given, or None: 2n − 1 taps along an input axis of n samples
+            (the whole input; 'same' padding, stride 1).
 {geometry}
         theta_initializer: default U(-π, π).
         trainable_theta: whether θ is trained.
@@ -235,7 +237,8 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
 
     Args:
         filters: F_out.
-        kernel_size: int or tuple `(kd, kh, kw)`, sampled exactly as given.
+        kernel_size: int or tuple `(kd, kh, kw)`, sampled exactly as given, or None: 2n − 1 taps along an input axis of n samples
+            (the whole input; 'same' padding, stride 1).
 {geometry}
         rotation_initializer: default `RandomRotation()`, orientations
             uniform over all 3-D rotations.
@@ -288,7 +291,8 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
     `coefficients` (C, M, N) and `bias` (C·M,).
 
     Args:
-        kernel_size: int or pair `(kh, kw)`, sampled exactly as given.
+        kernel_size: int or pair `(kh, kw)`, sampled exactly as given, or None: 2n − 1 taps along an input axis of n samples
+            (the whole input; 'same' padding, stride 1).
         depth_multiplier: M, output channels per input channel.
         num_bases: B; the input channels must be divisible by it (B
             contiguous groups of channels, one basis each).

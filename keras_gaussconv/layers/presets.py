@@ -114,6 +114,11 @@ class DisplacedGaussianConv2D(BasisConv2D):
         **kwargs,
     ):
         self.num_kernels = check_positive_int("num_units", num_units)
+        if kernel_size is None:
+            raise ValueError(
+                "DisplacedGaussianConv2D spreads its units over a fixed window: `kernel_size` must be given. "
+                "Received: kernel_size=None"
+            )
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
         reach = max((min(self.kernel_size) - 1) / 4.0, 0.5)
         uniform = keras.initializers.RandomUniform
