@@ -115,3 +115,34 @@ def test_geometry_study_variants_smoke():
     small = module.variant_model("reference_basis_small_init").get_layer("up1_2").conv
     assert small.coefficients_initializer.stddev == 0.06
     assert len(module.kernels(module.variant_model("classical"))) == 14  # 7 blocks of 2, not the 1×1 output
+
+
+def test_discretization_experiments_smoke(tmp_path):
+    module = example("discretizations")
+    configurations = [c for c in module.digits_configurations() if c[0] in ("integrated", "normalized, μ = θ = 0")]
+    results, filters = module.digits(sizes=(30,), seeds=(0,), steps=3, configurations=configurations)
+    frozen = results["normalized, μ = θ = 0"]["30"][0]
+    assert 0 <= frozen["accuracy"] <= 1 and 0.2 <= frozen["sigma"]["median"]
+    module.plot_filters(filters, tmp_path / "filters.png")
+    assert (tmp_path / "filters.png").stat().st_size > 0 and filters["integrated"].shape == (5, 5)
+    unet = module.unet(seeds=(0,), epochs=1, train_count=3, test_count=2, batch=3, discretizations=("discrete",))
+    receptive = module.receptive(seeds=(0,), sizes=(7, None), epochs=1)
+    tones = module.tones(seeds=(0,), train_count=16, test_count=8, epochs=1, discretizations=("discrete",))
+    table = module.tables({"digits": results, "unet": unet, "tones": tones, "receptive": receptive})
+    assert "None (63×63, the whole input)" in table and "| discrete |" in table
+    # the task's labels: exactly the pixels within R of the dot, and disjoint dots in train and test
+    images, masks = module.dot_images([(5, 7)])
+    rows, cols = np.mgrid[:32, :32]
+    np.testing.assert_array_equal(masks[0, ..., 0], (rows - 5) ** 2 + (cols - 7) ** 2 <= 100)
+    assert images.sum() == 1 and images[0, 5, 7, 0] == 1
+
+
+def test_frozen_digits_network_has_centred_unrotated_kernels():
+    module = example("discretizations")
+    keras.utils.set_random_seed(0)
+    from keras_gaussconv.models import comparison_net
+
+    model = module._frozen(comparison_net("gaussian", (16, 16, 1), 10, filters=(8, 16, 16, 32), kernel_size=5, num_bases=2))
+    conv = model.get_layer("block2").conv
+    assert not conv.offset.trainable and not conv.theta.trainable
+    assert np.all(to_numpy(conv.offset) == 0) and np.all(to_numpy(conv.theta) == 0)

@@ -175,3 +175,17 @@ def test_convnext_classifier_passes_the_structured_options_on():
     assert isinstance(depthwise, GaussianDerivativeDepthwiseConv2D)
     assert (depthwise.order, depthwise.num_bases, depthwise.execution_path) == (1, 2, "fft")
     assert depthwise.num_kernels == 3
+
+
+def test_builders_pass_the_discretization_and_freeze_what_discrete_needs():
+    for shape, orientation in (((16, 16, 1), "theta"), ((8, 8, 8, 1), "rotation"), ((16, 1), None)):
+        conv = gaussian_unet(shape, depth=1, discretization="discrete").get_layer("down1_1").conv
+        assert conv.discretization == "discrete"
+        assert conv.frozen_at_zero == ["offset"] + ([orientation] if orientation else [])
+    conv = gaussian_unet((16, 16, 1), depth=1, discretization="integrated").get_layer("down1_1").conv
+    assert conv.discretization == "integrated" and conv.offset.trainable
+    for kind in ("gaussian", "gaussian_few", "gaussian_separable"):
+        model = comparison_net(kind, (16, 16, 1), 10, discretization="discrete", kernel_size=5)
+        assert model.get_layer("block1").conv.discretization == "discrete"
+    with pytest.raises(ValueError, match=r"layer_type='free_form', discretization='normalized'"):
+        comparison_net("free_form", (16, 16, 1), 10, discretization="normalized")

@@ -79,6 +79,18 @@ class GaussianDerivativeMixin:
         return config
 
 
+def discretization_arguments(discretization, rank):
+    """The layer arguments of a `discretization` for builders: "discrete" also freezes the
+    offsets and the orientation (θ in 2-D, the rotation in 3-D) at 0, as it requires."""
+    arguments = {"discretization": check_discretization(discretization)}
+    if discretization == "discrete":
+        arguments["trainable_offset"] = False
+        orientation = {2: "theta", 3: "rotation"}.get(rank)
+        if orientation:
+            arguments[f"trainable_{orientation}"] = False
+    return arguments
+
+
 COMBINATION_DOC = """\
         num_bases: B; `filters` must be divisible by it.
         separable: combine with eq. 4 (β then λ) instead of eq. 3 (ω).

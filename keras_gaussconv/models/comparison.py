@@ -4,20 +4,28 @@ import keras
 
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.layers.gabor_conv import GaborConv2D
-from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, discretization_arguments
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d
 
 LAYER_TYPES = ("free_form", "rfnn", "dau", "gaussian", "gaussian_few", "gaussian_separable", "gabor")
 
 
-def make_conv(layer_type, filters, name, kernel_size=7, order=2, num_bases=4):
+def make_conv(layer_type, filters, name, kernel_size=7, order=2, num_bases=4, discretization="sampled"):
     """One convolution of `layer_type` (see `LAYER_TYPES`), 'same' padding, no bias.
 
     free_form is a 3×3 `Conv2D`; the structured layers use `kernel_size`;
     `gaussian_few` has half the bases of `gaussian` (at least 1). `num_bases`
-    must divide `filters` (the layer says so otherwise).
+    must divide `filters` (the layer says so otherwise). `discretization`
+    applies to the Gaussian-derivative types ("discrete" freezes their offsets
+    and orientations at 0); another type refuses any but "sampled".
     """
     common = dict(padding="same", use_bias=False, name=name)
+    gaussian = discretization_arguments(discretization, 2)
+    if discretization != "sampled" and layer_type not in ("gaussian", "gaussian_few", "gaussian_separable"):
+        raise ValueError(
+            "`discretization` applies to the Gaussian-derivative layer types only. "
+            f"Received: layer_type={layer_type!r}, discretization={discretization!r}"
+        )
     if layer_type == "free_form":
         return keras.layers.Conv2D(filters, 3, **common)
     if layer_type == "rfnn":
@@ -27,10 +35,12 @@ def make_conv(layer_type, filters, name, kernel_size=7, order=2, num_bases=4):
     if layer_type in ("gaussian", "gaussian_separable"):
         return GaussianDerivativeConv2D(
             filters, kernel_size, order=order, num_bases=num_bases,
-            separable=layer_type == "gaussian_separable", **common,
+            separable=layer_type == "gaussian_separable", **gaussian, **common,
         )
     if layer_type == "gaussian_few":
-        return GaussianDerivativeConv2D(filters, kernel_size, order=order, num_bases=max(num_bases // 2, 1), **common)
+        return GaussianDerivativeConv2D(
+            filters, kernel_size, order=order, num_bases=max(num_bases // 2, 1), **gaussian, **common
+        )
     if layer_type == "gabor":
         return GaborConv2D(filters, kernel_size, num_kernels=8, num_bases=num_bases, **common)
     raise ValueError(f"`layer_type` must be one of {list(LAYER_TYPES)}. Received: layer_type={layer_type!r}")
@@ -51,6 +61,7 @@ def comparison_net(
     kernel_size=7,
     order=2,
     num_bases=4,
+    discretization="sampled",
     name=None,
 ):
     """Four convolutional blocks, global average pooling and a dense classifier.
@@ -70,6 +81,7 @@ def comparison_net(
         kernel_size: of the structured layers.
         order: of the structured layers.
         num_bases: of the structured layers.
+        discretization: of the Gaussian-derivative layers (`make_conv`).
         name: model name (default `comparison_<layer_type>`).
 
     Returns:
@@ -84,7 +96,7 @@ def comparison_net(
     for i, width in enumerate(filters, start=1):
         x = apply_conv_block(
             x, layer_type, width, f"block{i}", norm=norm,
-            kernel_size=kernel_size, order=order, num_bases=num_bases,
+            kernel_size=kernel_size, order=order, num_bases=num_bases, discretization=discretization,
         )
         if i <= 2:
             x = keras.layers.MaxPooling2D(name=f"block{i}_pool")(x)

@@ -14,13 +14,14 @@ def _classical_conv(rank):
     return make
 
 
-def _gaussian_conv(rank, kernel_size, order, num_bases, normalize_basis):
+def _gaussian_conv(rank, kernel_size, order, num_bases, normalize_basis, discretization):
     layer = getattr(gaussian_derivative_conv, f"GaussianDerivativeConv{rank}D")
+    arguments = gaussian_derivative_conv.discretization_arguments(discretization, rank)
 
     def make(filters, name):
         return layer(
             filters, kernel_size, order=order, num_bases=num_bases, normalize_basis=normalize_basis,
-            padding="same", use_bias=False, name=name,
+            padding="same", use_bias=False, name=name, **arguments,
         )
 
     return make
@@ -89,7 +90,7 @@ def unet(input_shape, num_classes=1, base_filters=8, depth=3, norm="batch", mome
 
 def gaussian_unet(
     input_shape, num_classes=1, base_filters=8, depth=3, norm="batch", kernel_size=5, order=2,
-    num_bases=4, normalize_basis=True, momentum=0.9, name="gaussian_unet",
+    num_bases=4, normalize_basis=True, discretization="sampled", momentum=0.9, name="gaussian_unet",
 ):
     """The `unet` topology with Gaussian-derivative layers instead of size-5 convolutions.
 
@@ -114,6 +115,8 @@ def gaussian_unet(
             gives their coefficients a stock convolution's scale, so that under
             batch normalisation they learn as fast as the classical U-net's
             kernels (see the geometry guide); False gives the reference's kernels.
+        discretization: of the Gaussian-derivative layers; "discrete" also
+            freezes their offsets and orientations at 0.
     """
-    make = _gaussian_conv(_rank(input_shape, depth), kernel_size, order, num_bases, normalize_basis)
+    make = _gaussian_conv(_rank(input_shape, depth), kernel_size, order, num_bases, normalize_basis, discretization)
     return _unet(make, input_shape, num_classes, base_filters, depth, norm, momentum, name)
