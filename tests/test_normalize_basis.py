@@ -112,6 +112,8 @@ def test_fold_config_and_saving_keep_it(kind, tmp_path):
     model = keras.Sequential([keras.Input(x.shape[1:]), layer])
     folded = fold(model)
     np.testing.assert_allclose(to_numpy(folded(x)), expected, atol=2e-5)
+    if kind not in ("gaussian2d", "gabor1d"):  # saving is generic (the config): two kinds cover it
+        return
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.layers[0].normalize_basis is True
