@@ -106,9 +106,24 @@ def integrated_gaussian_derivatives(x, sigma, max_order):
     return integrals
 
 
+def check_discrete_kernel_size(kernel_size):
+    """`kernel_size` if every size is odd, as the discrete analogue needs (integer taps from the centre)."""
+    if any(k % 2 == 0 for k in kernel_size):
+        raise ValueError(
+            "discretization='discrete' samples at integer offsets from the kernel's centre: every kernel "
+            f"size must be odd. Received: kernel_size={tuple(kernel_size)}, discretization='discrete'"
+        )
+    return kernel_size
+
+
+def _order_one_hot(order, rank):
+    """(N, r, K + 1): one-hot of each kernel's per-axis derivative orders (`derivative_orders`)."""
+    return np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]
+
+
 def _pick_orders(derivatives, rank, order, letters):
     """From `derivatives` (K + 1, r, B, …, N), G_{p_a} of axis a for kernel n: (r, B, …, N)."""
-    one_hot = np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]  # (N, r, K + 1)
+    one_hot = _order_one_hot(order, rank)
     return ops.einsum(f"kab{letters}n,nak->ab{letters}n", derivatives, ops.cast(one_hot, derivatives.dtype))
 
 
@@ -155,15 +170,10 @@ def discrete_gaussian_derivative_basis(kernel_size, sigma, order):
     Returns:
         Tensor `(B, *kernel_size, N)`.
     """
-    rank = len(kernel_size)
-    if any(k % 2 == 0 for k in kernel_size):
-        raise ValueError(
-            "discretization='discrete' samples at integer offsets from the kernel's centre: every kernel "
-            f"size must be odd. Received: kernel_size={tuple(kernel_size)}"
-        )
+    rank = len(check_discrete_kernel_size(kernel_size))
     if not (ops.is_tensor(sigma) or isinstance(sigma, keras.Variable)):
         sigma = ops.convert_to_tensor(np.asarray(sigma))
-    one_hot = np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]  # (N, r, K + 1)
+    one_hot = _order_one_hot(order, rank)
     product = None
     for a in range(rank):
         dim = rank - 1 - a  # x (a = 0) runs along the last kernel dimension

@@ -578,10 +578,9 @@ class BasisConv(keras.layers.Layer):
                 "fold(tolerance=...) crops kernels, which keeps the outputs in place only with padding='same' "
                 f"and strides 1. Received: tolerance={tolerance}, padding={self.padding!r}, strides={self.strides}"
             )
-        weights = abs(ops.convert_to_numpy(self.kernel).astype("float64"))
-        weights = weights.reshape(*self.kernel_size, -1)  # (*k, output channels [× inputs])
-        if self.combination != "depthwise":
-            weights = weights.reshape(*self.kernel_size, self.in_channels, self.filters).sum(axis=r)
+        weights = abs(ops.convert_to_numpy(self.kernel).astype("float64"))  # (*k, F_in, F_out) or (*k, C, M)
+        # |W| per tap and output channel, (*k, outputs): summed over the inputs, or depthwise's C·M channels
+        weights = weights.reshape(*self.kernel_size, -1) if self.combination == "depthwise" else weights.sum(axis=r)
         total = weights.reshape(-1, weights.shape[-1]).sum(axis=0)  # Σ|W| per output channel
         crops = []
         for a in range(r):  # each axis may discard tolerance / r: the box discards at most `tolerance`

@@ -5,6 +5,7 @@ import math
 import keras
 
 from keras_gaussconv.bases.gaussian import (
+    check_discrete_kernel_size,
     check_discretization,
     gaussian_derivative_basis,
     gaussian_derivative_basis_1d,
@@ -31,11 +32,8 @@ class GaussianDerivativeMixin:
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
         self.discretization = check_discretization(discretization)
         self.frozen_at_zero = []  # weights the discrete analogue cannot hold (not made)
-        if self.discretization == "discrete" and any(k % 2 == 0 for k in self.kernel_size or ()):  # None: 2n − 1 taps
-            raise ValueError(
-                "discretization='discrete' samples at integer offsets from the kernel's centre: every "
-                f"kernel size must be odd. Received: kernel_size={self.kernel_size}, discretization='discrete'"
-            )
+        if self.discretization == "discrete" and self.kernel_size is not None:  # None: 2n − 1 taps, always odd
+            check_discrete_kernel_size(self.kernel_size)
         axes = () if rank == 1 else (rank,)
         self.declare_sigma(axes, sigma_initializer, keras.initializers.RandomUniform(0.5, 2.0), trainable_sigma, min_sigma)
         self.declare_shift_or_turn(
@@ -47,9 +45,7 @@ class GaussianDerivativeMixin:
         if self.discretization != "discrete":
             self.declare_geometry(name, shape, initializer, default, trainable)
             return
-        zero = initializer is None or (
-            isinstance(initializer, str) and initializer == "zeros"
-        ) or isinstance(initializer, keras.initializers.Zeros)
+        zero = initializer in (None, "zeros") or isinstance(initializer, keras.initializers.Zeros)
         if trainable or not zero:
             what = "a sub-pixel shift" if name == "offset" else "a rotation"
             raise ValueError(
