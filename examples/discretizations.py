@@ -39,15 +39,10 @@ from keras_gaussconv_cli.experiments import BATCH, DEMO_NETWORK, _batches, _subs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gabor_filterbank_1d import classifier  # noqa: E402  (the tone-burst classifier)
+from geometry_monitor import dice, rebuild_gaussian_layers  # noqa: E402
 
 SEEDS = (0, 1, 2)
 FROZEN = dict(trainable_offset=False, trainable_theta=False)
-
-
-def dice(masks, predicted):
-    """Pooled Dice of binary masks: 2|A ∩ B| / (|A| + |B|)."""
-    masks, predicted = masks > 0.5, predicted > 0.5
-    return float(2 * np.logical_and(masks, predicted).sum() / max(masks.sum() + predicted.sum(), 1))
 
 
 def gaussian_layers(model):
@@ -95,17 +90,7 @@ def digits(sizes=(100, 500), seeds=SEEDS, steps=300, learning_rate=5e-3, configu
 
 def _frozen(model):
     """The model rebuilt with every Gaussian layer's offsets and θ initialised and frozen at 0."""
-
-    def swap(layer):
-        config = layer.get_config()
-        if hasattr(layer, "conv") and isinstance(layer.conv, GaussianDerivativeConv2D):
-            conv = layer.conv.get_config()
-            conv.update(FROZEN, offset_initializer="zeros", theta_initializer="zeros")
-            config["conv"] = GaussianDerivativeConv2D.from_config(conv)
-            return type(layer)(**config)
-        return type(layer).from_config(config)
-
-    return keras.models.clone_model(model, clone_function=swap)
+    return rebuild_gaussian_layers(model, dict(FROZEN, offset_initializer="zeros", theta_initializer="zeros"))
 
 
 def unet(seeds=SEEDS, epochs=25, train_count=36, test_count=12, learning_rate=2e-3, batch=6,
@@ -119,7 +104,7 @@ def unet(seeds=SEEDS, epochs=25, train_count=36, test_count=12, learning_rate=2e
             model = gaussian_unet((64, 64, 3), 1, discretization=discretization)
             model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy")
             model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
-            score = dice(y_test, ops.convert_to_numpy(model.predict(x_test, verbose=0)))
+            score = float(dice(y_test, ops.convert_to_numpy(model.predict(x_test, verbose=0))))
             results.setdefault(discretization, []).append({"seed": seed, "dice": score, "sigma": sigma_statistics(model)})
             print("unet", discretization, seed, round(score, 4), flush=True)
     return results
@@ -172,7 +157,7 @@ def receptive(seeds=SEEDS, sizes=(7, 15, None), epochs=60, learning_rate=0.05):
             model = keras.Sequential([keras.Input((32, 32, 1)), layer])
             model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy")
             model.fit(x, y, batch_size=30, epochs=epochs, verbose=0)
-            score = dice(y_test, ops.convert_to_numpy(model.predict(x_test, verbose=0)))
+            score = float(dice(y_test, ops.convert_to_numpy(model.predict(x_test, verbose=0))))
             sigma = float(np.mean(ops.convert_to_numpy(layer.sigma)))
             results.setdefault(str(k), []).append({"seed": seed, "dice": score, "sigma": sigma})
             print("receptive", k, seed, round(score, 4), round(sigma, 2), flush=True)
@@ -199,19 +184,19 @@ def tables(results):
             out.append(f"| {name} | {cells} | {sigma['median']:.2f} | {100 * sigma['below_1']:.0f} % | "
                        f"{100 * sigma['at_min']:.0f} % |")
         out.append("")
+    def sigma_cells(runs):  # mean over seeds of the σ median and of the share below one pixel
+        return (f"{np.mean([r['sigma']['median'] for r in runs]):.2f} | "
+                f"{100 * np.mean([r['sigma']['below_1'] for r in runs]):.0f} % |")
+
     if "unet" in results:
         out += ["| discretisation | test Dice | Dice, seed 0 | σ median | σ < 1 px |", "|---|---|---|---|---|"]
         for name, runs in results["unet"].items():
-            out.append(f"| {name} | {_cell([r['dice'] for r in runs])} | {runs[0]['dice']:.3f} | "
-                       f"{np.mean([r['sigma']['median'] for r in runs]):.2f} | "
-                       f"{100 * np.mean([r['sigma']['below_1'] for r in runs]):.0f} % |")
+            out.append(f"| {name} | {_cell([r['dice'] for r in runs])} | {runs[0]['dice']:.3f} | {sigma_cells(runs)}")
         out.append("")
     if "tones" in results:
         out += ["| discretisation | test accuracy (%) | σ median | σ < 1 px |", "|---|---|---|---|"]
         for name, runs in results["tones"].items():
-            out.append(f"| {name} | {_cell([r['accuracy'] for r in runs], 1, 100)} | "
-                       f"{np.mean([r['sigma']['median'] for r in runs]):.2f} | "
-                       f"{100 * np.mean([r['sigma']['below_1'] for r in runs]):.0f} % |")
+            out.append(f"| {name} | {_cell([r['accuracy'] for r in runs], 1, 100)} | {sigma_cells(runs)}")
         out.append("")
     if "receptive" in results:
         out += ["| kernel size | test Dice | learned σ (mean) |", "|---|---|---|"]

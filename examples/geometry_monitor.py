@@ -94,23 +94,29 @@ VARIANTS = {
 }
 
 
+def rebuild_gaussian_layers(model, overrides=None, layer_class=None):
+    """`model` with the convolution of every `ConvNormAct` holding a `GaussianDerivativeConv2D` rebuilt
+    from its config, updated with `overrides`, as `layer_class` (default the same class)."""
+
+    def swap(layer):
+        config = layer.get_config()
+        if isinstance(layer, ConvNormAct) and isinstance(layer.conv, GaussianDerivativeConv2D):
+            conv = layer.conv.get_config()
+            conv.update(overrides or {})
+            config["conv"] = (layer_class or GaussianDerivativeConv2D).from_config(conv)
+            return ConvNormAct(**config)
+        return type(layer).from_config(config)
+
+    return keras.models.clone_model(model, clone_function=swap)
+
+
 def variant_model(name):
     """The builder's U-net with each Gaussian layer rebuilt from its config as the variant says."""
     _, builder, layer_class, overrides = VARIANTS[name]
     model = builder(SHAPE, 1)
     if layer_class is None and not overrides:
         return model
-
-    def swap(layer):
-        config = layer.get_config()
-        if isinstance(layer, ConvNormAct) and isinstance(layer.conv, GaussianDerivativeConv2D):
-            conv = layer.conv.get_config()
-            conv.update(overrides)
-            config["conv"] = (layer_class or GaussianDerivativeConv2D).from_config(conv)
-            return ConvNormAct(**config)
-        return type(layer).from_config(config)
-
-    return keras.models.clone_model(model, clone_function=swap)
+    return rebuild_gaussian_layers(model, overrides, layer_class)
 
 
 def kernels(model):
