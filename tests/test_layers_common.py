@@ -138,7 +138,10 @@ def test_sequential_without_input_builds_inside_fit(kind, separable, implementat
 def test_default_scale_of_a_symbolically_built_layer(separable):
     # Built by `predict` (symbolic build); the coefficients' scale still follows the
     # layer's own initial basis energy E: ω ~ N(0, 2/(F_in·N·E)), λ ~ N(0, 2/(N·E)).
-    model = keras.Sequential([GaussianDerivativeConv2D(32, 7, order=2, num_bases=2, separable=separable)])
+    # ≥ 1536 draws: one standard error of the sample std is 1.8 %, so 8 % is a
+    # 4-sigma bound; the seed makes it one fixed draw.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([GaussianDerivativeConv2D(256, 7, order=2, num_bases=2, separable=separable)])
     model.predict(images((1, 9, 9, 8)), verbose=0)
     layer = model.layers[0]
     energy = float(np.mean(np.sum(ops.convert_to_numpy(layer.basis()) ** 2, axis=(1, 2))))
@@ -147,7 +150,7 @@ def test_default_scale_of_a_symbolically_built_layer(separable):
         (layer.coefficients_out, np.sqrt(2 / (n * energy))) if separable
         else (layer.coefficients, np.sqrt(2 / (8 * n * energy)))
     )
-    assert np.std(ops.convert_to_numpy(weight)) == pytest.approx(expected, rel=0.15)
+    assert np.std(ops.convert_to_numpy(weight)) == pytest.approx(expected, rel=0.08)
 
 
 @pytest.mark.parametrize("separable", [False, True])
