@@ -100,6 +100,15 @@ def output_and_gradients(layer, x, target):
     return outputs_and_gradients([layer], x, target)[0]
 
 
+def twin_layers(make, shape, option, **kwargs):
+    """`make(**kwargs)` without and with `option=True`, built for `shape` with the same weights, and an input."""
+    plain, optioned = make(**kwargs), make(**{option: True}, **kwargs)
+    for layer in (plain, optioned):
+        layer.build(shape)
+    optioned.set_weights(plain.get_weights())
+    return plain, optioned, images(shape)
+
+
 tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="needs the TensorFlow backend (tf.* APIs)"
 )

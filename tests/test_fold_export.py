@@ -89,7 +89,8 @@ def test_folded_model_reloads_without_the_package(tmp_path):
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
+    expected = to_numpy(model(x))  # outputs up to ~240: float32 rounding is relative to that scale
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize(

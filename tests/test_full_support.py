@@ -100,6 +100,9 @@ def test_fold_without_a_tolerance_keeps_the_whole_kernel_and_the_wrapper_passes_
     block = ConvNormAct(conv, norm="batch")
     x = images((2, 8, 8, 3))
     model = keras.Sequential([keras.Input((8, 8, 3)), block])
+    # σ = 1: the taps 7 px out weigh e^{-24.5} of the centre's, so a 1e-3 crop must happen
+    # (a random σ near 2 leaves a 15-tap kernel nothing to drop at that tolerance).
+    conv.sigma.assign(np.ones(conv.sigma.shape, "float32"))
     expected = to_numpy(model(x))
     whole = fold(model).layers[0].layers[0]
     assert tuple(whole.kernel_size) == (15, 15)

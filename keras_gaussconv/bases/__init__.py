@@ -13,6 +13,7 @@ from keras_gaussconv.bases.gaussian import (
     gaussian_derivatives,
     integrated_gaussian_derivatives,
     num_gaussian_derivatives,
+    scale_normalize,
 )
 from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d
 from keras_gaussconv.bases.grid import rotate_and_shift, rotate_and_shift_3d, rotation_matrix, sampling_grid

@@ -199,6 +199,33 @@ def _discrete_or(discretization, grid, sigma, order, **geometry):
     return discrete_gaussian_derivative_basis(tuple(grid[0].shape), sigma, order)
 
 
+def scale_normalize(phi, sigma, order):
+    """Scale-normalised derivatives (Lindeberg, γ = 1): φ[b, …, n] · Π_a σ[b, n, a]^{p_a}.
+
+    (p_a) = `derivative_orders(order, r)`[n]. For f magnified s times,
+    f_s(x) = f(x / s), the responses L_p = G_p(·, σ) ∗ f obey
+    L_p[f_s](s x; s σ) = s^{-p} L_p[f](x; σ), so σ^p L_p is the same at
+    corresponding points and scales: what scale channels build on.
+
+    Args:
+        phi: `(B, *kernel_size, N)`, r = 1, 2 or 3 spatial axes.
+        sigma: `(B, N, r)` (or `(B, N)` in 1-D) scales, positive.
+        order: K; N must equal `num_gaussian_derivatives(K, r)`.
+
+    Returns:
+        Tensor of `phi`'s shape.
+    """
+    rank = len(phi.shape) - 2
+    phi, sigma = as_tensors(phi, phi, sigma)
+    if len(sigma.shape) == 2:
+        sigma = ops.expand_dims(sigma, -1)
+    powers = ops.cast(np.array(derivative_orders(order, rank), "float32"), sigma.dtype)  # (N, r)
+    factor = ops.prod(ops.power(sigma, powers), axis=-1)  # (B, N)
+    for _ in range(rank):
+        factor = ops.expand_dims(factor, 1)  # (B, 1, …, 1, N)
+    return phi * ops.cast(factor, phi.dtype)
+
+
 def gaussian_derivative_basis(grid, sigma, offset, theta, order, discretization="sampled"):
     """All B·N basis kernels φ[b, n] = G_p(y₁, σ₁) · G_q(y₂, σ₂) at once.
 

@@ -13,6 +13,7 @@ from keras import ops
 from keras_gaussconv.layers.constraints import MinValue
 from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.validation import (
+    check_bool,
     check_choice,
     check_int_tuple,
     check_positive_float,
@@ -20,6 +21,7 @@ from keras_gaussconv.layers.validation import (
 )
 from keras_gaussconv.ops import costs as cost_model
 from keras_gaussconv.ops import paths
+from keras_gaussconv.ops.compiled import compiled_basis
 from keras_gaussconv.ops.conv_spec import ConvSpec
 from keras_gaussconv.ops.costs import FOLD_DEPTHWISE_COST, FOLD_POINTWISE_COST, PRICES  # noqa: F401
 
@@ -234,16 +236,8 @@ class BasisConv(keras.layers.Layer):
             keras.config.image_data_format() if data_format is None else data_format,
             ("channels_last", "channels_first"),
         )
-        if not isinstance(separable, bool):
-            raise ValueError(
-                f"`separable` must be True or False. Received: separable={separable!r}"
-            )
-        self.separable = separable
-        if not isinstance(normalize_basis, bool):
-            raise ValueError(
-                f"`normalize_basis` must be True or False. Received: normalize_basis={normalize_basis!r}"
-            )
-        self.normalize_basis = normalize_basis
+        self.separable = check_bool("separable", separable)
+        self.normalize_basis = check_bool("normalize_basis", normalize_basis)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.coefficients_initializer = (
@@ -296,7 +290,12 @@ class BasisConv(keras.layers.Layer):
 
         With `normalize_basis`, φ_n · √(k₁⋯k_r / (N · Σ φ_n²)).
         """
-        phi = self.compute_basis(**{g.name: getattr(self, g.name) for g in self.geometry})
+        geometry = {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}
+        return compiled_basis(self)(**geometry)
+
+    def basis_of(self, **geometry):
+        """`basis()` for given geometric tensors by name (`compute_basis`, then `normalize_basis`)."""
+        phi = self.compute_basis(**geometry)
         if not self.normalize_basis:
             return phi
         size = math.prod(self.kernel_size)

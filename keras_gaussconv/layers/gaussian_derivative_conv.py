@@ -11,11 +11,12 @@ from keras_gaussconv.bases.gaussian import (
     gaussian_derivative_basis_1d,
     gaussian_derivative_basis_3d,
     num_gaussian_derivatives,
+    scale_normalize,
 )
 from keras_gaussconv.bases.grid import sampling_grid
 from keras_gaussconv.initializers import RandomRotation
 from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D, conv_arguments, conv_docstring
-from keras_gaussconv.layers.validation import check_non_negative_int
+from keras_gaussconv.layers.validation import check_bool, check_non_negative_int
 
 
 class GaussianDerivativeMixin:
@@ -26,9 +27,11 @@ class GaussianDerivativeMixin:
     """
 
     def declare_gaussian(
-        self, sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+        self, sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
+        scale_normalized=False,
     ):
         rank = self.rank
+        self.scale_normalized = check_bool("scale_normalized", scale_normalized)
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
         self.discretization = check_discretization(discretization)
         self.frozen_at_zero = []  # weights the discrete analogue cannot hold (not made)
@@ -61,15 +64,18 @@ class GaussianDerivativeMixin:
         grid = sampling_grid(self.kernel_size, sigma.dtype)
         sigma = self.bounded_sigma(sigma)
         if self.rank == 1:
-            return gaussian_derivative_basis_1d(grid, sigma, offset, self.order, self.discretization)
-        if self.rank == 2:
-            return gaussian_derivative_basis(grid, sigma, offset, theta, self.order, self.discretization)
-        return gaussian_derivative_basis_3d(grid, sigma, offset, rotation, self.order, self.discretization)
+            phi = gaussian_derivative_basis_1d(grid, sigma, offset, self.order, self.discretization)
+        elif self.rank == 2:
+            phi = gaussian_derivative_basis(grid, sigma, offset, theta, self.order, self.discretization)
+        else:
+            phi = gaussian_derivative_basis_3d(grid, sigma, offset, rotation, self.order, self.discretization)
+        return scale_normalize(phi, sigma, self.order) if self.scale_normalized else phi
 
     def get_config(self):
         config = super().get_config()
         config["order"] = self.order
         config["discretization"] = self.discretization
+        config["scale_normalized"] = self.scale_normalized
         for name in self.frozen_at_zero:
             config[f"trainable_{name}"] = False
         return config
@@ -109,7 +115,11 @@ GEOMETRY_DOC = """\
             e^{-σ²} I_n(σ²) with central differences: odd kernel sizes, no
             shift or orientation weights, so `trainable_offset` and the
             orientation's `trainable_*` must be False). See
-            `keras_gaussconv.bases.gaussian`."""
+            `keras_gaussconv.bases.gaussian`.
+        scale_normalized: multiply the kernel of per-axis orders (p₁, …, p_r)
+            by σ₁^p₁ ⋯ σ_r^p_r (Lindeberg's scale-normalised derivatives,
+            γ = 1), so the response to a magnified input at a magnified σ
+            is the response to the original at the original σ. Default False."""
 
 
 def _gaussian_docstring(cls):
@@ -151,7 +161,8 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, trainable_sigma=True, trainable_offset=True,
-        min_sigma=0.2, discretization="sampled", strides=1, padding="valid", data_format=None, dilation_rate=1,
+        min_sigma=0.2, discretization="sampled", scale_normalized=False, strides=1, padding="valid", data_format=None,
+        dilation_rate=1,
         activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -161,7 +172,8 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
         self.order = check_non_negative_int("order", order)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
         self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
+            scale_normalized,
         )
 
 
@@ -207,7 +219,7 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
         trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
-        discretization="sampled",
+        discretization="sampled", scale_normalized=False,
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -217,7 +229,8 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
         self.order = check_non_negative_int("order", order)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
         self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
+            scale_normalized,
         )
         self.declare_shift_or_turn(
             "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
@@ -265,7 +278,7 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, rotation_initializer=None,
         trainable_sigma=True, trainable_offset=True, trainable_rotation=True, min_sigma=0.2,
-        discretization="sampled",
+        discretization="sampled", scale_normalized=False,
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -275,7 +288,8 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         self.order = check_non_negative_int("order", order)
         super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
         self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
+            scale_normalized,
         )
         self.declare_shift_or_turn("rotation", (3,), rotation_initializer, RandomRotation(), trainable_rotation)
 
@@ -327,7 +341,7 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
         self, kernel_size, depth_multiplier=1, order=2, num_bases=1,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
         trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
-        discretization="sampled",
+        discretization="sampled", scale_normalized=False,
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
         coefficients_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -340,7 +354,8 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
             None, kernel_size, depth_multiplier=depth_multiplier, **conv_arguments(locals()), **kwargs
         )
         self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization
+            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
+            scale_normalized,
         )
         self.declare_shift_or_turn(
             "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),

@@ -40,6 +40,13 @@ def check_int_tuple(name, value, length):
     return tuple(int(v) for v in values)
 
 
+def check_bool(name, value):
+    """`value` if it is True or False (not a truthy stand-in), else ValueError naming `name`."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+    return value
+
+
 def check_choice(name, value, choices):
     """`value` (strings compared case-insensitively) if it is one of `choices`."""
     normalised = value.lower() if isinstance(value, str) else value
