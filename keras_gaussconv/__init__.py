@@ -18,6 +18,8 @@ from keras_gaussconv.layers import (
     GaussianDerivativeDepthwiseConv2D,
     GeometricWeight,
     MinValue,
+    ScaleChannels,
+    ScalePooling,
     rfnn_conv2d,
 )
 from keras_gaussconv.utils import count_parameters, structured_layers

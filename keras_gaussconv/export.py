@@ -16,9 +16,10 @@ import keras
 
 from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
+from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
 
 # Layers of this package that fold themselves into stock Keras layers.
-FOLDABLE = (BasisConv, ConvNormAct)
+FOLDABLE = (BasisConv, ConvNormAct, ScaleChannels, ScalePooling)
 
 
 def _folded_layer(layer, tolerance=None):

@@ -109,6 +109,21 @@ def twin_layers(make, shape, option, **kwargs):
     return plain, optioned, images(shape)
 
 
+def blobs(coordinates):
+    """f(x, y): three anisotropic Gaussian blobs, at positions in units of the original grid."""
+    x, y = coordinates
+    f = np.zeros_like(x)
+    for (cx, cy, sx, sy, a) in [(17.0, 19.5, 2.0, 2.5, 1.0), (23.5, 16.0, 2.5, 1.8, -0.7), (20.0, 24.0, 2.2, 2.2, 0.5)]:
+        f += a * np.exp(-((x - cx) ** 2) / (2 * sx**2) - (y - cy) ** 2 / (2 * sy**2))
+    return f
+
+
+def blobs_sampled(size, spacing):
+    """f on a size × size grid of the given spacing: pixel (i, j) at (x, y) = (j, i) · spacing."""
+    rows, cols = np.meshgrid(np.arange(size) * spacing, np.arange(size) * spacing, indexing="ij")
+    return blobs((cols, rows)).astype("float32")[None, :, :, None]
+
+
 tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="needs the TensorFlow backend (tf.* APIs)"
 )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from helpers import assert_gradients_match_numpy_finite_differences, numpy_basis_2d, to_numpy, twin_layers
+from helpers import assert_gradients_match_numpy_finite_differences, blobs_sampled, numpy_basis_2d, to_numpy, twin_layers
 from keras_gaussconv import (
     GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
@@ -89,21 +89,6 @@ def test_scale_normalize_takes_1d_scales_and_numpy():
     np.testing.assert_allclose(to_numpy(scale_normalize(phi, sigma, 2))[:, 0], [[1, 2, 9], [1, 0.5, 0.25]])
 
 
-def _blobs(coordinates):
-    """f(x, y): three anisotropic Gaussian blobs, at positions in units of the original grid."""
-    x, y = coordinates
-    f = np.zeros_like(x)
-    for (cx, cy, sx, sy, a) in [(17.0, 19.5, 2.0, 2.5, 1.0), (23.5, 16.0, 2.5, 1.8, -0.7), (20.0, 24.0, 2.2, 2.2, 0.5)]:
-        f += a * np.exp(-((x - cx) ** 2) / (2 * sx**2) - (y - cy) ** 2 / (2 * sy**2))
-    return f
-
-
-def _sampled(size, spacing):
-    """f on a size × size grid of the given spacing: pixel (i, j) at (x, y) = (j, i) · spacing."""
-    rows, cols = np.meshgrid(np.arange(size) * spacing, np.arange(size) * spacing, indexing="ij")
-    return _blobs((cols, rows)).astype("float32")[None, :, :, None]
-
-
 @pytest.mark.parametrize("scale_normalized", [True, False])
 def test_magnified_image_at_doubled_scale_gives_the_same_responses(scale_normalized):
     # Image A: f at spacing 1 (40²); image B: f at spacing ½ (80²), so B[2i, 2j] = A[i, j].
@@ -124,8 +109,8 @@ def test_magnified_image_at_doubled_scale_gives_the_same_responses(scale_normali
     large.set_weights(small.get_weights())
     large.sigma.assign(2 * sigma)
     large.offset.assign(2 * to_numpy(small.offset))
-    a = to_numpy(small(_sampled(40, 1.0)))[0, 8:32, 8:32]  # interior: 'same' padding's zeros stay out of reach
-    b = to_numpy(large(_sampled(80, 0.5)))[0, 16:64:2, 16:64:2]
+    a = to_numpy(small(blobs_sampled(40, 1.0)))[0, 8:32, 8:32]  # interior: 'same' padding's zeros stay out of reach
+    b = to_numpy(large(blobs_sampled(80, 0.5)))[0, 16:64:2, 16:64:2]
     difference = np.abs(a - b).max() / np.abs(a).max()
     if scale_normalized:
         assert difference < 2e-5

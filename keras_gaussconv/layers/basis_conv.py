@@ -534,6 +534,11 @@ class BasisConv(keras.layers.Layer):
         return paths.full_kernel(phi, *self._coefficients())
 
     def call(self, inputs):
+        return self.convolve_with(inputs, self.basis())
+
+    def convolve_with(self, inputs, phi):
+        """The layer's output for the basis `phi` (`(B, *kernel_size, N)`, e.g. `basis_of` at other
+        geometric values) with the layer's own coefficients, bias and activation."""
         if isinstance(inputs.shape[0], int) and inputs.shape[0] == 0:
             # An empty batch: TensorFlow's CPU convolutions return a wrongly shaped tensor
             # for it, PyTorch's FFTs refuse it. Nothing to compute. (Only a static size is
@@ -543,7 +548,7 @@ class BasisConv(keras.layers.Layer):
         last = self.rank + 1
         if self.data_format == "channels_first":
             x = ops.moveaxis(x, 1, last)
-        phi = ops.cast(self.basis(), x.dtype)
+        phi = ops.cast(phi, x.dtype)
         x = paths.convolve(x, phi, self._coefficients(), self.combination, self._path, self.spec)
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)

@@ -1,0 +1,230 @@
+"""Scale channels (Lindeberg's scale-covariant networks): one structured layer at several scales.
+
+`ScaleChannels` applies a structured layer in S channels that share its
+coefficients and bias, channel i with every length of its geometry multiplied
+by sᵢ; `ScalePooling` reduces the channels, with scale-channel dropout.
+"""
+
+import numbers
+
+import keras
+from keras import ops
+
+from keras_gaussconv.layers.basis_conv import BasisConv
+from keras_gaussconv.ops.compiled import compiled_basis
+
+# How each geometric weight changes when the pattern is magnified s times: × s^power.
+# Lengths (σ, μ) grow, frequencies shrink; angles, phases and rotations stay.
+SCALE_POWERS = {"sigma": 1, "offset": 1, "frequency": -1}
+
+
+def _check_scales(scales):
+    if (
+        not isinstance(scales, (list, tuple))
+        or not scales
+        or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and s > 0 for s in scales)
+    ):
+        raise ValueError(f"`scales` must be a non-empty list of positive numbers. Received: scales={scales!r}")
+    return tuple(float(s) for s in scales)
+
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+class ScaleChannels(keras.layers.Wrapper):
+    """A structured layer applied in S scale channels that share its coefficients and bias.
+
+    Channel i evaluates the wrapped layer's basis with σ·sᵢ and μ·sᵢ (Gabor:
+    frequency / sᵢ; orientations, phases and rotations shared), then combines
+    it with the layer's own coefficients, bias and activation. With
+    `scale_normalized=True` Gaussian derivatives, an input magnified by
+    sⱼ / sᵢ moves the response from channel i to channel j (at corresponding
+    points). Every channel uses the wrapped layer's kernel size: make it large
+    enough for the largest σ·sᵢ (about ±4σ·sᵢ), or use `kernel_size=None`.
+
+    Args:
+        layer: a structured layer (`BasisConv`: any Gaussian-derivative,
+            Gabor or displaced-Gaussian layer, any rank), not yet built or
+            built for one channel's input.
+        scales: the sᵢ, positive numbers, e.g. `(1, 2, 4)`.
+        **kwargs: passed to `keras.layers.Wrapper` (`name`, `dtype`, ...).
+            Without `dtype=` the wrapper takes the layer's dtype policy; with
+            it, the layer's is replaced, so both compute in one.
+
+    Input shape:
+        `(batch, *spatial, C)` (every channel sees it) or
+        `(batch, S, *spatial, C)` (channel i sees slice i), with the wrapped
+        layer's `data_format` for the part after the scale axis.
+
+    Output shape:
+        `(batch, S, *layer_output_shape[1:])`.
+
+    Examples:
+        >>> conv = GaussianDerivativeConv2D(8, 15, order=2, padding="same", scale_normalized=True)
+        >>> channels = ScaleChannels(conv, scales=(1.0, 2.0))
+        >>> channels.compute_output_shape((None, 32, 32, 3))
+        (None, 2, 32, 32, 8)
+    """
+
+    def __init__(self, layer, scales=(1.0, 2.0), **kwargs):
+        if not isinstance(layer, BasisConv):
+            raise ValueError(
+                f"`layer` must be a structured layer of keras_gaussconv (a BasisConv). Received: layer={layer!r}"
+            )
+        if kwargs.get("dtype") is None:  # one policy, as ConvNormAct: the layer's unless dtype= says otherwise
+            kwargs["dtype"] = layer.dtype_policy
+        super().__init__(layer, **kwargs)
+        layer.dtype_policy = self.dtype_policy
+        self.scales = _check_scales(scales)
+
+    def _channel_shape(self, input_shape):
+        """(the input shape of one channel, whether the input has a scale axis)."""
+        input_shape = tuple(input_shape)
+        rank = self.layer.rank
+        if len(input_shape) == rank + 3:
+            if input_shape[1] is not None and input_shape[1] != len(self.scales):
+                raise ValueError(
+                    f"An input with a scale axis needs one slice per scale: axis 1 must be {len(self.scales)} "
+                    f"(scales={self.scales}). Received: input_shape={input_shape}"
+                )
+            return (input_shape[0], *input_shape[2:]), True
+        if len(input_shape) == rank + 2:
+            return input_shape, False
+        raise ValueError(
+            f"ScaleChannels of a rank-{rank} layer takes inputs of rank {rank + 2} (batch, *spatial, channels) "
+            f"or {rank + 3} (batch, scales, *spatial, channels). Received: input_shape={input_shape}"
+        )
+
+    def build(self, input_shape):
+        shape, self.per_scale_inputs = self._channel_shape(input_shape)
+        self._input_shape_built, self._channel_input_shape = tuple(input_shape), shape  # for `fold`
+        if not self.layer.built:
+            self.layer.build(shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        shape, _ = self._channel_shape(input_shape)
+        return (shape[0], len(self.scales), *self.layer.compute_output_shape(shape)[1:])
+
+    def scaled_geometry(self, scale):
+        """The wrapped layer's geometric tensors by name for one channel: each × scale^`SCALE_POWERS`."""
+        layer = self.layer
+        geometry = {}
+        for g in layer.geometry:
+            value = ops.convert_to_tensor(getattr(layer, g.name))
+            power = SCALE_POWERS.get(g.name, 0)
+            geometry[g.name] = value * (scale**power) if power else value
+        return geometry
+
+    def call(self, inputs):
+        basis = compiled_basis(self.layer)
+        outputs = []
+        for i, scale in enumerate(self.scales):
+            x = inputs[:, i] if self.per_scale_inputs else inputs
+            outputs.append(self.layer.convolve_with(x, basis(**self.scaled_geometry(scale))))
+        return ops.stack(outputs, axis=1)
+
+    def _scaled_copy(self, index):
+        """A copy of the wrapped layer whose geometry is channel `index`'s (for `fold`)."""
+        layer = self.layer
+        copy = type(layer).from_config({**layer.get_config(), "name": f"{self.name}_scale{index}"})
+        copy.build(self._channel_input_shape)
+        copy.set_weights(layer.get_weights())
+        for name, value in self.scaled_geometry(self.scales[index]).items():
+            getattr(copy, name).assign(value)
+        return copy
+
+    def fold(self, tolerance=None):
+        """Stock Keras layers computing this layer: one functional model.
+
+        Every channel is a copy of the wrapped layer with that channel's
+        geometry, folded (`BasisConv.fold`, `tolerance` as there); the model
+        applies each to the input (or to its slice), and stacks the outputs
+        along axis 1.
+
+        Returns:
+            `[keras.Model]`, built, of stock layers and `keras.ops`; it reloads without this package.
+        """
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
+        inputs = keras.Input(batch_shape=self._input_shape_built, dtype=self.compute_dtype)
+        branches = []
+        for i in range(len(self.scales)):
+            x = inputs[:, i] if self.per_scale_inputs else inputs
+            for part in self._scaled_copy(i).fold(tolerance):
+                x = part(x)
+            branches.append(x)
+        return [keras.Model(inputs, ops.stack(branches, axis=1), name=self.name)]
+
+    def get_config(self):
+        config = super().get_config()
+        config["scales"] = list(self.scales)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_gaussconv")
+class ScalePooling(keras.layers.Layer):
+    """Reduces the scale axis (axis 1) of `ScaleChannels`' output: max or average, with scale-channel dropout.
+
+    Scale-channel dropout (Lindeberg, 2024): in training each sample keeps
+    each scale channel with probability 1 − `dropout` (at least one: a
+    sample that would keep none keeps all), and the reduction runs over the
+    kept channels only; in inference over all.
+
+    Args:
+        mode: "max" (scale invariance by the strongest channel) or "average".
+        dropout: probability of dropping a channel in training, in [0, 1).
+        seed: int seed of the dropout.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Input shape:
+        `(batch, S, ...)`.
+
+    Output shape:
+        `(batch, ...)`.
+    """
+
+    def __init__(self, mode="max", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("max", "average"):
+            raise ValueError(f"`mode` must be 'max' or 'average'. Received: mode={mode!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
+        self.mode = mode
+        self.dropout = float(dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout > 0 else None
+
+    def build(self, input_shape):
+        self._input_shape_built = tuple(input_shape)  # for `fold`
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])
+
+    def fold(self, tolerance=None):
+        """The inference-mode reduction as a functional model of `keras.ops` (reloads without this
+        package); `tolerance` is unused (nothing to crop), accepted as every foldable layer's.
+
+        Returns:
+            `[keras.Model]`.
+        """
+        inputs = keras.Input(batch_shape=self._input_shape_built, dtype=self.compute_dtype)
+        outputs = ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
+        return [keras.Model(inputs, outputs, name=self.name)]
+
+    def call(self, inputs, training=False):
+        if not (training and self.dropout > 0):
+            return ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
+        batch, scales = ops.shape(inputs)[0], inputs.shape[1]
+        keep = keras.random.uniform((batch, scales), seed=self.seed_generator) >= self.dropout
+        keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=1, keepdims=True)))  # none kept: all
+        keep = ops.reshape(keep, (batch, scales) + (1,) * (len(inputs.shape) - 2))
+        if self.mode == "max":
+            lowest = ops.cast(ops.full((), -float("inf")), inputs.dtype)
+            return ops.max(ops.where(keep, inputs, lowest), axis=1)
+        keep = ops.cast(keep, inputs.dtype)
+        return ops.sum(inputs * keep, axis=1) / ops.sum(keep, axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": self.mode, "dropout": self.dropout, "seed": self.seed})
+        return config

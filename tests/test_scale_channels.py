@@ -1,0 +1,174 @@
+"""`ScaleChannels` and `ScalePooling`: each channel is the wrapped layer at its scale, covariance on
+one function sampled at two spacings, both input layouts, every structured layer and rank, saving,
+fold into stock layers, training, mixed precision, bad input."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import blobs_sampled, images, to_numpy
+from keras_gaussconv import (
+    DisplacedGaussianConv2D,
+    GaborConv1D,
+    GaborConv2D,
+    GaussianDerivativeConv1D,
+    GaussianDerivativeConv2D,
+    GaussianDerivativeConv3D,
+    GaussianDerivativeDepthwiseConv2D,
+    ScaleChannels,
+    ScalePooling,
+    rfnn_conv2d,
+)
+from keras_gaussconv.export import fold
+
+pytestmark = pytest.mark.core
+
+SCALES = (1.0, 1.5, 2.0)
+LAYERS = {  # kind → (a structured layer, one channel's input shape)
+    "gaussian1d": (lambda **kw: GaussianDerivativeConv1D(3, 9, order=2, num_bases=1, **kw), (2, 14, 2)),
+    "gaussian2d": (lambda **kw: GaussianDerivativeConv2D(4, 7, order=2, num_bases=2, **kw), (2, 10, 9, 3)),
+    "separable": (lambda **kw: GaussianDerivativeConv2D(4, 7, order=1, num_bases=2, separable=True, **kw), (2, 10, 9, 3)),
+    "gaussian3d": (lambda **kw: GaussianDerivativeConv3D(2, 5, order=1, **kw), (1, 6, 7, 6, 2)),
+    "depthwise": (lambda **kw: GaussianDerivativeDepthwiseConv2D(7, order=2, **kw), (2, 10, 9, 3)),
+    "gabor1d": (lambda **kw: GaborConv1D(3, 11, num_kernels=2, **kw), (2, 16, 2)),
+    "gabor2d": (lambda **kw: GaborConv2D(4, 7, num_kernels=3, num_bases=2, **kw), (2, 10, 9, 3)),
+    "displaced": (lambda **kw: DisplacedGaussianConv2D(4, 5, num_units=3, **kw), (2, 10, 9, 3)),
+    "rfnn": (lambda **kw: rfnn_conv2d(4, 5, order=2, **kw), (2, 10, 9, 3)),
+}
+# The rule, written here independently of the package: lengths × s, frequencies / s, the rest kept.
+POWERS = {"sigma": 1, "offset": 1, "frequency": -1}
+
+
+def at_scale(layer, scale, shape):
+    """An independent copy of `layer` (from its config) with σ, μ × scale and f / scale, built for `shape`."""
+    copy = type(layer).from_config(layer.get_config())
+    copy.build(shape)
+    copy.set_weights(layer.get_weights())
+    for g in layer.geometry:
+        value = to_numpy(getattr(layer, g.name))
+        getattr(copy, g.name).assign(value * scale ** POWERS.get(g.name, 0))
+    return copy
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_every_channel_is_the_layer_at_its_scale(kind):
+    make, shape = LAYERS[kind]
+    channels = ScaleChannels(make(padding="same", bias_initializer="random_normal"), scales=SCALES)
+    x = images(shape)
+    y = to_numpy(channels(x))
+    assert y.shape == channels.compute_output_shape(shape) == (shape[0], 3, *channels.layer.compute_output_shape(shape)[1:])
+    for i, scale in enumerate(SCALES):
+        np.testing.assert_allclose(y[:, i], to_numpy(at_scale(channels.layer, scale, shape)(x)), atol=1e-5)
+    # The slices of a scale-axis input go one to each channel.
+    slices = images((shape[0], 3, *shape[1:]))
+    y = to_numpy(ScaleChannels(channels.layer, scales=SCALES)(slices))
+    for i, scale in enumerate(SCALES):
+        np.testing.assert_allclose(y[:, i], to_numpy(at_scale(channels.layer, scale, shape)(slices[:, i])), atol=1e-5)
+
+
+def test_a_magnified_image_moves_the_response_to_the_doubled_channel():
+    # One function sampled at spacing 1 (A, 40²) and ½ (B, 80²: A magnified 2×). Channel s = 2
+    # on B equals channel s = 1 on A at corresponding points (test_scale_normalized.py's bound:
+    # 33 taps reach >= 5σ of both channels, σ >= 1.2 against blobs >= 1.8 px wide).
+    conv = GaussianDerivativeConv2D(3, 33, order=2, padding="same", scale_normalized=True)
+    channels = ScaleChannels(conv, scales=(1.0, 2.0))
+    channels.build((None, 40, 40, 1))
+    conv.sigma.assign(np.random.default_rng(0).uniform(1.2, 1.6, conv.sigma.shape).astype("float32"))
+    a = to_numpy(channels(blobs_sampled(40, 1.0)))[0, 0, 8:32, 8:32]
+    b = to_numpy(channels(blobs_sampled(80, 0.5)))[0, 1, 16:64:2, 16:64:2]
+    assert np.abs(a - b).max() < 2e-5 * np.abs(a).max()
+
+
+@pytest.mark.parametrize("kind", ["gaussian2d", "separable", "gaussian3d", "gabor1d"])
+@pytest.mark.parametrize("scale_axis", [False, True])
+def test_saving_and_fold_into_stock_layers(kind, scale_axis, tmp_path):
+    make, shape = LAYERS[kind]
+    shape = (shape[0], len(SCALES), *shape[1:]) if scale_axis else shape
+    model = keras.Sequential([
+        keras.Input(shape[1:]), ScaleChannels(make(padding="same"), scales=SCALES), ScalePooling("average"),
+    ])
+    x = images(shape)
+    expected = to_numpy(model(x))
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(to_numpy(keras.saving.load_model(tmp_path / "m.keras")(x)), expected, atol=1e-6)
+    folded = fold(model)
+    modules = {type(layer).__module__ for inner in folded.layers for layer in [inner, *getattr(inner, "layers", [])]}
+    assert not any(m.startswith("keras_gaussconv") for m in modules), modules
+    np.testing.assert_allclose(to_numpy(folded(x)), expected, atol=1e-5)
+
+
+def test_training_moves_the_shared_weights_and_mixed_precision_runs():
+    conv = GaussianDerivativeConv2D(4, 7, order=2, padding="same", scale_normalized=True)
+    model = keras.Sequential([
+        keras.Input((12, 12, 2)), ScaleChannels(conv, scales=(1.0, 2.0)), ScalePooling("max", dropout=0.5, seed=1),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2),
+    ])
+    before = [to_numpy(w) for w in (conv.sigma, conv.offset, conv.theta, conv.coefficients)]
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    history = model.fit(images((8, 12, 12, 2)), images((8, 2)), epochs=2, batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    for old, new in zip(before, (conv.sigma, conv.offset, conv.theta, conv.coefficients)):
+        assert not np.allclose(old, to_numpy(new))
+    half = ScaleChannels(GaussianDerivativeConv2D(4, 7, padding="same", dtype="mixed_float16"), scales=(1.0, 2.0))
+    y = half(images((2, 12, 12, 2)))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16" and np.all(np.isfinite(to_numpy(y)))
+
+
+def test_pooling_reduces_the_scale_axis_and_drops_channels_only_in_training():
+    x = images((6, 4, 5, 3))
+    np.testing.assert_allclose(to_numpy(ScalePooling("max")(x)), x.max(axis=1))
+    np.testing.assert_allclose(to_numpy(ScalePooling("average")(x)), x.mean(axis=1), rtol=1e-6)
+    dropping = ScalePooling("max", dropout=0.6, seed=3)
+    np.testing.assert_allclose(to_numpy(dropping(x)), x.max(axis=1))  # inference: every channel
+    for mode, reduce in (("max", np.max), ("average", np.mean)):
+        y = to_numpy(ScalePooling(mode, dropout=0.6, seed=3)(x, training=True))
+        subsets = [[s for s in range(4) if m >> s & 1] for m in range(1, 16)]
+        for sample in range(6):  # each sample: the reduction over one non-empty subset of its channels
+            assert any(np.allclose(y[sample], reduce(x[sample, s], axis=0), rtol=1e-6) for s in subsets), (mode, sample)
+        assert not np.allclose(y, reduce(x, axis=1))  # some channel was dropped
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: ScaleChannels(keras.layers.Conv2D(4, 3)), "`layer` must be a structured layer of keras_gaussconv"),
+        (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3), scales=()), "Received: scales=()"),
+        (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3), scales=(1.0, -2.0)), r"Received: scales=\(1.0, -2.0\)"),
+        (lambda: ScalePooling("median"), "Received: mode='median'"),
+        (lambda: ScalePooling(dropout=1.0), "Received: dropout=1.0"),
+    ],
+)
+def test_bad_arguments_name_themselves(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_bad_input_shapes_name_the_shape():
+    channels = ScaleChannels(GaussianDerivativeConv2D(4, 3), scales=(1.0, 2.0))
+    with pytest.raises(ValueError, match=r"axis 1 must be 2 .*Received: input_shape=\(None, 3, 8, 8, 1\)"):
+        channels.build((None, 3, 8, 8, 1))
+    with pytest.raises(ValueError, match=r"inputs of rank 4 .* or 5 .*Received: input_shape=\(None, 8, 1\)"):
+        channels.build((None, 8, 1))
+
+
+def test_keras_layer_contract():
+    from keras.src.testing import TestCase
+
+    # The wrapped layer travels in init_kwargs (a fresh one each time Keras rebuilds the wrapper).
+    TestCase().run_layer_test(
+        ScaleChannels,
+        init_kwargs=dict(layer=GaussianDerivativeConv2D(4, 5, padding="same"), scales=(1.0, 2.0)),
+        input_shape=(2, 8, 8, 3),
+        expected_output_shape=(2, 2, 8, 8, 4),
+        expected_num_trainable_weights=5,
+        expected_num_non_trainable_weights=0,
+    )
+    TestCase().run_layer_test(
+        ScalePooling,
+        init_kwargs=dict(mode="max", dropout=0.5, seed=2),
+        input_shape=(2, 3, 8, 8, 4),
+        expected_output_shape=(2, 8, 8, 4),
+        expected_num_trainable_weights=0,
+        expected_num_non_trainable_weights=0,
+        expected_num_seed_generators=1,
+    )
