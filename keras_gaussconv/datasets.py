@@ -1,6 +1,8 @@
 """Data sets for the demo and examples: bundled with dependencies, so they work offline.
 
 * `load_digits`: scikit-learn's handwritten digits (1,797 images of 8×8).
+* `load_rescaled_digits`: those digits magnified to a scale (16·s pixels) at random
+  positions on a canvas, train and test from disjoint digit images (scale generalisation).
 * `load_synthetic_nuclei`: histology-like images rendered with exact nuclei masks
   and instance labels (train, validation and test drawn from disjoint seeds).
 * `load_nuclei`: scikit-image's `immunohistochemistry` image cut into patches of
@@ -53,6 +55,54 @@ def load_digits(size=16, test_fraction=0.3, seed=0):
         stratify=digits.target,
     )
     return (x_train, y_train), (x_test, y_test)
+
+
+DIGIT_SIDE = 16  # pixels of a scale-1 digit in `load_rescaled_digits`
+
+
+def load_rescaled_digits(split="train", scale=1.0, count=None, size=72, seed=0):
+    """scikit-learn's digits magnified to a scale, at random positions on a canvas: scale generalisation.
+
+    Scale s draws each 8×8 digit as a `round(16·s)`-pixel square (bilinear,
+    anti-aliased when it shrinks), at a uniformly random integer position
+    inside a `size`×`size` zero canvas (default 72: room for scale 4, a
+    64-pixel digit). "train" and "test" are `load_digits`' stratified split
+    of the 1,797 source images (1,257 / 540), so no test digit is ever seen
+    in training, at any scale.
+
+    Args:
+        split: "train" or "test".
+        scale: s > 0; the digit's side, round(16·s), must fit in `size`.
+        count: images to return; None: every source image of the split once.
+            More than the split holds cycles through it again (new positions).
+        size: side of the canvas.
+        seed: of the order of the images and of their positions.
+
+    Returns:
+        `(images, labels)`: float32 `(count, size, size, 1)` in [0, 1], int64 labels 0–9.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"`split` must be one of ['train', 'test']. Received: split={split!r}")
+    side = round(DIGIT_SIDE * scale) if isinstance(scale, (int, float)) and scale > 0 else 0
+    if side < 1 or side > size:
+        raise ValueError(
+            f"`scale` must be positive and its {DIGIT_SIDE}·scale-pixel digit must fit the size×size canvas. "
+            f"Received: scale={scale!r}, size={size!r}"
+        )
+    transform = _require("skimage.transform", "scikit-image")
+    (x_train, y_train), (x_test, y_test) = load_digits(size=8)
+    sources, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
+    rng = np.random.default_rng(seed)
+    count = len(sources) if count is None else count
+    order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-count // len(sources)))])[:count]
+    digits = {}  # each source image resized once
+    images = np.zeros((count, size, size, 1), "float32")
+    for i, j in enumerate(order):
+        if j not in digits:
+            digits[j] = transform.resize(sources[j, :, :, 0], (side, side), order=1, anti_aliasing=side < 8)
+        top, left = rng.integers(0, size - side + 1, size=2)
+        images[i, top : top + side, left : left + side, 0] = digits[j]
+    return np.clip(images, 0.0, 1.0), labels[order]
 
 
 SPLITS = ("train", "validation", "test")

@@ -13,11 +13,66 @@ from keras_gaussconv.datasets import (
     load_digits,
     load_fashion_mnist,
     load_nuclei,
+    load_rescaled_digits,
     load_synthetic_nuclei,
     nuclei_mask,
     nuclei_patch_corners,
     render_synthetic_nuclei,
 )
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0, 2 ** 0.25, 4.0])
+def test_rescaled_digits_are_the_digits_magnified_at_random_positions(scale):
+    from skimage.transform import resize
+
+    (_, _), (sources, source_labels) = load_digits(size=8)
+    x, y = load_rescaled_digits("test", scale, count=12, seed=3)
+    side = round(16 * scale)
+    assert x.shape == (12, 72, 72, 1) and x.dtype == np.float32 and y.dtype == np.int64
+    magnified = [resize(d[:, :, 0], (side, side), order=1, anti_aliasing=False) for d in sources]
+    corners = set()
+    for image, label in zip(x[..., 0], y):
+        # Exactly one magnified source square on a zero canvas: locate it by the content's first
+        # row and column, offset by where that source's own content starts in its square.
+        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+        matches = []
+        for j, square in enumerate(magnified):
+            r0, c0 = np.flatnonzero(square.any(axis=1))[0], np.flatnonzero(square.any(axis=0))[0]
+            top, left = rows[0] - r0, cols[0] - c0
+            if top < 0 or left < 0 or top + side > 72 or left + side > 72:
+                continue
+            canvas = np.zeros_like(image)
+            canvas[top : top + side, left : left + side] = square
+            if np.allclose(canvas, image, atol=1e-6):
+                matches.append(j)
+                corners.add((top, left))
+        assert matches and all(source_labels[j] == label for j in matches)
+    assert len(corners) > 6  # positions vary
+
+
+def test_rescaled_digit_splits_are_disjoint_and_whole():
+    (train, _), (test, _) = load_digits(size=8)
+    x, y = load_rescaled_digits("train", 0.5, size=8)  # 8-pixel digits filling an 8×8 canvas: the sources
+    assert len(x) == len(train) == 1257 and set(np.unique(y)) == set(range(10))
+    as_rows = lambda a: {row.tobytes() for row in a.reshape(len(a), -1)}  # noqa: E731
+    assert as_rows(x) == as_rows(train)
+    assert not as_rows(x) & as_rows(test)
+    cycled, labels = load_rescaled_digits("test", 1.0, count=600, size=20, seed=1)
+    assert cycled.shape == (600, 20, 20, 1) and np.bincount(labels, minlength=10).min() >= 50
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(split="validation"), "Received: split='validation'"),
+        (dict(scale=0), "Received: scale=0, size=72"),
+        (dict(scale=5.0), "Received: scale=5.0, size=72"),
+        (dict(scale=2.0, size=20), "Received: scale=2.0, size=20"),
+    ],
+)
+def test_rescaled_digits_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_rescaled_digits(**kwargs)
 
 
 def test_digits():
