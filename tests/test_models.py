@@ -196,14 +196,14 @@ def test_gaussian_derivative_network_is_scale_covariant_end_to_end(tmp_path):
     from keras_gaussconv.export import fold
     from keras_gaussconv.models import gaussian_derivative_network
 
-    model = gaussian_derivative_network((20, 20, 1), 3, scales=(1.0, 2.0), filters=(4, 4), scale_dropout=0.3)
+    model = gaussian_derivative_network((12, 12, 1), 3, scales=(1.0, 2.0), filters=(3, 3), scale_dropout=0.3)
     wrappers = [layer for layer in model.layers if isinstance(layer, ScaleChannels)]
-    assert len(wrappers) == 3 and [w.layer.filters for w in wrappers] == [4, 4, 3]
+    assert len(wrappers) == 3 and [w.layer.filters for w in wrappers] == [3, 3, 3]
     assert all(w.layer.scale_normalized and w.layer.full_support for w in wrappers)
     # σ grows by √2 from block to block; every channel of a block shares its one set of weights.
     np.testing.assert_allclose([float(to_numpy(w.layer.sigma).mean()) for w in wrappers], [1.0, 2**0.5, 2.0], rtol=1e-6)
-    assert count_parameters(model) == sum(count_parameters(w.layer) for w in wrappers) + 2 * (4 + 4)  # + β, γ of 2 norms
-    x = rng().uniform(size=(4, 20, 20, 1)).astype("float32")
+    assert count_parameters(model) == sum(count_parameters(w.layer) for w in wrappers) + 2 * (3 + 3)  # + β, γ of 2 norms
+    x = rng().uniform(size=(4, 12, 12, 1)).astype("float32")
     probabilities = to_numpy(model(x))
     assert probabilities.shape == (4, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
