@@ -172,3 +172,23 @@ def test_keras_layer_contract():
         expected_num_non_trainable_weights=0,
         expected_num_seed_generators=1,
     )
+
+
+@pytest.mark.parametrize("scale_axis", [False, True])
+def test_channels_first_and_whole_input_kernels_fold(scale_axis):
+    # A channels_first layer keeps its layout after the scale axis; kernel_size=None runs the
+    # FFT path in every channel; both fold into stock layers that compute the same.
+    for conv, shape in [
+        (GaussianDerivativeConv2D(3, 5, padding="same", data_format="channels_first"), (2, 3, 10, 9)),
+        (GaussianDerivativeConv2D(3, None, padding="same"), (2, 12, 11, 1)),
+    ]:
+        shape = (shape[0], 2, *shape[1:]) if scale_axis else shape
+        model = keras.Sequential([keras.Input(shape[1:]), ScaleChannels(conv, scales=(1.0, 2.0))])
+        x = images(shape)
+        expected = to_numpy(model(x))
+        assert expected.shape == (shape[0], 2, *conv.compute_output_shape((None, *shape[-3:]))[1:])
+        for i, scale in enumerate((1.0, 2.0)):
+            np.testing.assert_allclose(
+                expected[:, i], to_numpy(at_scale(conv, scale, (None, *shape[-3:]))(x[:, i] if scale_axis else x)), atol=1e-5
+            )
+        np.testing.assert_allclose(to_numpy(fold(model)(x)), expected, atol=1e-5)
