@@ -29,6 +29,13 @@ LAYERS = {  # kind → (layer with the given options, input shape)
 }
 
 
+def numpy_factors(sigma, order):
+    """Π_a σ[b, n, a]^{p_a} in float64, shaped to multiply a basis `(B, 1, …, 1, N)`; sigma `(B, N, r)`."""
+    rank = sigma.shape[-1]
+    factor = np.prod(sigma.astype("float64") ** np.array(derivative_orders(order, rank)), axis=-1)  # (B, N)
+    return factor.reshape(factor.shape[0], *[1] * rank, factor.shape[1])
+
+
 def twins(kind, **kwargs):
     """A plain layer and a scale-normalised one with the same weights, built."""
     return twin_layers(*LAYERS[kind], "scale_normalized", **kwargs)
@@ -37,11 +44,8 @@ def twins(kind, **kwargs):
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_basis_is_the_plain_basis_times_the_sigma_powers(kind):
     plain, normalized, _ = twins(kind)
-    rank = plain.rank
-    sigma = to_numpy(plain.sigma).astype("float64").reshape(*plain.sigma.shape[:2], rank)  # (B, N, r)
-    powers = np.array(derivative_orders(plain.order, rank))  # (N, r)
-    factor = np.prod(sigma ** powers, axis=-1)  # (B, N)
-    expected = to_numpy(plain.basis()) * factor.reshape(factor.shape[0], *[1] * rank, factor.shape[1])
+    sigma = to_numpy(plain.sigma).reshape(*plain.sigma.shape[:2], plain.rank)  # (B, N, r)
+    expected = to_numpy(plain.basis()) * numpy_factors(sigma, plain.order)
     np.testing.assert_allclose(to_numpy(normalized.basis()), expected, rtol=1e-5, atol=1e-7)
 
 
@@ -70,15 +74,13 @@ def test_sigma_and_offset_gradients_match_finite_differences(float64):
     layer = GaussianDerivativeConv2D(2, 7, order=2, num_bases=2, scale_normalized=True, dtype="float64")
     layer.build((None, 9, 9, 1))
     weights = np.random.default_rng(5).normal(size=(2, 7, 7, layer.num_kernels))
-    powers = np.array(derivative_orders(2))  # (N, 2)
 
     def loss():
         return ops.sum(ops.multiply(layer.basis(), weights))
 
     def reference_loss(values):
         sigma, offset, theta = values
-        factor = np.prod(sigma ** powers, axis=-1)[:, None, None, :]
-        return float(np.sum(numpy_basis_2d((7, 7), sigma, offset, theta, 2) * factor * weights))
+        return float(np.sum(numpy_basis_2d((7, 7), sigma, offset, theta, 2) * numpy_factors(sigma, 2) * weights))
 
     assert_gradients_match_numpy_finite_differences(loss, reference_loss, [layer.sigma, layer.offset, layer.theta])
 

@@ -290,8 +290,11 @@ class BasisConv(keras.layers.Layer):
 
         With `normalize_basis`, φ_n · √(k₁⋯k_r / (N · Σ φ_n²)).
         """
-        geometry = {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}
-        return compiled_basis(self)(**geometry)
+        return compiled_basis(self)(**self.geometry_values())
+
+    def geometry_values(self):
+        """The geometric weights' current values as tensors, by name (`basis_of`'s arguments)."""
+        return {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}
 
     def basis_of(self, **geometry):
         """`basis()` for given geometric tensors by name (`compute_basis`, then `normalize_basis`)."""

@@ -95,7 +95,7 @@ class ScaleChannels(keras.layers.Wrapper):
 
     def build(self, input_shape):
         shape, self.per_scale_inputs = self._channel_shape(input_shape)
-        self._input_shape_built, self._channel_input_shape = tuple(input_shape), shape  # for `fold`
+        self._input_shape_built = tuple(input_shape)  # for `fold`
         if not self.layer.built:
             self.layer.build(shape)
         self.built = True
@@ -106,13 +106,10 @@ class ScaleChannels(keras.layers.Wrapper):
 
     def scaled_geometry(self, scale):
         """The wrapped layer's geometric tensors by name for one channel: each × scale^`SCALE_POWERS`."""
-        layer = self.layer
-        geometry = {}
-        for g in layer.geometry:
-            value = ops.convert_to_tensor(getattr(layer, g.name))
-            power = SCALE_POWERS.get(g.name, 0)
-            geometry[g.name] = value * (scale**power) if power else value
-        return geometry
+        return {
+            name: value * scale ** SCALE_POWERS[name] if name in SCALE_POWERS else value
+            for name, value in self.layer.geometry_values().items()
+        }
 
     def call(self, inputs):
         basis = compiled_basis(self.layer)
@@ -126,7 +123,7 @@ class ScaleChannels(keras.layers.Wrapper):
         """A copy of the wrapped layer whose geometry is channel `index`'s (for `fold`)."""
         layer = self.layer
         copy = type(layer).from_config({**layer.get_config(), "name": f"{self.name}_scale{index}"})
-        copy.build(self._channel_input_shape)
+        copy.build(self._channel_shape(self._input_shape_built)[0])
         copy.set_weights(layer.get_weights())
         for name, value in self.scaled_geometry(self.scales[index]).items():
             getattr(copy, name).assign(value)
@@ -208,12 +205,15 @@ class ScalePooling(keras.layers.Layer):
             `[keras.Model]`.
         """
         inputs = keras.Input(batch_shape=self._input_shape_built, dtype=self.compute_dtype)
-        outputs = ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
-        return [keras.Model(inputs, outputs, name=self.name)]
+        return [keras.Model(inputs, self._reduce_all(inputs), name=self.name)]
+
+    def _reduce_all(self, inputs):
+        """The inference-mode reduction over every channel."""
+        return ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
 
     def call(self, inputs, training=False):
         if not (training and self.dropout > 0):
-            return ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
+            return self._reduce_all(inputs)
         batch, scales = ops.shape(inputs)[0], inputs.shape[1]
         keep = keras.random.uniform((batch, scales), seed=self.seed_generator) >= self.dropout
         keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=1, keepdims=True)))  # none kept: all

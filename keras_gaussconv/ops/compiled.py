@@ -15,12 +15,14 @@ import weakref
 import keras
 
 _SHARED = collections.OrderedDict()  # (class, settings) → program, the most recent 256
+_KEYS = weakref.WeakKeyDictionary()  # layer → its settings, read once: get_config costs more than an eager basis
 _OWN = weakref.WeakKeyDictionary()  # layer → its program, dropped with the layer
 
 
 def _settings(layer):
     """What a basis program of this package's layers depends on: its config (which `from_config`
-    rebuilds the layer from, so it is complete) and the kernel size fixed at build."""
+    rebuilds the layer from, so it is complete) and the kernel size fixed at build. The settings
+    that shape the basis are constructor arguments, so they are read once per built layer."""
     config = {k: v for k, v in layer.get_config().items() if k != "name"}
     return type(layer), tuple(layer.kernel_size), json.dumps(config, sort_keys=True, default=repr)
 
@@ -40,7 +42,9 @@ def compiled_basis(layer):
     import jax
 
     if type(layer).__module__.startswith("keras_gaussconv."):
-        key = _settings(layer)
+        key = _KEYS.get(layer)
+        if key is None:
+            key = _KEYS[layer] = _settings(layer)
         program = _SHARED.get(key)
         if program is None:
             program = _SHARED[key] = jax.jit(layer.basis_of)
