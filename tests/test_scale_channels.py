@@ -69,11 +69,14 @@ def test_every_channel_is_the_layer_at_its_scale(kind):
 def test_a_magnified_image_moves_the_response_to_the_doubled_channel():
     # One function sampled at spacing 1 (A, 40²) and ½ (B, 80²: A magnified 2×). Channel s = 2
     # on B equals channel s = 1 on A at corresponding points (test_scale_normalized.py's bound:
-    # 33 taps reach >= 5σ of both channels, σ >= 1.2 against blobs >= 1.8 px wide).
+    # 33 taps reach >= 5σ from the shifted centres of both channels: σ <= 1.5 and |μ| <= ½ at
+    # s = 1, doubled at s = 2; σ >= 1.2 against blobs >= 1.8 px wide).
     conv = GaussianDerivativeConv2D(3, 33, order=2, padding="same", scale_normalized=True)
     channels = ScaleChannels(conv, scales=(1.0, 2.0))
     channels.build((None, 40, 40, 1))
-    conv.sigma.assign(np.random.default_rng(0).uniform(1.2, 1.6, conv.sigma.shape).astype("float32"))
+    draw = np.random.default_rng(0)
+    conv.sigma.assign(draw.uniform(1.2, 1.5, conv.sigma.shape).astype("float32"))
+    conv.offset.assign(draw.uniform(-0.5, 0.5, conv.offset.shape).astype("float32"))
     a = to_numpy(channels(blobs_sampled(40, 1.0)))[0, 0, 8:32, 8:32]
     b = to_numpy(channels(blobs_sampled(80, 0.5)))[0, 1, 16:64:2, 16:64:2]
     assert np.abs(a - b).max() < 2e-5 * np.abs(a).max()

@@ -96,7 +96,8 @@ def test_magnified_image_at_doubled_scale_gives_the_same_responses(scale_normali
     # Image A: f at spacing 1 (40²); image B: f at spacing ½ (80²), so B[2i, 2j] = A[i, j].
     # Layer B: σ and μ doubled, kernel 2k − 1, the same θ and coefficients. σ^p ∂^p makes
     # channel 2σ on B equal channel σ on A at corresponding points, to the kernels'
-    # discretisation error: truncation at ±8 taps >= 5σ leaves integrands of e^{-12.5} ~ 4e-6
+    # discretisation error: truncation at ±8 taps, >= 7.5 = 5σ from every shifted centre (|μ| <= ½,
+    # σ <= 1.5, whatever θ: the square holds the disc), leaves integrands of e^{-12.5} ~ 4e-6
     # of their peak at the edges (at ±3σ the two Riemann sums differed by 3e-3), and σ >= 1.2
     # against blobs >= 1.8 px wide aliases ~ exp(−2π²·1²) ~ 3e-9: float32 rounding dominates.
     # Without the normalisation order p differs by 2^p: the check has teeth.
@@ -105,9 +106,9 @@ def test_magnified_image_at_doubled_scale_gives_the_same_responses(scale_normali
     small.build((None, 40, 40, 1))
     large.build((None, 80, 80, 1))
     rng = np.random.default_rng(0)
-    sigma = rng.uniform(1.2, 1.6, small.sigma.shape).astype("float32")
+    sigma = rng.uniform(1.2, 1.5, small.sigma.shape).astype("float32")
     small.sigma.assign(sigma)
-    small.offset.assign(rng.uniform(-1, 1, small.offset.shape).astype("float32"))
+    small.offset.assign(rng.uniform(-0.5, 0.5, small.offset.shape).astype("float32"))
     large.set_weights(small.get_weights())
     large.sigma.assign(2 * sigma)
     large.offset.assign(2 * to_numpy(small.offset))
@@ -116,5 +117,5 @@ def test_magnified_image_at_doubled_scale_gives_the_same_responses(scale_normali
     difference = np.abs(a - b).max() / np.abs(a).max()
     if scale_normalized:
         assert difference < 2e-5
-    else:  # orders 1 and 2 halve and quarter: how much depends on the coefficients' mix (9 % to 42 % seen)
+    else:  # orders 1 and 2 halve and quarter: how much depends on the coefficients' mix (11 % to 50 % seen)
         assert difference > 0.01
