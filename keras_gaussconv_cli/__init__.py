@@ -1,4 +1,4 @@
-"""The `keras-gaussconv` command: the demo, the U-net comparison, export and basis pictures.
+"""The `keras-gaussconv` command: the demo, the U-net and scale comparisons, export and basis pictures.
 
 A package beside `keras_gaussconv`, not part of it: the demo experiments
 (`keras_gaussconv_cli.experiments`) are not library code, and importing
@@ -78,6 +78,16 @@ def cmd_unet(args):
     results = nuclei_demo(output, scale=args.scale, verbose=verbose)
     print(f"\n{segmentation_table(results)}")
     written = ("nuclei_results.md", "nuclei_results.json", "nuclei_validation_dice.png", "nuclei_predictions.png")
+    print(f"\nwrote {', '.join(str(output / name) for name in written)}")
+
+
+def cmd_scales(args):
+    from keras_gaussconv_cli.experiments import scales_demo, scales_table
+
+    output = Path(args.output_dir)
+    results = scales_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
+    print(f"\n{scales_table(results)}")
+    written = ("scales_results.md", "scales_results.json", "scales_accuracy.png")
     print(f"\nwrote {', '.join(str(output / name) for name in written)}")
 
 
@@ -173,7 +183,10 @@ def build_parser():
 
     demo = commands.add_parser("demo", help="small-data comparison on scikit-learn's bundled digits")
     unet = commands.add_parser("unet", help="classical vs Gaussian U-net vs Otsu: synthetic nuclei (exact masks) and the IHC image")
-    for sub in (demo, unet):
+    scales = commands.add_parser(
+        "scales", help="scale generalisation: stock CNN vs Gaussian vs scale-channel network, digits at ×0.5 … ×4"
+    )
+    for sub in (demo, unet, scales):
         scale = sub.add_mutually_exclusive_group()
         scale.add_argument(
             "--quick", action="store_const", dest="scale", const="quick", default="full",
@@ -194,6 +207,7 @@ def build_parser():
     )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)
+    scales.set_defaults(run=cmd_scales, check=check_run)
 
     export = commands.add_parser("export", help="fold a saved model and export it")
     export.add_argument("model", help="a .keras file with keras_gaussconv layers")

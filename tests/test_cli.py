@@ -169,3 +169,28 @@ def test_unet_volumes_smoke_end_to_end(tmp_path):
     for name in ("volumes_results.md", "volumes_predictions.png"):
         assert (output / name).stat().st_size > 0, name
     assert "| Gaussian-derivative 3-D U-net |" in result.stdout and "| Otsu threshold | 0 |" in result.stdout
+
+
+def test_scales_smoke_end_to_end(tmp_path, capsys):
+    # In-process: the command's code path without a second TensorFlow start-up.
+    from keras_gaussconv_cli.experiments import SCALE_NETWORKS, SCALE_SETTINGS
+
+    settings = SCALE_SETTINGS["smoke"]
+    assert keras_gaussconv_cli.main(["scales", "--smoke", "--quiet", "--output-dir", str(tmp_path / "results")]) == 0
+    output = tmp_path / "results"
+    results = json.loads((output / "scales_results.json").read_text())
+    assert list(results["accuracy"]) == list(settings["training"])
+    for by_kind in results["accuracy"].values():
+        assert list(by_kind) == list(SCALE_NETWORKS)
+        for by_scale in by_kind.values():
+            assert [float(s) for s in by_scale] == pytest.approx(settings["test_scales"], rel=1e-3)
+            assert all(len(v) == len(settings["seeds"]) and all(0.0 <= a <= 1.0 for a in v) for v in by_scale.values())
+    for rates in results["learning_rates"].values():  # chosen from the grid; the scale channels take their twin's
+        assert rates["scale_channels"] == rates["gaussian"] and set(rates.values()) <= set(settings["learning_rates"])
+    parameters = results["trainable_parameters"]
+    assert parameters["scale_channels"] == parameters["gaussian"]  # the channels share every weight
+    assert 0.5 < parameters["cnn"] / parameters["gaussian"] < 2  # similar sizes
+    for name in ("scales_results.md", "scales_accuracy.png"):
+        assert (output / name).stat().st_size > 0, name
+    stdout = capsys.readouterr().out
+    assert "| scale_channels |" in stdout and "Trained on scales 1:" in stdout and "×0.5" in stdout

@@ -213,3 +213,19 @@ def test_gaussian_derivative_network_is_scale_covariant_end_to_end(tmp_path):
     expected = to_numpy(model(x))
     np.testing.assert_allclose(to_numpy(keras.saving.load_model(tmp_path / "m.keras")(x)), expected, atol=1e-5)
     np.testing.assert_allclose(to_numpy(fold(model)(x)), expected, atol=1e-5)
+
+
+def test_gaussian_derivative_network_takes_a_discretization():
+    from keras_gaussconv import ScaleChannels
+    from keras_gaussconv.models import gaussian_derivative_network
+
+    model = gaussian_derivative_network((12, 12, 1), 3, scales=(0.5, 1.0), filters=(3,), discretization="discrete")
+    layers = [layer.layer for layer in model.layers if isinstance(layer, ScaleChannels)]
+    assert [layer.discretization for layer in layers] == ["discrete", "discrete"]
+    # The discrete analogue is defined at the integer taps: offsets and θ stay 0; σ and the coefficients train.
+    for layer in layers:
+        assert {w.path.split("/")[-1] for w in layer.trainable_weights} == {"sigma", "coefficients"} | (
+            {"bias"} if layer.use_bias else set()
+        )
+    with pytest.raises(ValueError, match="discretization"):
+        gaussian_derivative_network((12, 12, 1), 3, discretization="exact")

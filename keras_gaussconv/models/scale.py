@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, discretization_arguments
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
 
 
@@ -16,6 +16,8 @@ def gaussian_derivative_network(
     sigma_ratio=2**0.5,
     kernel_size=None,
     scale_dropout=0.0,
+    discretization="sampled",
+    momentum=0.9,
     name="gaussian_derivative_network",
 ):
     """A scale-covariant classifier (Lindeberg, 2022): scale channels throughout, no subsampling.
@@ -41,6 +43,12 @@ def gaussian_derivative_network(
         kernel_size: None (default: kernels as large as the input, FFT path:
             any σ·sᵢ fits) or an odd int holding the largest σ·sᵢ (±4σ·sᵢ).
         scale_dropout: `ScalePooling`'s scale-channel dropout in training.
+        discretization: of every layer (`GaussianDerivativeConv2D`);
+            "discrete" (the discrete analogue, right at the small σ·sᵢ of the
+            fine channels) also freezes the offsets and θ at 0.
+        momentum: of the batch normalisations' moving statistics (Keras'
+            0.99 leaves them far from the data after the few hundred steps
+            that small data sets train for, and inference uses them).
         name: of the model.
 
     Returns:
@@ -48,16 +56,17 @@ def gaussian_derivative_network(
     """
     inputs = keras.Input(input_shape)
     x = inputs
+    arguments = discretization_arguments(discretization, 2)
     sizes = list(filters) + [num_classes]
     for block, width in enumerate(sizes):
         conv = GaussianDerivativeConv2D(
             width, kernel_size, order=order, padding="same", scale_normalized=True,
             sigma_initializer=keras.initializers.Constant(sigma * sigma_ratio**block),
-            offset_initializer="zeros", use_bias=block == len(filters), name=f"conv{block}",
+            offset_initializer="zeros", use_bias=block == len(filters), name=f"conv{block}", **arguments,
         )
         x = ScaleChannels(conv, scales=scales, name=f"scales{block}")(x)  # (batch, S, H, W, width)
         if block < len(filters):
-            x = keras.layers.BatchNormalization(name=f"norm{block}")(x)
+            x = keras.layers.BatchNormalization(momentum=momentum, name=f"norm{block}")(x)
             x = keras.layers.Activation("relu", name=f"relu{block}")(x)
     x = keras.layers.TimeDistributed(keras.layers.GlobalMaxPooling2D(), name="spatial_max")(x)  # (batch, S, classes)
     x = ScalePooling("max", dropout=scale_dropout, name="scale_max")(x)
