@@ -593,6 +593,8 @@ SCALE_SETTINGS = {
     ),
 }
 SCALE_NETWORKS = ("cnn", "gaussian", "scale_channels")
+# The network whose learning-rate grid a network's rate comes from (its own unless listed).
+RATE_FROM = {"scale_channels": "gaussian"}
 SCALE_NETWORK_NAMES = {
     "cnn": "stock CNN (3×3 `Conv2D`, 2×2 max pooling)", "gaussian": "Gaussian network, one scale channel",
     "scale_channels": "scale-channel Gaussian network",
@@ -656,12 +658,18 @@ def _train_scale_network(kind, x, y, seed, learning_rate, settings):
     return model, history.history["loss"][-1]
 
 
-def _scale_accuracies(model, kind, tests, settings):
-    """{test scale: accuracy}, each on a copy of `model` built for that scale's canvas."""
-    accuracies = {}
+def _scale_accuracies(model, kind, tests, settings, tested_networks):
+    """{test scale: accuracy}, each on a network built for that scale's canvas holding `model`'s weights.
+
+    `tested_networks` keeps those networks by (kind, canvas), so each is built once per run of the demo.
+    """
+    accuracies, weights = {}, model.get_weights()
     for s, (x_test, y_test) in tests.items():
-        tested = scale_network(kind, x_test.shape[1], settings)
-        tested.set_weights(model.get_weights())
+        key = (kind, x_test.shape[1])
+        if key not in tested_networks:
+            tested_networks[key] = scale_network(kind, x_test.shape[1], settings)
+        tested = tested_networks[key]
+        tested.set_weights(weights)
         accuracies[f"{s:.3g}"] = float(np.mean(np.argmax(tested.predict(x_test, batch_size=64, verbose=0), -1) == y_test))
     return accuracies
 
@@ -687,12 +695,12 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    accuracy, parameters, rates = {}, {}, {}
+    accuracy, parameters, rates, tested_networks = {}, {}, {}, {}
     tests = {s: _rescaled("test", (s,), settings["test_count"], seed=1000) for s in settings["test_scales"]}
     for regime, train_scales in settings["training"].items():
         x, y = _rescaled("train", train_scales, settings["count"], seed=0)
         for kind in SCALE_NETWORKS:
-            tuned = "gaussian" if kind == "scale_channels" else kind
+            tuned = RATE_FROM.get(kind, kind)
             if verbose:
                 print(f"trained on scales {regime}: {SCALE_NETWORK_NAMES[kind]}, {len(settings['seeds'])} seeds")
             bar = keras.utils.Progbar(len(settings["seeds"]), verbose=verbose, unit_name="run")
@@ -704,13 +712,13 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
                     rates[regime, kind] = min(runs, key=lambda r: runs[r][1])
                     model = runs[rates[regime, kind]][0]
                 parameters[kind] = count_parameters(model)
-                for s, a in _scale_accuracies(model, kind, tests, settings).items():
+                for s, a in _scale_accuracies(model, kind, tests, settings, tested_networks).items():
                     accuracy.setdefault(regime, {}).setdefault(kind, {}).setdefault(s, []).append(a)
                 bar.update(done)
     results = {
         "data": "load_rescaled_digits: scale 1 is a 16-pixel digit; train and test from disjoint source images",
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-        "learning_rates": {regime: {k: rates[regime, "gaussian" if k == "scale_channels" else k] for k in SCALE_NETWORKS}
+        "learning_rates": {regime: {k: rates[regime, RATE_FROM.get(k, k)] for k in SCALE_NETWORKS}
                            for regime in settings["training"]},
         "seconds": round(time.time() - start, 1),
         "trainable_parameters": parameters,
