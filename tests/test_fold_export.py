@@ -55,8 +55,11 @@ def test_fold_matches_and_contains_only_stock_layers():
     model = every_layer_model()
     x = images(IMAGES)
     folded = fold(model)
-    # Outputs of this random network reach a few hundred: float32 round-off is relative.
-    np.testing.assert_allclose(to_numpy(folded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
+    # Outputs of this random network reach ~50 and sums of such terms round off by ~eps times the
+    # terms, so an output that cancels to ~0.1 keeps their absolute error (2.3e-5 measured on one
+    # CPU): the absolute tolerance is relative to the output scale, as for the reloaded model below.
+    expected = to_numpy(model(x))
+    np.testing.assert_allclose(to_numpy(folded(x)), expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
     modules = {type(layer).__module__ for layer in all_layers(folded)}
     assert all(m.startswith("keras.") for m in modules), modules
     names = {layer.name for layer in all_layers(folded)}
