@@ -85,7 +85,7 @@ def cmd_scales(args):
     from keras_gaussconv_cli.experiments import scales_demo, scales_table
 
     output = Path(args.output_dir)
-    results = scales_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
+    results = scales_demo(output, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1)
     print(f"\n{scales_table(results)}")
     written = ("scales_results.md", "scales_results.json", "scales_accuracy.png")
     print(f"\nwrote {', '.join(str(output / name) for name in written)}")
@@ -204,6 +204,10 @@ def build_parser():
     unet.add_argument(
         "--volumes", action="store_true",
         help="3-D U-nets (Conv3D vs GaussianDerivativeConv3D) on rendered microscopy volumes instead",
+    )
+    scales.add_argument(
+        "--training", choices=["1", "1-2"], action="append",
+        help="train on this range: scale 1 or scales 1–2 (repeatable; default: both, --quick and --smoke: 1)",
     )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)

@@ -120,7 +120,10 @@ def digits_demo(output_dir="keras-gaussconv-results", scale="full", layer_types=
     results = {
         "data": "scikit-learn digits resized to 16x16; 540 test images",
         "network": {k: list(v) if isinstance(v, tuple) else v for k, v in DEMO_NETWORK.items()},
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+        "settings": {
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+            "training": {regime: list(SCALE_TRAINING[regime]) for regime in settings["training"]},
+        },
         "seconds": round(time.time() - start, 1),
         "trainable_parameters": parameters,
         "accuracy": accuracies,
@@ -576,22 +579,23 @@ SCALE_SETTINGS = {
         seeds=(0, 1, 2), epochs=8, count=1257, test_count=540, filters=(8, 16, 16, 32), kernel_size=49,
         channels=tuple(2 ** (k / 2) for k in range(-2, 5)), learning_rates=(3e-3, 1e-2, 3e-2),
         sigma=1.0, sigma_ratio=2**0.25, discretization="discrete", scale_dropout=0.2,
-        training={"1": (1.0,), "1-2": tuple(2 ** (k / 4) for k in range(5))},
-        test_scales=tuple(2 ** (k / 4) for k in range(-4, 9)),
+        training=("1", "1-2"), test_scales=tuple(2 ** (k / 4) for k in range(-4, 9)),
     ),
     "quick": dict(
         seeds=(0,), epochs=4, count=1257, test_count=270, filters=(8, 16, 16, 32), kernel_size=49,
         channels=(0.5, 1.0, 2.0, 4.0), learning_rates=(3e-3, 1e-2, 3e-2),
         sigma=1.0, sigma_ratio=2**0.25, discretization="discrete", scale_dropout=0.2,
-        training={"1": (1.0,)}, test_scales=tuple(2 ** (k / 2) for k in range(-2, 5)),
+        training=("1",), test_scales=tuple(2 ** (k / 2) for k in range(-2, 5)),
     ),
     "smoke": dict(
         seeds=(0,), epochs=1, count=64, test_count=32, filters=(4, 4), kernel_size=9,
         channels=(0.5, 1.0, 2.0), learning_rates=(1e-2, 3e-2),
         sigma=1.0, sigma_ratio=2**0.25, discretization="discrete", scale_dropout=0.0,
-        training={"1": (1.0,)}, test_scales=(0.5, 1.0, 2.0),
+        training=("1",), test_scales=(0.5, 1.0, 2.0),
     ),
 }
+# The training ranges by name: the digits' scales, drawn evenly.
+SCALE_TRAINING = {"1": (1.0,), "1-2": tuple(2 ** (k / 4) for k in range(5))}
 SCALE_NETWORKS = ("cnn", "gaussian", "scale_channels")
 # The network whose learning-rate grid a network's rate comes from (its own unless listed).
 RATE_FROM = {"scale_channels": "gaussian"}
@@ -674,7 +678,7 @@ def _scale_accuracies(model, kind, tests, settings, tested_networks):
     return accuracies
 
 
-def scales_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
+def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=None, verbose=1):
     """Scale generalisation: train at scale 1 (and on scales 1–2), test at scales 0.5 … 4.
 
     For every training range, network (`SCALE_NETWORKS`) and seed: Adam
@@ -687,18 +691,24 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
     loss at the first seed (no test digit is looked at; that run is the first
     seed's result); "scale_channels" takes its one-channel twin's. Writes
     `scales_results.json`, `scales_results.md` and `scales_accuracy.png`.
+    `training`: names of `SCALE_TRAINING` to train on (default: the
+    settings', "1" and "1-2" in the full run).
 
     Returns:
         The results dictionary (also in the JSON).
     """
-    settings = SCALE_SETTINGS[_check_scale(scale)]
+    settings = dict(SCALE_SETTINGS[_check_scale(scale)])
+    if training is not None:
+        if not training or not set(training) <= set(SCALE_TRAINING):
+            raise ValueError(f"`training` must name ranges of {list(SCALE_TRAINING)}. Received: training={training!r}")
+        settings["training"] = tuple(t for t in SCALE_TRAINING if t in training)
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     start = time.time()
     accuracy, parameters, rates, tested_networks = {}, {}, {}, {}
     tests = {s: _rescaled("test", (s,), settings["test_count"], seed=1000) for s in settings["test_scales"]}
-    for regime, train_scales in settings["training"].items():
-        x, y = _rescaled("train", train_scales, settings["count"], seed=0)
+    for regime in settings["training"]:
+        x, y = _rescaled("train", SCALE_TRAINING[regime], settings["count"], seed=0)
         for kind in SCALE_NETWORKS:
             tuned = RATE_FROM.get(kind, kind)
             if verbose:
@@ -717,7 +727,10 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
                 bar.update(done)
     results = {
         "data": "load_rescaled_digits: scale 1 is a 16-pixel digit; train and test from disjoint source images",
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+        "settings": {
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+            "training": {regime: list(SCALE_TRAINING[regime]) for regime in settings["training"]},
+        },
         "learning_rates": {regime: {k: rates[regime, RATE_FROM.get(k, k)] for k in SCALE_NETWORKS}
                            for regime in settings["training"]},
         "seconds": round(time.time() - start, 1),

@@ -63,6 +63,7 @@ def test_plot_writes_the_png_asked_for(tmp_path):
         (["demo", "--output-dir", "file/results"], "--output-dir file/results: cannot create the directory file/results"),
         (["unet", "--output-dir", "file"], "--output-dir file: cannot create the directory file"),
         (["demo", "--quick", "--smoke"], "argument --smoke: not allowed with argument --quick"),
+        (["scales", "--training", "2"], "argument --training: invalid choice: '2'"),
         (["export", "not_a_zip.keras", "--folded", "f.keras"], "not_a_zip.keras is not a .keras file"),
         (["export", "empty.keras", "--tflite", "file/m.tflite"], "--tflite file/m.tflite: cannot create the directory file"),
         (["export", "empty.keras", "--saved-model", "file/saved"], "--saved-model file/saved: cannot create the directory file"),
@@ -176,10 +177,11 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
     from keras_gaussconv_cli.experiments import SCALE_NETWORKS, SCALE_SETTINGS
 
     settings = SCALE_SETTINGS["smoke"]
-    assert keras_gaussconv_cli.main(["scales", "--smoke", "--quiet", "--output-dir", str(tmp_path / "results")]) == 0
+    args = ["scales", "--smoke", "--training", "1-2", "--quiet", "--output-dir", str(tmp_path / "results")]
+    assert keras_gaussconv_cli.main(args) == 0
     output = tmp_path / "results"
     results = json.loads((output / "scales_results.json").read_text())
-    assert list(results["accuracy"]) == list(settings["training"])
+    assert list(results["accuracy"]) == list(results["learning_rates"]) == ["1-2"]  # only the range asked for
     for by_kind in results["accuracy"].values():
         assert list(by_kind) == list(SCALE_NETWORKS)
         for by_scale in by_kind.values():
@@ -193,4 +195,4 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
     for name in ("scales_results.md", "scales_accuracy.png"):
         assert (output / name).stat().st_size > 0, name
     stdout = capsys.readouterr().out
-    assert "| scale_channels |" in stdout and "Trained on scales 1:" in stdout and "×0.5" in stdout
+    assert "| scale_channels |" in stdout and "Trained on scales 1-2:" in stdout and "×0.5" in stdout

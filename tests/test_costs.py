@@ -47,28 +47,35 @@ def expected_costs(combination, f_in, f_out, b, n, k, pixels, pixels_in, lengths
     }
 
 
-CASES = [  # layer, input shape, combination, (F_in, F_out, B, N, k), output and input pixels, padded sizes
+# The last entry: the extent each axis is transformed at, max(K, n + max(before, after)) of 'same' padding.
+CASES = [  # layer, input shape, combination, (F_in, F_out, B, N, k), output and input pixels, transform extents
     (lambda: GaussianDerivativeConv2D(8, 5, num_bases=2, order=2, padding="same"), (None, 12, 10, 3),
-     "full", (3, 8, 2, 6, 25), 120, 120, (16, 14)),
+     "full", (3, 8, 2, 6, 25), 120, 120, (14, 12)),
     (lambda: GaussianDerivativeConv2D(8, (3, 5), num_bases=4, order=1, separable=True, strides=2),
      (None, 12, 11, 6), "separable", (6, 8, 4, 3, 15), 5 * 4, 132, (12, 11)),
     (lambda: GaussianDerivativeDepthwiseConv2D(7, depth_multiplier=2, num_bases=2, order=2, padding="same"),
-     (None, 9, 9, 4), "depthwise", (4, 8, 2, 6, 49), 81, 81, (15, 15)),
+     (None, 9, 9, 4), "depthwise", (4, 8, 2, 6, 49), 81, 81, (12, 12)),
     (lambda: GaussianDerivativeConv1D(6, 9, num_bases=3, order=3), (None, 40, 2),
      "full", (2, 6, 3, 4, 9), 32, 40, (40,)),
     (lambda: GaussianDerivativeConv3D(4, 3, num_bases=1, order=1, separable=True, padding="same"),
-     (None, 5, 6, 7, 2), "separable", (2, 4, 1, 4, 27), 210, 210, (7, 8, 9)),
+     (None, 5, 6, 7, 2), "separable", (2, 4, 1, 4, 27), 210, 210, (6, 7, 8)),
+    # Stride 2, 'same': padding (1, 2) of 12 rows and (2, 2) of 11 columns.
+    (lambda: GaussianDerivativeConv2D(8, 5, num_bases=2, order=1, strides=2, padding="same"), (None, 12, 11, 3),
+     "full", (3, 8, 2, 3, 25), 36, 132, (14, 13)),
+    # A kernel longer than the input plus its padding: transformed at its own length.
+    (lambda: GaussianDerivativeConv1D(6, 9, num_bases=3, order=3, padding="same"), (None, 3, 2),
+     "full", (2, 6, 3, 4, 9), 3, 3, (9,)),
 ]
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_path_costs_follow_the_formulas(case):
-    make, shape, combination, (f_in, f_out, b, n, k), pixels, pixels_in, padded = CASES[case]
+    make, shape, combination, (f_in, f_out, b, n, k), pixels, pixels_in, extents = CASES[case]
     layer = make()
     layer.build(shape)
     tensorflow_2d = keras.backend.backend() == "tensorflow" and layer.rank <= 2
     expected = expected_costs(
-        combination, f_in, f_out, b, n, k, pixels, pixels_in, [fft_length(s) for s in padded], tensorflow_2d
+        combination, f_in, f_out, b, n, k, pixels, pixels_in, [fft_length(s) for s in extents], tensorflow_2d
     )
     got = layer.path_costs(PRICES)
     assert set(got) == set(expected)

@@ -45,6 +45,18 @@ def test_layer_matches_numpy_correlation(kind, separable, kernel_size, strides, 
     np.testing.assert_allclose(out, numpy_layer(layer, x.astype("float64")), atol=1e-5)
 
 
+@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("implementation", ["kernel", "basis", "fft"])
+def test_unequal_strides_on_every_path(separable, implementation):
+    # TensorFlow's CPU depthwise kernel (the basis paths') refuses strides (1, 3) unless oneDNN takes it.
+    x = images((2, 11, 13, 3))
+    layer = GaussianDerivativeConv2D(
+        6, 5, num_bases=3, separable=separable, strides=(1, 3), padding="same", implementation=implementation,
+        bias_initializer="random_normal",
+    )
+    np.testing.assert_allclose(to_numpy(layer(x)), numpy_layer(layer, x.astype("float64")), atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("separable", [False, True])
 @pytest.mark.parametrize("num_bases", [1, 3])

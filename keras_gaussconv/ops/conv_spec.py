@@ -4,6 +4,15 @@ import dataclasses
 import math
 
 
+def paddings(spatial, extent, strides, padding):
+    """(before, after) zeros of each spatial axis: Keras' 'same' rule, the total
+    max((⌈n/s⌉ − 1)·s + extent − n, 0) split with the extra one after; 'valid': none."""
+    if padding != "same":
+        return [(0, 0)] * len(spatial)
+    totals = [max((-(-n // s) - 1) * s + e - n, 0) for n, e, s in zip(spatial, extent, strides)]
+    return [(t // 2, t - t // 2) for t in totals]
+
+
 @dataclasses.dataclass(frozen=True)
 class ConvSpec:
     """What a convolution does to the spatial axes, independent of its weights.
@@ -58,9 +67,3 @@ class ConvSpec:
             else:
                 out.append((size - e) // s + 1)
         return tuple(out)
-
-    def padded_shape(self, spatial):
-        """Input sizes after 'same' padding at stride 1 (an upper bound for any stride)."""
-        if self.padding != "same":
-            return tuple(spatial)
-        return tuple(size + e - 1 for size, e in zip(spatial, self.extent))

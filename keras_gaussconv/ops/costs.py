@@ -9,7 +9,7 @@ import math
 
 import keras
 
-from keras_gaussconv.ops.fft import fft_length
+from keras_gaussconv.ops.fft import fft_lengths
 
 # Measured price of one multiply-add relative to a dense convolution's, per backend
 # (CPU kernels; `benchmarks/fit_prices.py` picks them from `benchmarks/bench_layers.py`'s
@@ -67,7 +67,8 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
     * basis, depthwise: (full_basis·C·B'·N·k + pointwise·F_out·N)·P, B' = 1 on
       TensorFlow (a depthwise convolution), else B (the channels in the batch
       of one convolution with all B·N kernels);
-    * fft (only with a known spatial size), FFT length L = Π L_a and
+    * fft (only with a known spatial size), FFT length L = Π L_a (L_a from
+      `fft_lengths`: about n + K/2 for 'same' padding) and
       S = L/L_r·(L_r/2 + 1) frequencies: fft_* · (c·L·log₂L + m·S) with
       c FFTs and m real multiplies per image (the kernel's FFTs amortised
       over a batch of 16), plus the separable layer's 1×1 steps.
@@ -100,7 +101,7 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
         basis = (prices["full_basis"] * f_in * b * n * k + mixing * f_in * b * n * f_out) * pixels
         costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
     if known:
-        lengths = [fft_length(size) for size in spec.padded_shape(spatial)]
+        lengths = fft_lengths(spatial, spec.extent, spec.strides, spec.padding)
         length = math.prod(lengths)
         freqs = length // lengths[-1] * (lengths[-1] // 2 + 1)
         if combination == "depthwise":  # per-channel products, priced like the separable path's

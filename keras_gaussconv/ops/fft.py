@@ -1,10 +1,12 @@
 """Convolution through the FFT, any rank, with the exact semantics of `keras.ops.conv`.
 
-Correlating a padded input of length P with a kernel of length K needs no
-extra zero padding: the circular convolution of length L >= P of the input
-with the flipped kernel equals the linear one at indices K - 1 … P - 1, which
-are exactly the 'valid' outputs. 'same' padding, strides (subsampling the
-stride-1 result) and dilation (zeros inserted in the kernel) reduce to that.
+Correlating n samples, padded by b before and a after, with a kernel of
+length K needs no padding at all: the circular convolution of length L of the
+input with the flipped kernel reads sample (i + t − b) mod L for output i and
+tap t, and wraps onto a sample only where the linear correlation reads padding
+beyond b or a. So L >= max(K, n + max(b, a)) gives every output exactly, at
+indices K − 1 − b … n + a − 1 ('same': L ≈ n + K/2, not n + K). Strides
+subsample the stride-1 result; dilation inserts zeros in the kernel.
 The cost no longer grows with the kernel size: per output channel it is one
 inverse FFT and F_in complex multiply-adds per frequency.
 
@@ -15,6 +17,8 @@ import math
 
 import keras
 from keras import ops
+
+from keras_gaussconv.ops.conv_spec import paddings
 
 
 def fft_length(size):
@@ -41,12 +45,6 @@ def _dilate(kernel, rate):
         spread = ops.reshape(ops.concatenate([moved[:, None], zeros], axis=1), (k * d, *moved.shape[1:]))
         kernel = ops.moveaxis(spread[: d * (k - 1) + 1], 0, axis)
     return kernel
-
-
-def _same_padding(size, extent, stride):
-    """TensorFlow's 'same' padding (before, after) for one spatial axis."""
-    total = max((-(-size // stride) - 1) * stride + extent - size, 0)
-    return total // 2, total - total // 2
 
 
 def _complex_conj(z):
@@ -90,16 +88,20 @@ def _irfftn(spectrum, lengths):
     return ops.irfft((re, im), fft_length=lengths[-1])
 
 
+def fft_lengths(spatial, extent, strides, padding):
+    """The transform length of each axis: the smallest fast L >= max(K, n + max(b, a)) (see the module)."""
+    pads = paddings(spatial, extent, strides, padding)
+    return tuple(fft_length(max(e, n + max(p))) for n, e, p in zip(spatial, extent, pads))
+
+
 def _spectra(x, kernel, strides, padding, dilation_rate):
-    """Common front end: padded input and flipped kernel as spectra, and how to crop."""
+    """Common front end: input and flipped kernel as spectra, and how to crop."""
     rank = len(strides)
     kernel = _dilate(kernel, dilation_rate)
     extent = kernel.shape[:rank]
-    if padding == "same":
-        pads = [_same_padding(x.shape[1 + i], extent[i], strides[i]) for i in range(rank)]
-        x = ops.pad(x, [(0, 0), *pads, (0, 0)])
-    padded = x.shape[1 : 1 + rank]
-    lengths = tuple(fft_length(size) for size in padded)
+    spatial = x.shape[1 : 1 + rank]
+    pads = paddings(spatial, extent, strides, padding)
+    lengths = fft_lengths(spatial, extent, strides, padding)
     image = _rfftn(ops.moveaxis(x, -1, 1), lengths)  # (N, C, *frequencies)
     flipped = ops.flip(kernel, tuple(range(rank)))
     rest = tuple(range(rank, len(kernel.shape)))
@@ -108,7 +110,7 @@ def _spectra(x, kernel, strides, padding, dilation_rate):
     def finish(spectrum):
         """(N, O, *frequencies) spectrum → (N, *out, O) correlation."""
         full = _irfftn(spectrum, lengths)
-        crop = tuple(slice(k - 1, p, s) for k, p, s in zip(extent, padded, strides))
+        crop = tuple(slice(k - 1 - b, n + a, s) for k, n, (b, a), s in zip(extent, spatial, pads, strides))
         return ops.moveaxis(full[(slice(None), slice(None), *crop)], 1, -1)
 
     return image, filt, finish
@@ -177,4 +179,4 @@ def fft_depthwise_conv(x, kernel, strides, padding, dilation_rate):
 fft_conv2d = fft_conv
 fft_depthwise_conv2d = fft_depthwise_conv
 
-__all__ = ["fft_conv", "fft_conv2d", "fft_depthwise_conv", "fft_depthwise_conv2d", "fft_length"]
+__all__ = ["fft_conv", "fft_conv2d", "fft_depthwise_conv", "fft_depthwise_conv2d", "fft_length", "fft_lengths"]

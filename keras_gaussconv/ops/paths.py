@@ -83,9 +83,12 @@ def depthwise(x, kernel, spec):
 def depthwise_multiplier(x, kernel, spec):
     """Keras' depthwise convolution with a `(*kernel_size, C, M)` kernel, output channel c·M + m.
 
-    Rank 3 is a grouped `conv` (C groups of M outputs).
+    Rank 3 is a grouped `conv` (C groups of M outputs), and so are unequal
+    strides on TensorFlow: its CPU depthwise kernel refuses them unless oneDNN
+    takes the op, which depends on the CPU.
     """
-    if spec.rank <= 2:
+    refused = keras.backend.backend() == "tensorflow" and len(set(spec.strides)) > 1
+    if spec.rank <= 2 and not refused:
         return ops.depthwise_conv(x, kernel, **spec.conv_kwargs())
     channels, multiplier = kernel.shape[-2:]
     grouped = ops.reshape(kernel, (*kernel.shape[:-2], 1, channels * multiplier))
@@ -121,7 +124,7 @@ def depthwise_basis_first(x, phi, omega, spec):
     if keras.backend.backend() == "tensorflow" and rank <= 2:
         per_channel = ops.repeat(phi, channels // b, axis=0)  # (C, *k, N)
         kernel = ops.transpose(per_channel, (*range(1, rank + 1), 0, rank + 1))  # (*k, C, N)
-        r = ops.depthwise_conv(x, kernel, **spec.conv_kwargs())
+        r = depthwise_multiplier(x, kernel, spec)
         out = ops.shape(r)[1 : rank + 1]
         r = ops.reshape(r, (-1, *out, channels, n))
     else:
@@ -157,7 +160,7 @@ def full_basis_first(x, phi, omega, spec):
     rank = spec.rank
     if keras.backend.backend() == "tensorflow" and rank <= 2:
         spread = ops.broadcast_to(phi_channels(phi)[..., None, :], (*spec.kernel_size, f_in, b * n))
-        r = ops.depthwise_conv(x, spread, **spec.conv_kwargs())
+        r = depthwise_multiplier(x, spread, spec)
     else:
         r, out = _responses_in_batch(x, phi, spec)
         r = ops.moveaxis(ops.reshape(r, (-1, f_in, *out, b * n)), 1, rank + 1)
