@@ -577,8 +577,7 @@ def plot_volume_segmentations(test, predictions, path, count=3):
 # canvas may grow with the digit at test time; "scale_channels" has the
 # channels `channels`, "gaussian" is the same network with the one channel s = 1.
 # The full run is sized for a 2-core CPU: four channels an octave apart (seven at half
-# octaves cost 1.75× as much); about 45 minutes per training range, estimated from the
-# measured steps (JAX: 2.8 s for the scale-channel network, 0.8 s for its one-channel twin).
+# octaves cost 1.75× as much); the scale-1 range took 52 minutes on JAX there.
 SCALE_SETTINGS = {
     "full": dict(
         seeds=(0, 1, 2), epochs=4, count=1257, test_count=270, filters=(8, 16, 16, 32), kernel_size=49,
