@@ -88,10 +88,13 @@ def _irfftn(spectrum, lengths):
     return ops.irfft((re, im), fft_length=lengths[-1])
 
 
+def _lengths(spatial, extent, pads):
+    return tuple(fft_length(max(e, n + max(p))) for n, e, p in zip(spatial, extent, pads))
+
+
 def fft_lengths(spatial, extent, strides, padding):
     """The transform length of each axis: the smallest fast L >= max(K, n + max(b, a)) (see the module)."""
-    pads = paddings(spatial, extent, strides, padding)
-    return tuple(fft_length(max(e, n + max(p))) for n, e, p in zip(spatial, extent, pads))
+    return _lengths(spatial, extent, paddings(spatial, extent, strides, padding))
 
 
 def _spectra(x, kernel, strides, padding, dilation_rate):
@@ -101,7 +104,7 @@ def _spectra(x, kernel, strides, padding, dilation_rate):
     extent = kernel.shape[:rank]
     spatial = x.shape[1 : 1 + rank]
     pads = paddings(spatial, extent, strides, padding)
-    lengths = fft_lengths(spatial, extent, strides, padding)
+    lengths = _lengths(spatial, extent, pads)
     image = _rfftn(ops.moveaxis(x, -1, 1), lengths)  # (N, C, *frequencies)
     flipped = ops.flip(kernel, tuple(range(rank)))
     rest = tuple(range(rank, len(kernel.shape)))
