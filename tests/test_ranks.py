@@ -5,9 +5,20 @@ import math
 import keras
 import numpy as np
 import pytest
+from keras import ops
 from scipy.spatial.transform import Rotation
 
-from helpers import centred, gradients, numpy_gaussian_derivative, numpy_layer, outputs_and_gradients, rng, to_numpy
+from helpers import (
+    FLOAT64_TRIG_ROUNDING,
+    assert_gradients_match_numpy_finite_differences,
+    centred,
+    gradients,
+    numpy_gaussian_derivative,
+    numpy_layer,
+    outputs_and_gradients,
+    rng,
+    to_numpy,
+)
 from keras_gaussconv import GaborConv1D, GaussianDerivativeConv1D, GaussianDerivativeConv3D
 from keras_gaussconv.bases import (
     derivative_orders,
@@ -75,6 +86,35 @@ def test_basis_3d_matches_numpy(size, order):
     ours = to_numpy(gaussian_derivative_basis_3d(sampling_grid(size), sigma, offset, rotation, order))
     assert ours.shape == (2, *size, n)
     np.testing.assert_allclose(ours, numpy_basis_3d(size, sigma, offset, rotation, order), rtol=1e-4, atol=2e-6)
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_gradients_match_finite_differences_of_the_numpy_formulas(rank, float64):
+    # Σ φ · w in float64 (small σ included) against central differences of the NumPy bases:
+    # checks the analytic gradient (heat equation for σ) in 1-D and 3-D, as test_discretizations does in 2-D.
+    size = (7,) if rank == 1 else (5, 4, 5)
+    make_layer = GaussianDerivativeConv1D if rank == 1 else GaussianDerivativeConv3D
+    layer = make_layer(2, size, order=3 if rank == 1 else 2, num_bases=2, dtype="float64")
+    layer.build((None, *[9] * rank, 1))
+    layer.sigma.assign(np.random.default_rng(5).uniform(0.25, 2.5, layer.sigma.shape))
+    weights = np.random.default_rng(3).normal(size=(2, *size, layer.num_kernels))
+    geometry = [getattr(layer, g.name) for g in layer.geometry]
+    assert len(geometry) == (2 if rank == 1 else 3)
+
+    def reference(values):
+        if rank == 3:
+            return numpy_basis_3d(size, *values, layer.order)
+        sigma, offset = values
+        x = centred(size[0])
+        return np.stack([np.stack([numpy_gaussian_derivative(x - offset[b, p], sigma[b, p], p) for p in range(layer.order + 1)], -1)
+                         for b in range(2)])
+
+    expected = reference([to_numpy(v) for v in geometry])  # the forward pass first: the same function is differentiated
+    np.testing.assert_allclose(to_numpy(layer.basis()), expected, rtol=0, atol=1e-6 * np.abs(expected).max() * FLOAT64_TRIG_ROUNDING)
+    assert_gradients_match_numpy_finite_differences(
+        lambda: ops.sum(ops.multiply(layer.basis(), weights)),
+        lambda values: float(np.sum(reference(values) * weights)), geometry,
+    )
 
 
 def test_3d_rotation_about_z_is_the_2d_orientation():

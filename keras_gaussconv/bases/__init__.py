@@ -16,5 +16,12 @@ from keras_gaussconv.bases.gaussian import (
     scale_normalize,
 )
 from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d
-from keras_gaussconv.bases.grid import rotate_and_shift, rotate_and_shift_3d, rotation_matrix, sampling_grid
+from keras_gaussconv.bases.grid import (
+    rotate_and_shift,
+    rotate_and_shift_3d,
+    rotated_coordinates,
+    rotated_coordinates_3d,
+    rotation_matrix,
+    sampling_grid,
+)
 from keras_gaussconv.bases.hermite import hermite_polynomials

@@ -19,9 +19,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gaussconv.bases.autodiff import with_gradient
 from keras_gaussconv.bases.discrete import discrete_gaussian_derivatives
-from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift, rotate_and_shift_3d
-from keras_gaussconv.bases.hermite import hermite_polynomials
+from keras_gaussconv.bases.grid import as_tensors, rotated_coordinates, rotated_coordinates_3d
 
 DISCRETIZATIONS = ("sampled", "normalized", "integrated", "discrete")  # see the module docstring
 
@@ -46,11 +46,38 @@ def derivative_orders(order, rank=2):
     return [orders for i in range(order + 1) for orders in _orders_of_total(i, rank)]
 
 
+class _Recurrence:
+    """G_0(x, σ), G_1, … on demand, by G_{m+1} = q (x G_m + m G_{m−1}) with q = −1/σ².
+
+    (From H_{m+1} = 2z H_m − 2m H_{m−1} with z = x/(σ√2).) Far from the centre G_0
+    underflows to 0 and every G_m with it: nothing can overflow. x: any shape; sigma:
+    positive, broadcastable to it.
+    """
+
+    def __init__(self, x, sigma):
+        self.q = -1.0 / ops.square(sigma)
+        self.qx = self.q * x
+        # G_0 = exp(−x²/2σ²) / (σ√(2π)) = exp(q x² / 2) · √(−q / 2π)
+        self.terms = [ops.exp(0.5 * self.qx * x) * ops.sqrt(self.q * (-0.5 / math.pi))]
+
+    def upto(self, order):
+        """[G_0, …, G_order]."""
+        while len(self.terms) <= order:
+            m = len(self.terms) - 1
+            nxt = self.qx * self.terms[m]
+            if m:
+                nxt = nxt + (m * self.q) * self.terms[m - 1]
+            self.terms.append(nxt)
+        return self.terms[: order + 1]
+
+
 def gaussian_derivatives(x, sigma, max_order):
     """G_0(x, σ), ..., G_K(x, σ).
 
     G(x, σ) = exp(-x²/2σ²) / (σ√(2π)) and
-    G_p(x, σ) = (-1/(σ√2))^p · H_p(x/(σ√2)) · G(x, σ).
+    G_p(x, σ) = (-1/(σ√2))^p · H_p(x/(σ√2)) · G(x, σ), computed by the recurrence
+    G_{p+1} = −(x G_p + p G_{p−1}) / σ² (fewer operations than the Hermite form, and
+    every gradient finite at x = 0).
 
     Args:
         x: tensor of any shape.
@@ -62,18 +89,7 @@ def gaussian_derivatives(x, sigma, max_order):
     """
     x = x if ops.is_tensor(x) else ops.convert_to_tensor(x)
     (sigma,) = as_tensors(x, sigma)
-    scaled = sigma * math.sqrt(2.0)
-    z = x / scaled
-    gauss = ops.exp(-ops.square(z)) / (sigma * math.sqrt(2.0 * math.pi))
-    factor = -1.0 / scaled
-    derivatives = []
-    scale = 1.0
-    for h in hermite_polynomials(z, max_order):
-        # H_p · G first: the Gaussian underflows to 0 far from the centre before
-        # the polynomial could overflow.
-        derivatives.append(h * gauss * scale)
-        scale = scale * factor
-    return derivatives
+    return _Recurrence(x, sigma).upto(max_order)
 
 
 def gaussian_derivative(x, sigma, order):
@@ -128,25 +144,77 @@ def _pick_orders(derivatives, rank, order, letters):
 
 
 def _product(g):
-    product = g[0]
-    for a in range(1, g.shape[0]):
-        product = product * g[a]
+    """Π_a g[a] over the first axis."""
+    factors = ops.unstack(g, axis=0)
+    product = factors[0]
+    for factor in factors[1:]:
+        product = product * factor
     return product
+
+
+def _others(factors):
+    """(r, …): the product of the other axes' factors, Π_{b≠a} factors[b], for each axis a (None in 1-D: 1)."""
+    rank = factors.shape[0]
+    if rank == 1:
+        return None
+    if rank == 2:
+        return ops.flip(factors, axis=0)
+    f0, f1, f2 = ops.unstack(factors, axis=0)
+    return ops.stack([f1 * f2, f0 * f2, f0 * f1], axis=0)
+
+
+def _sampled_products(y, sigma, order):
+    """φ = Π_a G_{p_a}(y_a, σ_a) (`_derivative_products`, "sampled") with its analytic gradient.
+
+    ∂φ/∂y_a = G_{p_a+1}(y_a, σ_a) Π_{b≠a}, and by the heat equation ∂G/∂σ = σ ∂²G/∂x²,
+    ∂φ/∂σ_a = σ_a G_{p_a+2}(y_a, σ_a) Π_{b≠a}: the backward pass is two more steps of the
+    forward recurrence and one contraction, instead of autodiff through every one of its
+    operations (what a training step's operation count is made of).
+
+    y: `(r, B, *kernel_size, N)`; sigma: `(B, N, r)`.
+    """
+    rank = y.shape[0]
+    letters = "dhw"[3 - rank :]
+    spatial = tuple(range(2, rank + 2))
+    orders = np.array(derivative_orders(order, rank))  # (N, r)
+    raised = np.eye(order + 3, dtype="float32")[np.stack([orders + 1, orders + 2])]  # (2, N, r, K + 3)
+
+    @with_gradient
+    def products(y, sigma):
+        per_axis = ops.transpose(sigma, (2, 0, 1))  # (r, B, N)
+        recurrence = _Recurrence(y, ops.reshape(per_axis, (rank, -1, *[1] * rank, sigma.shape[1])))
+        factors = _pick_orders(ops.stack(recurrence.upto(order), axis=0), rank, order, letters)
+        phi = _product(factors)
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream  # PyTorch passes it by name
+            derivatives = ops.stack(recurrence.upto(order + 2), axis=0)  # (K + 3, r, B, *kernel_size, N)
+            first, second = ops.unstack(
+                ops.einsum(f"kab{letters}n,jnak->jab{letters}n", derivatives, ops.cast(raised, y.dtype)), axis=0
+            )
+            others = _others(factors)
+            weight = ops.expand_dims(upstream, 0) if others is None else ops.expand_dims(upstream, 0) * others
+            return weight * first, ops.transpose(per_axis * ops.sum(weight * second, axis=spatial), (1, 2, 0))
+
+        return phi, grad
+
+    return products(y, sigma)
 
 
 def _derivative_products(coords, sigma, order, discretization="sampled"):
     """φ[b, n] = Π_a G_{p_a}(y_a, σ_a) over the r axes, (p_a) = `derivative_orders(order, r)`[n].
 
-    coords: r tensors `(B, *kernel_size, N)`; sigma: `(B, N, r)`. The r axes are
-    stacked and go through `gaussian_derivatives` once: on eager backends
-    (PyTorch) the basis' cost is its number of small operations, not its flops.
+    coords: `(r, B, *kernel_size, N)`, the r axes stacked; sigma: `(B, N, r)`. The r
+    axes go through `gaussian_derivatives` at once: on eager backends (PyTorch) the
+    basis' cost is its number of small operations, not its flops. "sampled" has its
+    own gradient (`_sampled_products`).
     `discretization`: "sampled", "normalized" or "integrated" (module docstring).
     """
-    rank = len(coords)
-    y = ops.stack(coords, axis=0)  # (r, B, *kernel_size, N)
-    sigma = ops.transpose(sigma, (2, 0, 1))  # (r, B, N)
-    for _ in range(rank):
-        sigma = ops.expand_dims(sigma, 2)  # (r, B, 1, …, 1, N)
+    y = coords
+    rank = y.shape[0]
+    if discretization == "sampled":
+        return _sampled_products(y, sigma, order)
+    sigma = ops.reshape(ops.transpose(sigma, (2, 0, 1)), (rank, -1, *[1] * rank, sigma.shape[1]))
     along_axes = integrated_gaussian_derivatives if discretization == "integrated" else gaussian_derivatives
     derivatives = ops.stack(along_axes(y, sigma, order), axis=0)  # (K + 1, r, B, *kernel_size, N)
     letters = "dhw"[3 - rank :]
@@ -229,7 +297,7 @@ def scale_normalize(phi, sigma, order):
 def gaussian_derivative_basis(grid, sigma, offset, theta, order, discretization="sampled"):
     """All B·N basis kernels φ[b, n] = G_p(y₁, σ₁) · G_q(y₂, σ₂) at once.
 
-    y₁, y₂ are the grid rotated by θ and shifted by μ (see `rotate_and_shift`);
+    y₁, y₂ are the grid rotated by θ and shifted by μ (see `rotated_coordinates`);
     (p, q) runs over `derivative_orders(order)`.
 
     Args:
@@ -248,7 +316,7 @@ def gaussian_derivative_basis(grid, sigma, offset, theta, order, discretization=
         return discrete
     x, y = grid
     sigma, offset, theta = as_tensors(x, sigma, offset, theta)
-    return _derivative_products(rotate_and_shift(x, y, offset, theta), sigma, order, discretization)
+    return _derivative_products(rotated_coordinates(x, y, offset, theta), sigma, order, discretization)
 
 
 def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sampled"):
@@ -267,18 +335,19 @@ def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sam
     (x,) = grid
     if not (ops.is_tensor(sigma) or isinstance(sigma, keras.Variable)):
         (sigma,) = as_tensors(x, sigma)
-    discrete = _discrete_or(discretization, grid, sigma[..., None], order, offset=offset)
+    sigma = ops.expand_dims(sigma, -1)  # (B, N, 1): one axis
+    discrete = _discrete_or(discretization, grid, sigma, order, offset=offset)
     if discrete is not None:
         return discrete
-    sigma, offset = as_tensors(x, sigma, offset)
-    y = x[None, :, None] - offset[:, None, :]
-    return _derivative_products((y,), sigma[..., None], order, discretization)
+    (offset,) = as_tensors(x, offset)
+    y = ops.reshape(x, (1, 1, -1, 1)) - ops.reshape(offset, (1, -1, 1, offset.shape[-1]))  # (1, B, k, N)
+    return _derivative_products(y, sigma, order, discretization)
 
 
 def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order, discretization="sampled"):
     """All B·N 3-D kernels φ[b, n] = G_p(y₁, σ₁) · G_q(y₂, σ₂) · G_r(y₃, σ₃), p + q + r <= K.
 
-    y = Rᵀ (x, y, z) - μ with R the rotation of vector ω (`rotate_and_shift_3d`);
+    y = Rᵀ (x, y, z) - μ with R the rotation of vector ω (`rotated_coordinates_3d`);
     (p, q, r) runs over `derivative_orders(order, 3)`.
 
     Args:
@@ -297,7 +366,7 @@ def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order, discretiz
         return discrete
     x, y, z = grid
     sigma, offset, rotation = as_tensors(x, sigma, offset, rotation)
-    return _derivative_products(rotate_and_shift_3d(x, y, z, offset, rotation), sigma, order, discretization)
+    return _derivative_products(rotated_coordinates_3d(x, y, z, offset, rotation), sigma, order, discretization)
 
 
 def displaced_gaussian_basis(grid, sigma, offset):

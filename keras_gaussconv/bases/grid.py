@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gaussconv.bases.autodiff import with_gradient
+
 
 def as_tensors(like, *values):
     """`values` as tensors of `like`'s dtype where they are NumPy arrays, lists or numbers.
@@ -39,10 +41,12 @@ def sampling_grid(kernel_size, dtype="float32"):
     return tuple(ops.convert_to_tensor(a, dtype) for a in reversed(axes))
 
 
-def rotate_and_shift(x, y, offset, theta):
-    """Rotated, shifted coordinates of the grid for every basis kernel.
+def rotated_coordinates(x, y, offset, theta):
+    """Rotated, shifted coordinates of the grid for every basis kernel, stacked, with their analytic gradient.
 
-    u = x cos θ + y sin θ, v = -x sin θ + y cos θ; y₁ = u - μ₁, y₂ = v - μ₂.
+    u = c (x, y) + s (y, −x) with c = cos θ, s = sin θ (u₁ = x c + y s, u₂ = −x s + y c);
+    y_a = u_a − μ_a. Gradient: ∂y_a/∂μ_a = −1, ∂y/∂θ = (u₂, −u₁): a few operations where
+    autodiff would differentiate every broadcast and slice.
 
     Args:
         x: grid of shape `(kh, kw)` from `sampling_grid`.
@@ -51,16 +55,36 @@ def rotate_and_shift(x, y, offset, theta):
         theta: `(B, N)` orientations in radians.
 
     Returns:
-        Tuple `(y1, y2)`, each of shape `(B, kh, kw, N)`.
+        Tensor `(2, B, kh, kw, N)`: y₁, y₂.
     """
-    offset, theta = as_tensors(x, offset, theta)
-    x = x[None, :, :, None]
-    y = y[None, :, :, None]
-    cos = ops.cos(theta)[:, None, None, :]
-    sin = ops.sin(theta)[:, None, None, :]
-    y1 = x * cos + y * sin - offset[:, None, None, :, 0]
-    y2 = -x * sin + y * cos - offset[:, None, None, :, 1]
-    return y1, y2
+    # Copies: TensorFlow's custom gradients refuse a variable read inside (the layer's weights arrive as variables).
+    offset, theta = (ops.copy(v) for v in as_tensors(x, offset, theta))
+    n = theta.shape[-1]
+    grid = ops.reshape(ops.stack([x, y]), (2, 1, *x.shape, 1))
+    turned = ops.reshape(ops.stack([y, -x]), (2, 1, *x.shape, 1))
+    sign = ops.convert_to_tensor(np.array([1.0, -1.0]).reshape(2, 1, 1, 1, 1), x.dtype)
+
+    # The constants are arguments, not captured: JAX's custom gradients cannot close over a value made while tracing.
+    @with_gradient
+    def coordinates(offset, theta, grid, turned, sign):
+        shape = (1, -1, 1, 1, n)
+        u = ops.reshape(ops.cos(theta), shape) * grid + ops.reshape(ops.sin(theta), shape) * turned
+        shifted = u - ops.reshape(ops.transpose(offset, (2, 0, 1)), (2, -1, 1, 1, n))
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream  # PyTorch passes it by name
+            d_offset = -ops.transpose(ops.sum(upstream, axis=(2, 3)), (1, 2, 0))
+            d_theta = ops.sum(upstream * ops.flip(u, axis=0) * sign, axis=(0, 2, 3))
+            return d_offset, d_theta, None, None, None
+
+        return shifted, grad
+
+    return coordinates(offset, theta, grid, turned, sign)
+
+
+def rotate_and_shift(x, y, offset, theta):
+    """`rotated_coordinates` as a tuple `(y1, y2)`, each of shape `(B, kh, kw, N)`."""
+    return tuple(ops.unstack(rotated_coordinates(x, y, offset, theta), axis=0))
 
 
 def rotation_matrix(rotation):
@@ -91,12 +115,12 @@ def rotation_matrix(rotation):
     return eye + a[..., None, None] * cross + b[..., None, None] * ops.matmul(cross, cross)
 
 
-def rotate_and_shift_3d(x, y, z, offset, rotation):
-    """Rotated, shifted coordinates of a 3-D grid for every basis kernel.
+def rotated_coordinates_3d(x, y, z, offset, rotation):
+    """Rotated, shifted coordinates of a 3-D grid for every basis kernel, stacked.
 
     u = Rᵀ (x, y, z) with R = `rotation_matrix(ω)`, then y_a = u_a - μ_a. A
     rotation vector (0, 0, θ) turns the (x, y) plane by θ exactly as the 2-D
-    `rotate_and_shift`.
+    `rotated_coordinates`.
 
     Args:
         x: grid of shape `(kd, kh, kw)` from `sampling_grid`.
@@ -106,10 +130,15 @@ def rotate_and_shift_3d(x, y, z, offset, rotation):
         rotation: `(B, N, 3)` rotation vectors ω.
 
     Returns:
-        Tuple `(y1, y2, y3)`, each of shape `(B, kd, kh, kw, N)`.
+        Tensor `(3, B, kd, kh, kw, N)`: y₁, y₂, y₃.
     """
     offset, rotation = as_tensors(x, offset, rotation)
     grid = ops.stack([x, y, z], axis=0)  # (3, kd, kh, kw)
     # u_a = Σ_c R[c, a] (x, y, z)_c: one contraction (an eager backend's cost is its op count).
     u = ops.einsum("cdhw,bnca->abdhwn", grid, rotation_matrix(rotation))
-    return tuple(ops.unstack(u - ops.transpose(offset, (2, 0, 1))[:, :, None, None, None, :], axis=0))
+    return u - ops.reshape(ops.transpose(offset, (2, 0, 1)), (3, -1, 1, 1, 1, offset.shape[1]))
+
+
+def rotate_and_shift_3d(x, y, z, offset, rotation):
+    """`rotated_coordinates_3d` as a tuple `(y1, y2, y3)`, each of shape `(B, kd, kh, kw, N)`."""
+    return tuple(ops.unstack(rotated_coordinates_3d(x, y, z, offset, rotation), axis=0))

@@ -1,0 +1,131 @@
+"""Whole networks: a structured network against the same topology made of stock layers.
+
+The stock twin of each network is `keras_gaussconv.export.fold(model)`: every structured
+layer replaced by the stock convolution of the same kernel size, strides and channels
+(`Conv2D`, `Conv3D`, `DepthwiseConv2D`), every other layer the same. Networks:
+
+* `gaussian_unet((64, 64, 3))`, batch 8 (the paper's U-net; the twin is `unet`'s
+  topology with 5×5 convolutions);
+* the Table-1 network `comparison_net("gaussian", (32, 32, 1), 10)`, k = 7, batch 32
+  (the twin: 7×7 `Conv2D`s, equal kernel size);
+* `convnext_classifier((32, 32, 3), 10)`, k = 7 depthwise, batch 32;
+* the 3-D U-net `gaussian_unet((16, 16, 16, 1))`, batch 2.
+
+Each model is compiled with Keras' defaults for the backend (Adam, mean-square loss)
+and timed through Keras' trainer, the two of a pair interleaved round by round
+(these machines are noisy), median of `--repeats` rounds: a training step
+(`train_on_batch`), inference (`predict_on_batch`), and the first training step of
+the freshly compiled model (trace + compile), measured once. On JAX also the MiB of
+XLA's buffer plan for one forward + backward pass (`Contender.planned_memory`).
+
+Run: `KERAS_BACKEND=jax python benchmarks/bench_networks.py [--json PATH] [--repeats 7]`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from bench_layers import Contender, backend_version, time_interleaved  # noqa: E402
+from keras_gaussconv.export import fold  # noqa: E402
+from keras_gaussconv.models import comparison_net, convnext_classifier, gaussian_unet  # noqa: E402
+
+NETWORKS = {  # name: (builder, batch)
+    "U-net 64×64 (paper)": (lambda: gaussian_unet((64, 64, 3), 1), 8),
+    "Table-1 network, k = 7": (lambda: comparison_net("gaussian", (32, 32, 1), 10, kernel_size=7), 32),
+    "ConvNeXt classifier, k = 7": (lambda: convnext_classifier((32, 32, 3), 10, kernel_size=7), 32),
+    "3-D U-net 16³": (lambda: gaussian_unet((16, 16, 16, 1), 1), 2),
+}
+
+
+class NetworkContender(Contender):
+    """`Contender` for a whole model: compiled with Adam and a mean-square loss."""
+
+    def __init__(self, name, model, x, y):
+        self.name, self.model = name, model
+        self.model.compile(keras.optimizers.Adam(1e-3), "mse")
+        self.x, self.y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+        self.times = {"train": [], "infer": []}
+
+    def first_step(self):
+        """Seconds of the first training step: tracing and compiling included."""
+        start = time.perf_counter()
+        self.step("train")
+        return time.perf_counter() - start
+
+
+def run_network(name, build, batch, repeats, warmup):
+    keras.utils.set_random_seed(0)
+    model = build()
+    stock = fold(model)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, *model.input_shape[1:])).astype("float32")
+    y = rng.normal(size=(batch, *model.output_shape[1:])).astype("float32")
+    pair = [NetworkContender("structured", model, x, y), NetworkContender("stock", stock, x, y)]
+    first = {c.name: c.first_step() for c in pair}
+    time_interleaved([(c, ("train", "infer")) for c in pair], repeats, warmup)
+    result = {
+        "network": name, "batch": batch, "first_step_s": first,
+        "seconds": {c.name: {k: statistics.median(c.times[k]) for k in ("train", "infer")} for c in pair},
+        "parameters": {c.name: int(sum(np.prod(v.shape) for v in c.model.trainable_variables)) for c in pair},
+    }
+    if keras.backend.backend() == "jax":
+        result["planned_memory_mb"] = {c.name: c.planned_memory() for c in pair}
+    return result
+
+
+def table(results):
+    """Markdown: structured / stock ratios per network (< 1: the structured network is cheaper)."""
+    jax = "planned_memory_mb" in results[0]
+    lines = [
+        "| network | train step (structured / stock) | first step | inference |" + (" XLA memory plan |" if jax else ""),
+        "|---|---|---|---|" + ("---|" if jax else ""),
+    ]
+    for r in results:
+        s, f = r["seconds"], r["first_step_s"]
+        cells = [
+            f"{s['structured']['train'] * 1e3:.1f} / {s['stock']['train'] * 1e3:.1f} ms = "
+            f"**{s['structured']['train'] / s['stock']['train']:.2f}×**",
+            f"{f['structured']:.2f} / {f['stock']:.2f} s = {f['structured'] / f['stock']:.2f}×",
+            f"{s['structured']['infer'] / s['stock']['infer']:.2f}×",
+        ]
+        if jax:
+            m = r["planned_memory_mb"]
+            cells.append(f"{m['structured']:.1f} / {m['stock']:.1f} MiB")
+        lines.append(f"| {r['network']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
+    parser.add_argument("--table", metavar="PATH", help="print the table of a saved run and exit")
+    args = parser.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print(table(json.load(f)["results"]))
+        return
+    results = []
+    for name, (build, batch) in NETWORKS.items():
+        results.append(run_network(name, build, batch, args.repeats, warmup=2))
+        print(f"{name}: done", flush=True)
+    print(f"\n{backend_version()}, Keras {keras.__version__}, {platform.processor() or platform.machine()}\n")
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"backend": keras.backend.backend(), "version": backend_version(), "keras": keras.__version__,
+                       "repeats": args.repeats, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

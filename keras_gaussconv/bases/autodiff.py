@@ -1,0 +1,25 @@
+"""Analytic gradients for the bases, on every backend."""
+
+import keras
+from keras import ops
+
+
+def with_gradient(function):
+    """`keras.ops.custom_gradient(function)`: `function(*tensors)` returns `(output, grad)`.
+
+    On PyTorch, where nothing records a gradient (inference, `torch.no_grad`, an ONNX
+    export, which cannot trace a Python `autograd.Function`), the plain forward runs.
+    """
+    custom = ops.custom_gradient(function)
+    if keras.config.backend() != "torch":
+        return custom
+
+    def call(*tensors):
+        import torch
+
+        recording = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        if recording and not torch.onnx.is_in_onnx_export():
+            return custom(*tensors)
+        return function(*tensors)[0]
+
+    return call
