@@ -278,9 +278,9 @@ class BasisConv(keras.layers.Layer):
     def geometry_dtype(self):
         """dtype of the geometric weights and the basis: the variable dtype, at least float32.
 
-        A float16 basis breaks down: H_4(z) ≈ 16 z⁴ passes float16's 65504 at
-        z = x / (σ√2) ≈ 8, 11σ from the kernel's centre (2 pixels at σ = 0.2),
-        where exp(−z²) is already 0, and inf · 0 = NaN.
+        A float16 basis breaks down: G_p(0, σ) grows as σ^{−p−1}, so at σ = 0.2
+        the order-6 kernel's peak (≈ 4.7·10⁵) passes float16's 65504 (inf), and
+        its 11-bit significand leaves every kernel ~1e-3 off.
         """
         dtype = self.variable_dtype
         return "float32" if dtype in ("float16", "bfloat16") else dtype
