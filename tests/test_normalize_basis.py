@@ -119,7 +119,8 @@ def test_fold_config_and_saving_keep_it(kind, tmp_path):
     assert type(layer).from_config(config).normalize_basis is True
     model = keras.Sequential([keras.Input(x.shape[1:]), layer])
     folded = fold(model)
-    np.testing.assert_allclose(to_numpy(folded(x)), expected, atol=2e-5)
+    # float32 round-off at the outputs' scale (up to ~75 here: a fixed 2e-5 was 3 ulp; JAX measured 3.1e-5)
+    np.testing.assert_allclose(to_numpy(folded(x)), expected, atol=1e-6 * np.abs(expected).max())
     if kind not in ("gaussian2d", "gabor1d"):  # saving is generic (the config): two kinds cover it
         return
     model.save(tmp_path / "m.keras")

@@ -7,11 +7,20 @@ from keras import ops
 def with_gradient(function):
     """`keras.ops.custom_gradient(function)`: `function(*tensors)` returns `(output, grad)`.
 
-    On PyTorch, where nothing records a gradient (inference, `torch.no_grad`, an ONNX
-    export, which cannot trace a Python `autograd.Function`), the plain forward runs.
+    On TensorFlow, variables are passed as tensors (its custom gradients refuse a variable
+    read inside). On PyTorch, where nothing records a gradient (inference, `torch.no_grad`,
+    an ONNX export, which cannot trace a Python `autograd.Function`), the plain forward runs.
     """
     custom = ops.custom_gradient(function)
-    if keras.config.backend() != "torch":
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def call(*tensors):
+            return custom(*(tf.identity(t) if isinstance(t, (tf.Variable, keras.Variable)) else t for t in tensors))
+
+        return call
+    if backend != "torch":
         return custom
 
     def call(*tensors):

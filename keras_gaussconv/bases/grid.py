@@ -57,8 +57,7 @@ def rotated_coordinates(x, y, offset, theta):
     Returns:
         Tensor `(2, B, kh, kw, N)`: y₁, y₂.
     """
-    # Copies: TensorFlow's custom gradients refuse a variable read inside (the layer's weights arrive as variables).
-    offset, theta = (ops.copy(v) for v in as_tensors(x, offset, theta))
+    offset, theta = as_tensors(x, offset, theta)
     n = theta.shape[-1]
     grid = ops.reshape(ops.stack([x, y]), (2, 1, *x.shape, 1))
     turned = ops.reshape(ops.stack([y, -x]), (2, 1, *x.shape, 1))
