@@ -15,7 +15,8 @@ Each model is compiled with Keras' defaults for the backend (Adam, mean-square l
 and timed through Keras' trainer, the two of a pair interleaved round by round
 (these machines are noisy), median of `--repeats` rounds: a training step
 (`train_on_batch`), inference (`predict_on_batch`), and the first training step of
-the freshly compiled model (trace + compile), measured once. On JAX also the MiB of
+the freshly compiled model (trace + compile), measured once, after a throwaway model's first
+step has paid the process' start-up. On JAX also the MiB of
 XLA's buffer plan for one forward + backward pass (`Contender.planned_memory`).
 
 Run: `KERAS_BACKEND=jax python benchmarks/bench_networks.py [--json PATH] [--repeats 7]`.
@@ -115,6 +116,9 @@ def main():
         with open(args.table) as f:
             print(table(json.load(f)["results"]))
         return
+    # The process' one-time start-up (the backend's first compiled step) paid before any first step is timed.
+    warm = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)])
+    NetworkContender("warm-up", warm, np.zeros((1, 8, 8, 1), "float32"), np.zeros((1, 6, 6, 1), "float32")).first_step()
     results = []
     for name, (build, batch) in NETWORKS.items():
         results.append(run_network(name, build, batch, args.repeats, warmup=2))
