@@ -10,29 +10,30 @@ machines are noisy), median over `--repeats` rounds after warm-up:
 
 * a training step (`train_on_batch`: forward, backward, SGD update);
 * inference (`predict_on_batch`) for `Conv2D`, `auto` and the folded layer;
-* peak resident memory added by one training step, each contender in a
-  fresh process (Linux: VmHWM after the first step, heap trimmed and the
-  peak reset through /proc/self/clear_refs).
+* on JAX, the MiB of XLA's buffer plan for one forward + backward pass
+  (`Contender.planned_memory`: the compiler's accounting, the same on every run;
+  other backends have no such plan, and a process' resident memory is blurred
+  by allocator caches at these sizes).
 
 Grid: kernel 3, 7, 15, 31; 32 → 64 channels; 32×32 input; batch 16;
-B ∈ {1, 4}; K ∈ {2, 3}; full and separable. Contenders: every
+B ∈ {1, 4}; K ∈ {2, 3}; full and separable. `--small`: the fixed cost's grid,
+32 → 32 channels, batch 32, 8×8 and 16×16 inputs, kernel 3 and 7 (where the
+kernel no longer fits in the input only 'same' padding makes sense, as here).
+Contenders: every
 implementation, `auto`, the folded layers, and for separable layers the
 reference's algorithm (B full convolutions F_in → N, then 1×1), written with
 `keras.ops`.
 
-Run: `KERAS_BACKEND=jax python benchmarks/bench_layers.py [--quick] [--json PATH]`
+Run: `KERAS_BACKEND=jax python benchmarks/bench_layers.py [--quick | --small] [--json PATH]`
 (default backend: TensorFlow).
 """
 
 import argparse
-import ctypes
 import itertools
 import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 import warnings
 
@@ -47,7 +48,18 @@ from keras import ops  # noqa: E402
 
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
 
-BATCH, SIZE, F_IN, F_OUT = 16, 32, 32, 64
+
+class Shape:
+    """Input batch × size × size × channels and output channels of one grid point."""
+
+    def __init__(self, batch=16, size=32, channels=32, filters=64):
+        self.batch, self.size, self.channels, self.filters = batch, size, channels, filters
+
+    def as_dict(self):
+        return vars(self).copy()
+
+
+DEFAULT, SMALL = Shape(), Shape(batch=32, channels=32, filters=32)
 PATHS = ("kernel", "basis", "fft", "auto")
 
 
@@ -71,29 +83,6 @@ class ReferenceSeparable(keras.layers.Layer):
             y = ops.conv(x, kernel, strides=layer.strides, padding=layer.padding)
             outputs.append(ops.matmul(y, layer.coefficients_out[b]))
         return ops.concatenate(outputs, axis=-1)
-
-
-def rss_mb(field):
-    """A memory field of /proc/self/status ("VmHWM": peak, "VmRSS": current) in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak_rss():
-    """Returns freed heap to the OS, then resets VmHWM to the current RSS (Linux)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 class Contender:
@@ -140,33 +129,23 @@ class Contender:
         self.step(kind)
         self.times[kind].append(time.perf_counter() - start)
 
-    def memory(self):
-        """Peak RSS added by one training step (MiB): compiled first, then measured on a fresh heap."""
-        self.step("train")
-        if not reset_peak_rss():
-            return float("nan")
-        base = rss_mb("VmRSS")
-        self.step("train")
-        return rss_mb("VmHWM") - base
 
-
-def structured(kernel, num_bases, order, separable, implementation):
+def structured(filters, kernel, num_bases, order, separable, implementation):
     return GaussianDerivativeConv2D(
-        F_OUT, kernel, order=order, num_bases=num_bases, separable=separable,
+        filters, kernel, order=order, num_bases=num_bases, separable=separable,
         padding="same", implementation=implementation,
     )
 
 
-def contenders_for(kernel, num_bases, order, separable, x):
+def contenders_for(kernel, num_bases, order, separable, x, filters):
     """(name, layer, timed kinds) of one grid point; the structured layers share weights."""
-    y_shape = (BATCH, SIZE, SIZE, F_OUT)
-    y = np.random.default_rng(1).normal(size=y_shape).astype("float32")
-    base = structured(kernel, num_bases, order, separable, "auto")
+    y = np.random.default_rng(1).normal(size=(*x.shape[:-1], filters)).astype("float32")
+    base = structured(filters, kernel, num_bases, order, separable, "auto")
     base.build(x.shape)
     chosen = base._path
-    entries = [("Conv2D", keras.layers.Conv2D(F_OUT, kernel, padding="same"), ("train", "infer"))]
+    entries = [("Conv2D", keras.layers.Conv2D(filters, kernel, padding="same"), ("train", "infer"))]
     for path in PATHS:
-        layer = structured(kernel, num_bases, order, separable, path)
+        layer = structured(filters, kernel, num_bases, order, separable, path)
         layer.build(x.shape)
         layer.set_weights(base.get_weights())
         entries.append((path, layer, ("train", "infer") if path == "auto" else ("train",)))
@@ -191,40 +170,22 @@ def time_interleaved(contenders, repeats, warmup):
                 contender.time(kind)
 
 
-def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True):
-    x = np.random.default_rng(0).normal(size=(BATCH, SIZE, SIZE, F_IN)).astype("float32")
-    contenders, chosen = contenders_for(kernel, num_bases, order, separable, x)
+def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True, shape=DEFAULT):
+    x = np.random.default_rng(0).normal(size=(shape.batch, shape.size, shape.size, shape.channels)).astype("float32")
+    contenders, chosen = contenders_for(kernel, num_bases, order, separable, x, shape.filters)
     time_interleaved(contenders, repeats, warmup)
     result = {
-        "kernel_size": kernel, "num_bases": num_bases, "order": order,
-        "separable": separable, "auto_path": chosen, "seconds": {}, "memory_mb": {},
+        "kernel_size": kernel, "num_bases": num_bases, "order": order, "separable": separable,
+        "shape": shape.as_dict(), "auto_path": chosen, "seconds": {}, "memory_mb": {},
     }
     for contender, kinds in contenders:
         result["seconds"][contender.name] = {k: statistics.median(contender.times[k]) for k in kinds}
         # `auto` runs the path it chose: its memory is that path's.
         if "train" in kinds and memory and contender.name != "auto":
-            result["memory_mb"][contender.name] = memory_in_fresh_process(
-                kernel, num_bases, order, separable, contender.name
-            )
+            result["memory_mb"][contender.name] = contender.planned_memory()
     if memory:
         result["memory_mb"]["auto"] = result["memory_mb"][chosen]
     return result
-
-
-def memory_in_fresh_process(kernel, num_bases, order, separable, name):
-    """Peak RSS of one training step of one contender, in a new process (no shared allocator state)."""
-    point = f"{kernel},{num_bases},{order},{int(separable)},{name}"
-    out = subprocess.run(
-        [sys.executable, __file__, "--memory-of", point], capture_output=True, text=True, check=True
-    )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def measure_memory(point):
-    kernel, num_bases, order, separable, name = point.split(",")
-    x = np.random.default_rng(0).normal(size=(BATCH, SIZE, SIZE, F_IN)).astype("float32")
-    contenders, _ = contenders_for(int(kernel), int(num_bases), int(order), bool(int(separable)), x)
-    print(next(c for c, _ in contenders if c.name == name).memory())
 
 
 def ratios(result):
@@ -236,33 +197,39 @@ def ratios(result):
     }
 
 
+def shape_text(result):
+    """`batch×size×size×channels → filters` of a result (runs before the shape was recorded: the default)."""
+    s = result.get("shape", DEFAULT.as_dict())
+    return f"{s['batch']}×{s['size']}×{s['size']}×{s['channels']} → {s['filters']}"
+
+
 def markdown(results):
     header = (
-        "| k | B | K | comb. | auto → | train: kernel | basis | fft | auto | reference | "
-        "infer: auto | folded | Conv2D train ms | peak MiB Conv2D / auto |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| input | k | B | K | comb. | auto → | train: kernel | basis | fft | auto | reference | "
+        "infer: auto | folded | Conv2D train ms | XLA plan MiB Conv2D / auto |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for r in results:
         q = ratios(r)
         ref = f"{q['reference']['train']:.2f}" if "reference" in q else "–"
         rows.append(
-            f"| {r['kernel_size']} | {r['num_bases']} | {r['order']} | "
+            f"| {shape_text(r)} | {r['kernel_size']} | {r['num_bases']} | {r['order']} | "
             f"{'sep' if r['separable'] else 'full'} | {r['auto_path']} | "
             f"{q['kernel']['train']:.2f} | {q['basis']['train']:.2f} | {q['fft']['train']:.2f} | "
             f"**{q['auto']['train']:.2f}** | {ref} | {q['auto']['infer']:.2f} | {q['folded']['infer']:.2f} | "
             f"{1000 * r['seconds']['Conv2D']['train']:.1f} | "
-            + (f"{r['memory_mb']['Conv2D']:.0f} / {r['memory_mb']['auto']:.0f} |" if r["memory_mb"] else "– |")
+            + (f"{r['memory_mb']['Conv2D']:.1f} / {r['memory_mb']['auto']:.1f} |" if r["memory_mb"] else "– |")
         )
     table = header + "\n".join(rows)
     names = ("Conv2D", "kernel", "basis", "fft", "auto", "reference")
     if any(r["memory_mb"] for r in results):
         table += (
-            "\n\nPeak resident memory added by one training step (MiB):\n\n| k | B | K | comb. | "
-            + " | ".join(names) + " |\n|---|---|---|---|" + "---|" * len(names) + "\n"
+            "\n\nXLA's buffer plan for one forward + backward pass (MiB):\n\n| input | k | B | K | comb. | "
+            + " | ".join(names) + " |\n|---|---|---|---|---|" + "---|" * len(names) + "\n"
             + "\n".join(
-                f"| {r['kernel_size']} | {r['num_bases']} | {r['order']} | {'sep' if r['separable'] else 'full'} | "
-                + " | ".join(f"{r['memory_mb'][n]:.0f}" if n in r["memory_mb"] else "–" for n in names) + " |"
+                f"| {shape_text(r)} | {r['kernel_size']} | {r['num_bases']} | {r['order']} | {'sep' if r['separable'] else 'full'} | "
+                + " | ".join(f"{r['memory_mb'][n]:.1f}" if n in r["memory_mb"] else "–" for n in names) + " |"
                 for r in results
             )
         )
@@ -272,21 +239,28 @@ def markdown(results):
 def summary(results):
     """The issue's targets, checked against these results (training-step ratios)."""
     lines = []
-    by_point = {(r["kernel_size"], r["num_bases"], r["order"], r["separable"]): ratios(r) for r in results}
+    small = {r["shape"]["size"]: ratios(r) for r in results if r.get("shape", {}).get("size", 32) < 32
+             and (r["kernel_size"], r["num_bases"], r["order"], r["separable"]) == (7, 4, 2, False)}
+    for size, q in sorted(small.items()):
+        lines.append(f"- full, auto, k=7, B=4, K=2 on {size}×{size}: {q['auto']['train']:.2f}× Conv2D (target ≤ 1.15)")
+    by_point = {
+        (r["kernel_size"], r["num_bases"], r["order"], r["separable"], r.get("shape", {}).get("size", 32)): ratios(r)
+        for r in results
+    }
 
     def train(point, name):
         return by_point[point][name]["train"] if point in by_point else None
 
-    point = (7, 4, 3, False)
+    point = (7, 4, 3, False, 32)
     if point in by_point:
         lines.append(f"- full, auto, k=7, B=4, K=3: {train(point, 'auto'):.2f}× Conv2D (target ≤ 1.15)")
     for k, target in ((15, 0.8), (31, 0.5)):
-        if (k, 1, 2, False) in by_point:
-            lines.append(f"- full, auto, B=1, K=2, k={k}: {train((k, 1, 2, False), 'auto'):.2f}× Conv2D (target ≤ {target})")
+        if (k, 1, 2, False, 32) in by_point:
+            lines.append(f"- full, auto, B=1, K=2, k={k}: {train((k, 1, 2, False, 32), 'auto'):.2f}× Conv2D (target ≤ {target})")
     for k, target in ((7, 2), (15, 5), (31, 20)):
         speedups = [
-            f"B={b} K={o}: {train((k, b, o, True), 'reference') / train((k, b, o, True), 'auto'):.1f}×"
-            for b in (1, 4) for o in (2, 3) if (k, b, o, True) in by_point
+            f"B={b} K={o}: {train((k, b, o, True, 32), 'reference') / train((k, b, o, True, 32), 'auto'):.1f}×"
+            for b in (1, 4) for o in (2, 3) if (k, b, o, True, 32) in by_point
         ]
         if speedups:
             lines.append(f"- separable, auto vs the reference's algorithm, k={k} (target ≥ {target}×): " + ", ".join(speedups))
@@ -294,7 +268,7 @@ def summary(results):
         (q["auto"]["train"] / min(q[p]["train"] for p in ("kernel", "basis", "fft")), point)
         for point, q in by_point.items()
     )
-    lines.append(f"- auto vs the best single path: at worst {100 * (worst[0] - 1):+.0f} % (k, B, K, separable = {worst[1]}; target ≤ +10 %)")
+    lines.append(f"- auto vs the best single path: at worst {100 * (worst[0] - 1):+.0f} % (k, B, K, separable, size = {worst[1]}; target ≤ +10 %)")
     folded = max((q["folded"]["infer"], point) for point, q in by_point.items())
     lines.append(f"- folded inference: at worst {folded[0]:.2f}× Conv2D at {folded[1]} (target ≤ 1.05)")
     return "\n".join(lines)
@@ -308,32 +282,35 @@ def backend_version():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset (about two minutes)")
+    parser.add_argument("--small", action="store_true", help="the fixed cost's grid: 8×8 and 16×16 inputs")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds (default 10)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory plan (measured on JAX only)")
     args = parser.parse_args()
-    if args.memory_of:
-        return measure_memory(args.memory_of)
+    shapes = [DEFAULT]
     if args.quick:
         grid = [(7, 4, 3, False), (15, 1, 2, False), (15, 4, 2, True)]
+    elif args.small:
+        grid = list(itertools.product((3, 7), (1, 4), (2,), (False, True)))
+        shapes = [Shape(**{**SMALL.as_dict(), "size": size}) for size in (8, 16)]
     else:
         grid = list(itertools.product((3, 7, 15, 31), (1, 4), (2, 3), (False, True)))
     repeats = args.repeats
     keras.utils.set_random_seed(0)
     results = []
-    for point in grid:
-        result = run_point(*point, repeats=repeats, warmup=2, memory=not args.no_memory)
+    memory = not args.no_memory and keras.backend.backend() == "jax"
+    for shape, point in itertools.product(shapes, grid):
+        result = run_point(*point, repeats=repeats, warmup=2, memory=memory, shape=shape)
         results.append(result)
         q = ratios(result)
         print(
-            f"k={point[0]:2d} B={point[1]} K={point[2]} {'sep ' if point[3] else 'full'} "
+            f"{shape_text(result)} k={point[0]:2d} B={point[1]} K={point[2]} {'sep ' if point[3] else 'full'} "
             f"auto→{result['auto_path']:6s} " + " ".join(f"{n}={v.get('train', v.get('infer')):.2f}" for n, v in q.items()),
             flush=True,
         )
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {backend_version()}, Keras {keras.__version__}"
-    print(f"\nTimes are ratios to keras.layers.Conv2D({F_OUT}, k, padding='same') on the same input "
-          f"({BATCH}×{SIZE}×{SIZE}×{F_IN}); median of {repeats} interleaved rounds. {machine}.\n")
+    print(f"\nTimes are ratios to keras.layers.Conv2D(filters, k, padding='same') on the same input "
+          f"(the input column); median of {repeats} interleaved rounds. {machine}.\n")
     print(markdown(results))
     print("\nTargets:\n" + summary(results))
     if args.json:

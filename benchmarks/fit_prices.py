@@ -22,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench_layers import DEFAULT  # noqa: E402
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
 from keras_gaussconv.ops.costs import backend_prices  # noqa: E402
 
-BATCH_INPUT = (16, 32, 32, 32)  # bench_layers.py's input
 CANDIDATES = {
     "full_basis": (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 64),
     "depthwise": (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512),
@@ -51,10 +51,12 @@ def measured_layers(data, rank):
     layers, times, points = [], [], []
     if "family" not in data["results"][0]:  # bench_layers.py: 2-D Gaussian layers
         for r in data["results"] if rank == 2 else []:
+            shape = r.get("shape", DEFAULT.as_dict())  # runs before it was recorded: the default shape
             layer = GaussianDerivativeConv2D(
-                64, r["kernel_size"], order=r["order"], num_bases=r["num_bases"], separable=r["separable"], padding="same"
+                shape["filters"], r["kernel_size"], order=r["order"], num_bases=r["num_bases"],
+                separable=r["separable"], padding="same",
             )
-            layer.build(BATCH_INPUT)
+            layer.build((shape["batch"], shape["size"], shape["size"], shape["channels"]))
             layers.append(layer)
             times.append({path: r["seconds"][path]["train"] for path in PATHS})
             points.append(f"k={r['kernel_size']} B={r['num_bases']} K={r['order']} {'sep' if r['separable'] else 'full'}")

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gaussconv.bases.autodiff import at_least
+
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
 class EvenlySpaced(keras.initializers.Initializer):
@@ -59,7 +61,7 @@ class RandomRotation(keras.initializers.Initializer):
         w, v = q[..., 0], q[..., 1:]
         sine = ops.norm(v, axis=-1)
         angle = 2.0 * ops.arctan2(sine, w)
-        vector = v * (angle / ops.maximum(sine, 1e-12))[..., None]
+        vector = v * (angle / at_least(sine, 1e-12))[..., None]
         return ops.cast(vector, dtype or "float32")
 
     def get_config(self):

@@ -242,6 +242,10 @@ def numpy_basis_2d(kernel_size, sigma, offset, theta, order, discretization="sam
 # 64-bit to 32-bit on every backend but TensorFlow's, and only JAX's cos and sin apply it):
 # float64 comparisons through a rotation allow 10× the rounding there.
 FLOAT64_TRIG_ROUNDING = 10 if keras.backend.backend() == "jax" else 1
+# A float64 basis against NumPy's, relative to its largest value: float64 round-off, or on JAX
+# that float32 rotation (1e-6 × 10). Float32 anywhere else (Keras' matmul, prod and maximum
+# compute float64 in float32 on PyTorch) leaves ~1e-7 and fails it.
+FLOAT64_BASIS_ROUNDING = 1e-5 if keras.backend.backend() == "jax" else 1e-13
 
 
 def assert_gradients_match_numpy_finite_differences(loss, reference_loss, variables, step=1e-6, rtol=1e-5, atol=1e-7):

@@ -9,7 +9,7 @@ from scipy.signal import convolve
 from scipy.special import erf, ive
 
 from helpers import (
-    FLOAT64_TRIG_ROUNDING,
+    FLOAT64_BASIS_ROUNDING,
     assert_gradients_match_numpy_finite_differences,
     centred,
     images,
@@ -186,7 +186,7 @@ def test_gradients_match_finite_differences_of_the_numpy_formulas(discretization
 
     expected = numpy_basis_2d((7, 7), *[to_numpy(v) for v in geometry], *([None, None] if discrete else []), 3, discretization)
     np.testing.assert_allclose(  # the forward pass first: the same function is differentiated
-        to_numpy(layer.basis()), expected, rtol=0, atol=1e-6 * np.abs(expected).max() * FLOAT64_TRIG_ROUNDING
+        to_numpy(layer.basis()), expected, rtol=0, atol=FLOAT64_BASIS_ROUNDING * np.abs(expected).max()
     )
     assert_gradients_match_numpy_finite_differences(loss, reference_loss, geometry)
 

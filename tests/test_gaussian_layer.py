@@ -250,3 +250,26 @@ def test_a_seeded_initializer_draws_each_weight_afresh(seed):
         np.testing.assert_array_equal(again[1], lam)
         # and the first weight is what the user's initializer itself draws
         np.testing.assert_array_equal(beta, to_numpy(keras.initializers.GlorotUniform(seed=seed)((1, 6, 6))))
+
+
+@pytest.mark.parametrize("normalize_basis", [False, True])
+def test_a_float64_layer_stays_float64_through_its_bounds(normalize_basis, float64):
+    # Keras' `maximum` rounds float64 to float32 on PyTorch; the σ bound, the energy floor
+    # of `normalize_basis` and the MinValue constraint must not: the layer's basis equals the basis
+    # function's on the same values to float64 round-off (float32 rounding would leave ~1e-7).
+    from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
+    from keras_gaussconv.layers.constraints import MinValue
+
+    layer = GaussianDerivativeConv2D(2, 7, order=2, num_bases=2, normalize_basis=normalize_basis, dtype="float64")
+    layer.build((None, 9, 9, 1))
+    sigma = rng().uniform(0.3, 2.0, layer.sigma.shape)
+    layer.sigma.assign(sigma)
+    values = [ops.convert_to_tensor(to_numpy(v)) for v in (layer.sigma, layer.offset, layer.theta)]
+    expected = to_numpy(gaussian_derivative_basis(sampling_grid((7, 7), "float64"), *values, 2))
+    if normalize_basis:
+        expected = expected * np.sqrt(49 / 6 / np.sum(expected**2, axis=(1, 2), keepdims=True))
+    phi = to_numpy(layer.basis())
+    assert phi.dtype == np.float64
+    np.testing.assert_allclose(phi, expected, rtol=0, atol=1e-13)
+    constrained = to_numpy(MinValue(0.5)(ops.convert_to_tensor(sigma)))
+    assert constrained.dtype == np.float64 and np.array_equal(constrained, np.maximum(sigma, 0.5))

@@ -9,7 +9,7 @@ from keras import ops
 from scipy.spatial.transform import Rotation
 
 from helpers import (
-    FLOAT64_TRIG_ROUNDING,
+    FLOAT64_BASIS_ROUNDING,
     assert_gradients_match_numpy_finite_differences,
     centred,
     gradients,
@@ -110,7 +110,7 @@ def test_gradients_match_finite_differences_of_the_numpy_formulas(rank, float64)
                          for b in range(2)])
 
     expected = reference([to_numpy(v) for v in geometry])  # the forward pass first: the same function is differentiated
-    np.testing.assert_allclose(to_numpy(layer.basis()), expected, rtol=0, atol=1e-6 * np.abs(expected).max() * FLOAT64_TRIG_ROUNDING)
+    np.testing.assert_allclose(to_numpy(layer.basis()), expected, rtol=0, atol=FLOAT64_BASIS_ROUNDING * np.abs(expected).max())
     assert_gradients_match_numpy_finite_differences(
         lambda: ops.sum(ops.multiply(layer.basis(), weights)),
         lambda values: float(np.sum(reference(values) * weights)), geometry,

@@ -1,4 +1,4 @@
-"""Analytic gradients for the bases, on every backend."""
+"""Analytic gradients and dtype-keeping bounds for the bases, the same on every backend."""
 
 import keras
 from keras import ops
@@ -32,3 +32,17 @@ def with_gradient(function):
         return function(*tensors)[0]
 
     return call
+
+
+def at_least(x, floor):
+    """max(x, floor) in `x`'s dtype; the gradient flows to x where x >= floor.
+
+    `ops.maximum` promotes through Keras' dtype rules, which turn float64 into
+    float32 on PyTorch (Keras 3.15): a float64 layer would be silently
+    rounded there. `where` keeps its operands' dtype, at a few more graph
+    operations, so it serves float64 only.
+    """
+    floor = ops.cast(floor, x.dtype)
+    if keras.backend.standardize_dtype(x.dtype) == "float64":
+        return ops.where(x >= floor, x, floor)
+    return ops.maximum(x, floor)

@@ -65,8 +65,8 @@ class _Recurrence:
         while len(self.terms) <= order:
             m = len(self.terms) - 1
             nxt = self.qx * self.terms[m]
-            if m:
-                nxt = nxt + (m * self.q) * self.terms[m - 1]
+            if m:  # m q, with no multiplication by 1
+                nxt = nxt + (self.q if m == 1 else m * self.q) * self.terms[m - 1]
             self.terms.append(nxt)
         return self.terms[: order + 1]
 
@@ -193,7 +193,7 @@ def _sampled_products(y, sigma, order):
                 ops.einsum(f"kab{letters}n,jnak->jab{letters}n", derivatives, ops.cast(raised, y.dtype)), axis=0
             )
             others = _others(factors)
-            weight = ops.expand_dims(upstream, 0) if others is None else ops.expand_dims(upstream, 0) * others
+            weight = upstream if others is None else upstream * others  # (r, B, *kernel_size, N) by broadcasting
             return weight * first, ops.transpose(per_axis * ops.sum(weight * second, axis=spatial), (1, 2, 0))
 
         return phi, grad
@@ -288,7 +288,8 @@ def scale_normalize(phi, sigma, order):
     if len(sigma.shape) == 2:
         sigma = ops.expand_dims(sigma, -1)
     powers = ops.cast(np.array(derivative_orders(order, rank), "float32"), sigma.dtype)  # (N, r)
-    factor = ops.prod(ops.power(sigma, powers), axis=-1)  # (B, N)
+    # Π_a by multiplication: Keras' prod computes float64 in float32 on PyTorch (its dtype rules).
+    factor = _product(ops.moveaxis(ops.power(sigma, powers), -1, 0))  # (B, N)
     for _ in range(rank):
         factor = ops.expand_dims(factor, 1)  # (B, 1, …, 1, N)
     return phi * ops.cast(factor, phi.dtype)
@@ -340,7 +341,8 @@ def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sam
     if discrete is not None:
         return discrete
     (offset,) = as_tensors(x, offset)
-    y = ops.reshape(x, (1, 1, -1, 1)) - ops.reshape(offset, (1, -1, 1, offset.shape[-1]))  # (1, B, k, N)
+    taps = np.reshape(x, (1, 1, -1, 1)) if isinstance(x, np.ndarray) else ops.reshape(x, (1, 1, -1, 1))
+    y = ops.convert_to_tensor(taps, offset.dtype) - ops.reshape(offset, (1, -1, 1, offset.shape[-1]))  # (1, B, k, N)
     return _derivative_products(y, sigma, order, discretization)
 
 

@@ -20,6 +20,12 @@ def as_tensors(like, *values):
     )
 
 
+def numpy_grid(kernel_size, dtype="float32"):
+    """`sampling_grid` as NumPy arrays: constants that the bases fold before any graph operation."""
+    axes = np.meshgrid(*[np.arange(k) - (k - 1) / 2.0 for k in kernel_size], indexing="ij")
+    return tuple(a.astype(keras.backend.standardize_dtype(dtype)) for a in reversed(axes))
+
+
 def sampling_grid(kernel_size, dtype="float32"):
     """Offsets of every kernel tap from the kernel centre, for a kernel of rank 1, 2 or 3.
 
@@ -37,8 +43,7 @@ def sampling_grid(kernel_size, dtype="float32"):
     """
     # Constants, made with NumPy: no graph operations, and tracers that replace
     # `arange` (jax2onnx's) see none.
-    axes = np.meshgrid(*[np.arange(k) - (k - 1) / 2.0 for k in kernel_size], indexing="ij")
-    return tuple(ops.convert_to_tensor(a, dtype) for a in reversed(axes))
+    return tuple(ops.convert_to_tensor(a, dtype) for a in numpy_grid(kernel_size, dtype))
 
 
 def rotated_coordinates(x, y, offset, theta):
@@ -49,8 +54,9 @@ def rotated_coordinates(x, y, offset, theta):
     autodiff would differentiate every broadcast and slice.
 
     Args:
-        x: grid of shape `(kh, kw)` from `sampling_grid`.
-        y: grid of shape `(kh, kw)` from `sampling_grid`.
+        x: grid of shape `(kh, kw)` from `sampling_grid` (or `numpy_grid`: NumPy
+            grids are stacked before any graph operation).
+        y: grid of shape `(kh, kw)`, likewise.
         offset: `(B, N, 2)` shifts (μ₁, μ₂).
         theta: `(B, N)` orientations in radians.
 
@@ -59,9 +65,11 @@ def rotated_coordinates(x, y, offset, theta):
     """
     offset, theta = as_tensors(x, offset, theta)
     n = theta.shape[-1]
-    grid = ops.reshape(ops.stack([x, y]), (2, 1, *x.shape, 1))
-    turned = ops.reshape(ops.stack([y, -x]), (2, 1, *x.shape, 1))
-    sign = ops.convert_to_tensor(np.array([1.0, -1.0]).reshape(2, 1, 1, 1, 1), x.dtype)
+    xp = np if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) else ops
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    grid = ops.convert_to_tensor(xp.reshape(xp.stack([x, y]), (2, 1, *x.shape, 1)), dtype)
+    turned = ops.convert_to_tensor(xp.reshape(xp.stack([y, -x]), (2, 1, *x.shape, 1)), dtype)
+    sign = ops.convert_to_tensor(np.array([1.0, -1.0]).reshape(2, 1, 1, 1, 1), dtype)
 
     # The constants are arguments, not captured: JAX's custom gradients cannot close over a value made while tracing.
     @with_gradient
@@ -111,7 +119,8 @@ def rotation_matrix(rotation):
         [ops.stack([zero, -w3, w2], -1), ops.stack([w3, zero, -w1], -1), ops.stack([-w2, w1, zero], -1)], -2
     )
     eye = ops.cast(ops.eye(3), rotation.dtype)
-    return eye + a[..., None, None] * cross + b[..., None, None] * ops.matmul(cross, cross)
+    # einsum, not matmul: Keras' matmul computes float64 in float32 on PyTorch (its dtype rules).
+    return eye + a[..., None, None] * cross + b[..., None, None] * ops.einsum("...ij,...jk->...ik", cross, cross)
 
 
 def rotated_coordinates_3d(x, y, z, offset, rotation):
@@ -132,7 +141,8 @@ def rotated_coordinates_3d(x, y, z, offset, rotation):
         Tensor `(3, B, kd, kh, kw, N)`: y₁, y₂, y₃.
     """
     offset, rotation = as_tensors(x, offset, rotation)
-    grid = ops.stack([x, y, z], axis=0)  # (3, kd, kh, kw)
+    xp = np if all(isinstance(a, np.ndarray) for a in (x, y, z)) else ops  # NumPy grids: one constant
+    grid = ops.convert_to_tensor(xp.stack([x, y, z], axis=0), keras.backend.standardize_dtype(x.dtype))  # (3, kd, kh, kw)
     # u_a = Σ_c R[c, a] (x, y, z)_c: one contraction (an eager backend's cost is its op count).
     u = ops.einsum("cdhw,bnca->abdhwn", grid, rotation_matrix(rotation))
     return u - ops.reshape(ops.transpose(offset, (2, 0, 1)), (3, -1, 1, 1, 1, offset.shape[1]))

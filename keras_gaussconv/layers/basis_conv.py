@@ -10,6 +10,7 @@ import math
 import keras
 from keras import ops
 
+from keras_gaussconv.bases.autodiff import at_least
 from keras_gaussconv.layers.constraints import MinValue
 from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.validation import (
@@ -305,7 +306,7 @@ class BasisConv(keras.layers.Layer):
         energy = ops.sum(ops.square(phi), axis=tuple(range(1, self.rank + 1)), keepdims=True)
         # The floor keeps a kernel shifted off its support (Σ φ² → 0) and its gradient finite
         # (d m^{-1/2}/dm = −m^{-3/2}/2 stays far below float32's range at m = 1e-12).
-        return phi * (math.sqrt(size / self.num_kernels) * ops.rsqrt(ops.maximum(energy, 1e-12)))
+        return phi * (math.sqrt(size / self.num_kernels) * ops.rsqrt(at_least(energy, 1e-12)))
 
     def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
         """Declares a geometric weight of shape `(B, N, *shape)` (a `GeometricWeight`), made in `build`.
@@ -326,7 +327,7 @@ class BasisConv(keras.layers.Layer):
 
     def bounded_sigma(self, sigma):
         """max(σ, min_sigma), the scales the basis is sampled with."""
-        return ops.maximum(sigma, self.min_sigma)
+        return at_least(sigma, self.min_sigma)
 
     # --- shapes -------------------------------------------------------------
 
@@ -399,7 +400,7 @@ class BasisConv(keras.layers.Layer):
                 # build inside `fit`, `jax.eval_shape`, `tf.function`).
                 phi = self.basis()
                 energy = ops.mean(ops.sum(ops.square(phi), axis=tuple(range(1, self.rank + 1))))
-                stddev = ops.sqrt(variance(ops.maximum(energy, 1e-6)))
+                stddev = ops.sqrt(variance(at_least(energy, 1e-6)))
                 unit = keras.initializers.RandomNormal(stddev=1.0)(shape, dtype)
                 return unit * ops.cast(stddev, unit.dtype)
 

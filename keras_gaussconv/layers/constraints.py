@@ -1,7 +1,8 @@
 """Element-wise weight constraints."""
 
 import keras
-from keras import ops
+
+from keras_gaussconv.bases.autodiff import at_least
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
@@ -19,7 +20,7 @@ class MinValue(keras.constraints.Constraint):
         self.min_value = float(min_value)
 
     def __call__(self, w):
-        return ops.maximum(w, ops.cast(self.min_value, w.dtype))
+        return at_least(w, self.min_value)
 
     def get_config(self):
         return {"min_value": self.min_value}

@@ -13,7 +13,7 @@ from keras_gaussconv.bases.gaussian import (
     num_gaussian_derivatives,
     scale_normalize,
 )
-from keras_gaussconv.bases.grid import sampling_grid
+from keras_gaussconv.bases.grid import numpy_grid
 from keras_gaussconv.initializers import RandomRotation
 from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D, conv_arguments, conv_docstring
 from keras_gaussconv.layers.validation import check_bool, check_non_negative_int
@@ -61,7 +61,7 @@ class GaussianDerivativeMixin:
 
     def compute_basis(self, sigma, offset=None, theta=None, rotation=None):
         """The basis of the layer's rank; the orientation is θ (2-D) or a rotation vector (3-D)."""
-        grid = sampling_grid(self.kernel_size, sigma.dtype)
+        grid = numpy_grid(self.kernel_size, sigma.dtype)  # constants
         sigma = self.bounded_sigma(sigma)
         if self.rank == 1:
             phi = gaussian_derivative_basis_1d(grid, sigma, offset, self.order, self.discretization)
