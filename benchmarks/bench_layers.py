@@ -29,6 +29,7 @@ Run: `KERAS_BACKEND=jax python benchmarks/bench_layers.py [--quick | --small] [-
 """
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -49,17 +50,22 @@ from keras import ops  # noqa: E402
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
 
 
+@dataclasses.dataclass(frozen=True)
 class Shape:
     """Input batch × size × size × channels and output channels of one grid point."""
 
-    def __init__(self, batch=16, size=32, channels=32, filters=64):
-        self.batch, self.size, self.channels, self.filters = batch, size, channels, filters
-
-    def as_dict(self):
-        return vars(self).copy()
+    batch: int = 16
+    size: int = 32
+    channels: int = 32
+    filters: int = 64
 
 
 DEFAULT, SMALL = Shape(), Shape(batch=32, channels=32, filters=32)
+
+
+def result_shape(result):
+    """The `Shape` a result was measured at (runs before it was recorded: the default)."""
+    return Shape(**result["shape"]) if "shape" in result else DEFAULT
 PATHS = ("kernel", "basis", "fft", "auto")
 
 
@@ -176,7 +182,7 @@ def run_point(kernel, num_bases, order, separable, repeats, warmup, memory=True,
     time_interleaved(contenders, repeats, warmup)
     result = {
         "kernel_size": kernel, "num_bases": num_bases, "order": order, "separable": separable,
-        "shape": shape.as_dict(), "auto_path": chosen, "seconds": {}, "memory_mb": {},
+        "shape": dataclasses.asdict(shape), "auto_path": chosen, "seconds": {}, "memory_mb": {},
     }
     for contender, kinds in contenders:
         result["seconds"][contender.name] = {k: statistics.median(contender.times[k]) for k in kinds}
@@ -198,9 +204,9 @@ def ratios(result):
 
 
 def shape_text(result):
-    """`batch×size×size×channels → filters` of a result (runs before the shape was recorded: the default)."""
-    s = result.get("shape", DEFAULT.as_dict())
-    return f"{s['batch']}×{s['size']}×{s['size']}×{s['channels']} → {s['filters']}"
+    """`batch×size×size×channels → filters` of a result."""
+    s = result_shape(result)
+    return f"{s.batch}×{s.size}×{s.size}×{s.channels} → {s.filters}"
 
 
 def markdown(results):
@@ -239,12 +245,12 @@ def markdown(results):
 def summary(results):
     """The issue's targets, checked against these results (training-step ratios)."""
     lines = []
-    small = {r["shape"]["size"]: ratios(r) for r in results if r.get("shape", {}).get("size", 32) < 32
+    small = {result_shape(r).size: ratios(r) for r in results if result_shape(r).size < DEFAULT.size
              and (r["kernel_size"], r["num_bases"], r["order"], r["separable"]) == (7, 4, 2, False)}
     for size, q in sorted(small.items()):
         lines.append(f"- full, auto, k=7, B=4, K=2 on {size}×{size}: {q['auto']['train']:.2f}× Conv2D (target ≤ 1.15)")
     by_point = {
-        (r["kernel_size"], r["num_bases"], r["order"], r["separable"], r.get("shape", {}).get("size", 32)): ratios(r)
+        (r["kernel_size"], r["num_bases"], r["order"], r["separable"], result_shape(r).size): ratios(r)
         for r in results
     }
 
@@ -292,7 +298,7 @@ def main():
         grid = [(7, 4, 3, False), (15, 1, 2, False), (15, 4, 2, True)]
     elif args.small:
         grid = list(itertools.product((3, 7), (1, 4), (2,), (False, True)))
-        shapes = [Shape(**{**SMALL.as_dict(), "size": size}) for size in (8, 16)]
+        shapes = [dataclasses.replace(SMALL, size=size) for size in (8, 16)]
     else:
         grid = list(itertools.product((3, 7, 15, 31), (1, 4), (2, 3), (False, True)))
     repeats = args.repeats

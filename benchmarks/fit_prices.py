@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_layers import DEFAULT  # noqa: E402
+from bench_layers import result_shape  # noqa: E402
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
 from keras_gaussconv.ops.costs import backend_prices  # noqa: E402
 
@@ -51,12 +51,12 @@ def measured_layers(data, rank):
     layers, times, points = [], [], []
     if "family" not in data["results"][0]:  # bench_layers.py: 2-D Gaussian layers
         for r in data["results"] if rank == 2 else []:
-            shape = r.get("shape", DEFAULT.as_dict())  # runs before it was recorded: the default shape
+            shape = result_shape(r)
             layer = GaussianDerivativeConv2D(
-                shape["filters"], r["kernel_size"], order=r["order"], num_bases=r["num_bases"],
+                shape.filters, r["kernel_size"], order=r["order"], num_bases=r["num_bases"],
                 separable=r["separable"], padding="same",
             )
-            layer.build((shape["batch"], shape["size"], shape["size"], shape["channels"]))
+            layer.build((shape.batch, shape.size, shape.size, shape.channels))
             layers.append(layer)
             times.append({path: r["seconds"][path]["train"] for path in PATHS})
             points.append(f"k={r['kernel_size']} B={r['num_bases']} K={r['order']} {'sep' if r['separable'] else 'full'}")

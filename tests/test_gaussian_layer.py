@@ -6,7 +6,8 @@ import keras
 from keras import ops
 
 from helpers import gradients, images, rng, to_numpy
-from keras_gaussconv import GaussianDerivativeConv2D
+from keras_gaussconv import GaussianDerivativeConv2D, MinValue
+from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
@@ -257,9 +258,6 @@ def test_a_float64_layer_stays_float64_through_its_bounds(normalize_basis, float
     # Keras' `maximum` rounds float64 to float32 on PyTorch; the σ bound, the energy floor
     # of `normalize_basis` and the MinValue constraint must not: the layer's basis equals the basis
     # function's on the same values to float64 round-off (float32 rounding would leave ~1e-7).
-    from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
-    from keras_gaussconv.layers.constraints import MinValue
-
     layer = GaussianDerivativeConv2D(2, 7, order=2, num_bases=2, normalize_basis=normalize_basis, dtype="float64")
     layer.build((None, 9, 9, 1))
     sigma = rng().uniform(0.3, 2.0, layer.sigma.shape)

@@ -17,6 +17,7 @@ from keras_gaussconv.bases.gaussian import (
 )
 from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d
 from keras_gaussconv.bases.grid import (
+    numpy_grid,
     rotate_and_shift,
     rotate_and_shift_3d,
     rotated_coordinates,

@@ -21,7 +21,7 @@ from keras import ops
 
 from keras_gaussconv.bases.autodiff import with_gradient
 from keras_gaussconv.bases.discrete import discrete_gaussian_derivatives
-from keras_gaussconv.bases.grid import as_tensors, rotated_coordinates, rotated_coordinates_3d
+from keras_gaussconv.bases.grid import array_module, as_tensors, rotated_coordinates, rotated_coordinates_3d
 
 DISCRETIZATIONS = ("sampled", "normalized", "integrated", "discrete")  # see the module docstring
 
@@ -143,9 +143,9 @@ def _pick_orders(derivatives, rank, order, letters):
     return ops.einsum(f"kab{letters}n,nak->ab{letters}n", derivatives, ops.cast(one_hot, derivatives.dtype))
 
 
-def _product(g):
-    """Π_a g[a] over the first axis."""
-    factors = ops.unstack(g, axis=0)
+def _product(g, axis=0):
+    """Π_a g[a] over `axis` (by multiplication: Keras' prod computes float64 in float32 on PyTorch)."""
+    factors = ops.unstack(g, axis=axis)
     product = factors[0]
     for factor in factors[1:]:
         product = product * factor
@@ -288,8 +288,7 @@ def scale_normalize(phi, sigma, order):
     if len(sigma.shape) == 2:
         sigma = ops.expand_dims(sigma, -1)
     powers = ops.cast(np.array(derivative_orders(order, rank), "float32"), sigma.dtype)  # (N, r)
-    # Π_a by multiplication: Keras' prod computes float64 in float32 on PyTorch (its dtype rules).
-    factor = _product(ops.moveaxis(ops.power(sigma, powers), -1, 0))  # (B, N)
+    factor = _product(ops.power(sigma, powers), axis=-1)  # (B, N)
     for _ in range(rank):
         factor = ops.expand_dims(factor, 1)  # (B, 1, …, 1, N)
     return phi * ops.cast(factor, phi.dtype)
@@ -341,7 +340,7 @@ def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sam
     if discrete is not None:
         return discrete
     (offset,) = as_tensors(x, offset)
-    taps = np.reshape(x, (1, 1, -1, 1)) if isinstance(x, np.ndarray) else ops.reshape(x, (1, 1, -1, 1))
+    taps = array_module(x).reshape(x, (1, 1, -1, 1))
     y = ops.convert_to_tensor(taps, offset.dtype) - ops.reshape(offset, (1, -1, 1, offset.shape[-1]))  # (1, B, k, N)
     return _derivative_products(y, sigma, order, discretization)
 

@@ -26,6 +26,12 @@ def numpy_grid(kernel_size, dtype="float32"):
     return tuple(a.astype(keras.backend.standardize_dtype(dtype)) for a in reversed(axes))
 
 
+def array_module(*grids):
+    """NumPy where every grid is a NumPy array (`numpy_grid`: arranged before any graph
+    operation, one constant each), else `keras.ops`; both spell stack and reshape alike."""
+    return np if all(isinstance(g, np.ndarray) for g in grids) else ops
+
+
 def sampling_grid(kernel_size, dtype="float32"):
     """Offsets of every kernel tap from the kernel centre, for a kernel of rank 1, 2 or 3.
 
@@ -65,7 +71,7 @@ def rotated_coordinates(x, y, offset, theta):
     """
     offset, theta = as_tensors(x, offset, theta)
     n = theta.shape[-1]
-    xp = np if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) else ops
+    xp = array_module(x, y)
     dtype = keras.backend.standardize_dtype(x.dtype)
     grid = ops.convert_to_tensor(xp.reshape(xp.stack([x, y]), (2, 1, *x.shape, 1)), dtype)
     turned = ops.convert_to_tensor(xp.reshape(xp.stack([y, -x]), (2, 1, *x.shape, 1)), dtype)
@@ -141,7 +147,7 @@ def rotated_coordinates_3d(x, y, z, offset, rotation):
         Tensor `(3, B, kd, kh, kw, N)`: y₁, y₂, y₃.
     """
     offset, rotation = as_tensors(x, offset, rotation)
-    xp = np if all(isinstance(a, np.ndarray) for a in (x, y, z)) else ops  # NumPy grids: one constant
+    xp = array_module(x, y, z)
     grid = ops.convert_to_tensor(xp.stack([x, y, z], axis=0), keras.backend.standardize_dtype(x.dtype))  # (3, kd, kh, kw)
     # u_a = Σ_c R[c, a] (x, y, z)_c: one contraction (an eager backend's cost is its op count).
     u = ops.einsum("cdhw,bnca->abdhwn", grid, rotation_matrix(rotation))
