@@ -238,23 +238,17 @@ def numpy_basis_2d(kernel_size, sigma, offset, theta, order, discretization="sam
     return out
 
 
-# Keras' cos and sin compute in float32 on JAX even for float64 inputs (its type promotion maps
-# 64-bit to 32-bit on every backend but TensorFlow's, and only JAX's cos and sin apply it):
-# float64 comparisons through a rotation allow 10× the rounding there.
-FLOAT64_TRIG_ROUNDING = 10 if keras.backend.backend() == "jax" else 1
-# A float64 basis against NumPy's, relative to its largest value: float64 round-off, or on JAX
-# that float32 rotation (1e-6 × 10). Float32 anywhere else (Keras' matmul, prod and maximum
-# compute float64 in float32 on PyTorch) leaves ~1e-7 and fails it.
-FLOAT64_BASIS_ROUNDING = 1e-5 if keras.backend.backend() == "jax" else 1e-13
+# A float64 basis against NumPy's, relative to its largest value: float64 round-off. Float32
+# anywhere on the way (Keras' matmul, prod and maximum compute float64 in float32 on PyTorch, its
+# cos and sin on JAX) leaves ~1e-7 and fails it.
+FLOAT64_BASIS_ROUNDING = 1e-13
 
 
 def assert_gradients_match_numpy_finite_differences(loss, reference_loss, variables, step=1e-6, rtol=1e-5, atol=1e-7):
     """The backend's gradients of `loss()` for `variables` against central differences of
     `reference_loss(values)` (float64 NumPy, `values` a list of arrays in the variables' order).
 
-    `atol` is relative to the largest gradient of each variable (at least 1), times
-    `FLOAT64_TRIG_ROUNDING` (θ's gradients on JAX carry float32 rounding of the largest one:
-    measured 1.3e-7 of it)."""
+    `atol` is relative to the largest gradient of each variable (at least 1)."""
     analytic = gradients(loss, variables)
     values = [to_numpy(v).astype("float64") for v in variables]
     for i, (variable, grad) in enumerate(zip(variables, analytic)):
@@ -267,5 +261,5 @@ def assert_gradients_match_numpy_finite_differences(loss, reference_loss, variab
                 ends.append(reference_loss(moved))
             numeric[index] = (ends[0] - ends[1]) / (2 * step)
         assert np.all(np.isfinite(grad)), variable.name
-        scale = max(1.0, float(np.abs(numeric).max())) * FLOAT64_TRIG_ROUNDING
+        scale = max(1.0, float(np.abs(numeric).max()))
         np.testing.assert_allclose(grad, numeric, rtol=rtol, atol=atol * scale, err_msg=variable.name)

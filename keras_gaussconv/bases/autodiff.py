@@ -46,3 +46,23 @@ def at_least(x, floor):
     if keras.backend.standardize_dtype(x.dtype) == "float64":
         return ops.where(x >= floor, x, floor)
     return ops.maximum(x, floor)
+
+
+def _trig(name, x):
+    # Keras' trigonometric ops on JAX compute float64 in float32 (Keras 3.15's result_type maps
+    # 64-bit types to 32-bit off TensorFlow; exp, sqrt and square keep them). JAX's own do not.
+    if keras.config.backend() == "jax" and keras.backend.standardize_dtype(x.dtype) == "float64":
+        import jax.numpy as jnp
+
+        return getattr(jnp, name)(x)
+    return getattr(ops, name)(x)
+
+
+def cos(x):
+    """cos x in `x`'s dtype (`keras.ops.cos`, which rounds float64 to float32 on JAX)."""
+    return _trig("cos", x)
+
+
+def sin(x):
+    """sin x in `x`'s dtype (`keras.ops.sin`, which rounds float64 to float32 on JAX)."""
+    return _trig("sin", x)

@@ -4,6 +4,7 @@ import math
 
 from keras import ops
 
+from keras_gaussconv.bases.autodiff import cos
 from keras_gaussconv.bases.grid import as_tensors, rotate_and_shift
 
 
@@ -32,7 +33,7 @@ def gabor_basis(grid, sigma, offset, theta, frequency, phase, normalize=False):
     s1 = sigma[:, None, None, :, 0]
     s2 = sigma[:, None, None, :, 1]
     envelope = ops.exp(-0.5 * (ops.square(y1 / s1) + ops.square(y2 / s2)))
-    carrier = ops.cos(2.0 * math.pi * frequency[:, None, None, :] * y1 + phase[:, None, None, :])
+    carrier = cos(2.0 * math.pi * frequency[:, None, None, :] * y1 + phase[:, None, None, :])
     kernels = envelope * carrier
     if normalize:
         kernels = kernels / (2.0 * math.pi * s1 * s2)
@@ -59,7 +60,7 @@ def gabor_basis_1d(grid, sigma, offset, frequency, phase, normalize=False):
     sigma, offset, frequency, phase = as_tensors(x, sigma, offset, frequency, phase)
     y = x[None, :, None] - offset[:, None, :]
     s = sigma[:, None, :]
-    kernels = ops.exp(-0.5 * ops.square(y / s)) * ops.cos(
+    kernels = ops.exp(-0.5 * ops.square(y / s)) * cos(
         2.0 * math.pi * frequency[:, None, :] * y + phase[:, None, :]
     )
     if normalize:

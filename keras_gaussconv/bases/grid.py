@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gaussconv.bases.autodiff import with_gradient
+from keras_gaussconv.bases.autodiff import cos, sin, with_gradient
 
 
 def as_tensors(like, *values):
@@ -81,7 +81,7 @@ def rotated_coordinates(x, y, offset, theta):
     @with_gradient
     def coordinates(offset, theta, grid, turned, sign):
         shape = (1, -1, 1, 1, n)
-        u = ops.reshape(ops.cos(theta), shape) * grid + ops.reshape(ops.sin(theta), shape) * turned
+        u = ops.reshape(cos(theta), shape) * grid + ops.reshape(sin(theta), shape) * turned
         shifted = u - ops.reshape(ops.transpose(offset, (2, 0, 1)), (2, -1, 1, 1, n))
 
         def grad(*args, upstream=None):
@@ -118,8 +118,8 @@ def rotation_matrix(rotation):
     small = angle2 < 1e-6
     # Double `where`: the exact branch never sees 0, so its gradient stays finite too.
     angle = ops.sqrt(ops.where(small, ops.ones_like(angle2), angle2))
-    a = ops.where(small, 1.0 - angle2 / 6.0, ops.sin(angle) / angle)
-    b = ops.where(small, 0.5 - angle2 / 24.0, 2.0 * ops.square(ops.sin(angle / 2.0)) / ops.square(angle))
+    a = ops.where(small, 1.0 - angle2 / 6.0, sin(angle) / angle)
+    b = ops.where(small, 0.5 - angle2 / 24.0, 2.0 * ops.square(sin(angle / 2.0)) / ops.square(angle))
     zero = ops.zeros_like(w1)
     cross = ops.stack(
         [ops.stack([zero, -w3, w2], -1), ops.stack([w3, zero, -w1], -1), ops.stack([-w2, w1, zero], -1)], -2
