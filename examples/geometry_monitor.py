@@ -10,8 +10,10 @@ images against the Otsu baseline.
 * `--study`: the same setting for several Gaussian variants over `--seeds` (test Dice,
   final training loss, how far the kernels and σ moved), each variant made from the
   builder's model by swapping its layers (`variant_model`).
+* `--initial-models DIR`: the default run from the models saved in DIR (saved there on the
+  first run), unshuffled, so that two backends train the same networks from the same weights.
 
-Run: `python examples/geometry_monitor.py [--study] [--seeds 0 1 2] [--output-dir docs]`
+Run: `python examples/geometry_monitor.py [--study [--variants ...]] [--seeds 0 1 2] [--initial-models DIR] [--output-dir docs]`
 (about a minute; `--study` about 40 s per run on a 2-core CPU).
 """
 
@@ -133,10 +135,10 @@ def sigmas(model):
     return [layer.sigma_values() if hasattr(layer, "sigma_values") else ops.convert_to_numpy(layer.sigma) for layer in found]
 
 
-def train(model, data, epochs, batch, learning_rate, callbacks=()):
+def train(model, data, epochs, batch, learning_rate, callbacks=(), shuffle=True):
     (x, y), (x_test, y_test) = data
     model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy")
-    history = model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=list(callbacks))
+    history = model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=list(callbacks), shuffle=shuffle)
     predicted = ops.convert_to_numpy(model.predict(x_test, verbose=0))
     return float(dice(y_test, predicted)), float(history.history["loss"][-1])
 
@@ -147,15 +149,27 @@ def load(train_count, test_count, seed):
     return (x, y), (x_test, y_test)
 
 
-def run(epochs=25, train_count=36, test_count=12, learning_rate=2e-3, batch=6, seed=0):
-    """Both builders' defaults; the Gaussian U-net with a `GeometryMonitor`. Test Dice and its history."""
+def run(epochs=25, train_count=36, test_count=12, learning_rate=2e-3, batch=6, seed=0, initial_models=None):
+    """Both builders' defaults; the Gaussian U-net with a `GeometryMonitor`. Test Dice and its history.
+
+    With `initial_models` (a folder), each network starts from `{name}.keras` there (saved on
+    the first run) and trains without shuffling: every backend then takes the same steps from
+    the same weights, up to round-off."""
     data = load(train_count, test_count, seed)
     results = {"otsu": float(dice(data[1][1], haematoxylin_otsu(data[1][0])))}
     monitor = GeometryMonitor(data=(data[0][0][:batch], data[0][1][:batch]))
     for name, build in (("classical", unet), ("gaussian", gaussian_unet)):
         keras.utils.set_random_seed(seed)
+        model = build(SHAPE, 1)
+        if initial_models is not None:
+            path = Path(initial_models) / f"{name}.keras"
+            if path.exists():
+                model = keras.saving.load_model(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                model.save(path)
         callbacks = [monitor] if name == "gaussian" else []
-        results[name] = train(build(SHAPE, 1), data, epochs, batch, learning_rate, callbacks)[0]
+        results[name] = train(model, data, epochs, batch, learning_rate, callbacks, shuffle=initial_models is None)[0]
     return results, monitor.history
 
 
@@ -227,17 +241,19 @@ def main():
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--study", action="store_true", help="compare the variants over --seeds")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), help="of --study")
     parser.add_argument("--output-dir", default="keras-gaussconv-results")
+    parser.add_argument("--initial-models", help="a folder: start both networks from the models saved there (or save them)")
     args = parser.parse_args()
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     if args.study:
-        results = study(seeds=tuple(args.seeds), epochs=args.epochs)
+        results = study(tuple(args.variants), seeds=tuple(args.seeds), epochs=args.epochs)
         (output / "geometry_study.json").write_text(json.dumps(results, indent=1))
         print(study_table(results))
         print(f"wrote {output / 'geometry_study.json'}")
         return
-    results, history = run(args.epochs)
+    results, history = run(args.epochs, initial_models=args.initial_models)
     print("test Dice:", {name: round(value, 3) for name, value in results.items()})
     table = summary(history)
     for group, row in table.items():

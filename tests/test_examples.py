@@ -87,9 +87,15 @@ def test_convnext_digits_smoke():
 
 
 
-def test_geometry_monitor_example_smoke():
+def test_geometry_monitor_example_smoke(tmp_path):
     module = example("geometry_monitor")
-    results, history = module.run(epochs=1, train_count=6, test_count=3, batch=3)
+    results, history = module.run(epochs=1, train_count=6, test_count=3, batch=3, initial_models=tmp_path)
+    # the starting models were saved before training: the builders' seed-0 draws
+    for name, build in (("classical", module.unet), ("gaussian", module.gaussian_unet)):
+        keras.utils.set_random_seed(0)
+        fresh, saved = build(module.SHAPE, 1), keras.saving.load_model(tmp_path / f"{name}.keras")
+        for a, b in zip(fresh.get_weights(), saved.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
     assert set(results) == {"otsu", "classical", "gaussian"} and all(0 <= v <= 1 for v in results.values())
     table = module.summary(history)
     assert set(table) == {"sigma", "offset", "theta", "coefficients"}
