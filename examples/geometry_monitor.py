@@ -160,12 +160,12 @@ def run(epochs=25, train_count=36, test_count=12, learning_rate=2e-3, batch=6, s
     monitor = GeometryMonitor(data=(data[0][0][:batch], data[0][1][:batch]))
     for name, build in (("classical", unet), ("gaussian", gaussian_unet)):
         keras.utils.set_random_seed(seed)
-        model = build(SHAPE, 1)
-        if initial_models is not None:
-            path = Path(initial_models) / f"{name}.keras"
-            if path.exists():
-                model = keras.saving.load_model(path)
-            else:
+        path = None if initial_models is None else Path(initial_models) / f"{name}.keras"
+        if path is not None and path.exists():
+            model = keras.saving.load_model(path)
+        else:
+            model = build(SHAPE, 1)
+            if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 model.save(path)
         callbacks = [monitor] if name == "gaussian" else []

@@ -1,4 +1,4 @@
-"""Analytic gradients and dtype-keeping bounds for the bases, the same on every backend."""
+"""Analytic gradients, dtype-keeping bounds and trigonometry for the bases, the same on every backend."""
 
 import keras
 from keras import ops
