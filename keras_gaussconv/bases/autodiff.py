@@ -16,8 +16,8 @@ def with_gradient(function):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        def call(*tensors):
-            return custom(*(tf.identity(t) if isinstance(t, (tf.Variable, keras.Variable)) else t for t in tensors))
+        def call(*tensors):  # a read, not tf.identity: one graph operation fewer per variable
+            return custom(*(tf.convert_to_tensor(t) if isinstance(t, (tf.Variable, keras.Variable)) else t for t in tensors))
 
         return call
     if backend != "torch":

@@ -13,15 +13,17 @@ Discretisations (`DISCRETIZATIONS`), how the continuous G_p(x, σ) becomes a ker
   sizes, no shift, no rotation.
 """
 
+import functools
 import math
+import operator
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_gaussconv.bases.autodiff import with_gradient
 from keras_gaussconv.bases.discrete import discrete_gaussian_derivatives
-from keras_gaussconv.bases.grid import array_module, as_tensors, rotated_coordinates, rotated_coordinates_3d
+from keras_gaussconv.bases.autodiff import cos, sin, with_gradient
+from keras_gaussconv.bases.grid import array_module, as_tensors, rotation_matrix
 
 DISCRETIZATIONS = ("sampled", "normalized", "integrated", "discrete")  # see the module docstring
 
@@ -51,22 +53,27 @@ class _Recurrence:
 
     (From H_{m+1} = 2z H_m − 2m H_{m−1} with z = x/(σ√2).) Far from the centre G_0
     underflows to 0 and every G_m with it: nothing can overflow. x: any shape; sigma:
-    positive, broadcastable to it.
+    positive, broadcastable to it. `signed=True` gives (−1)^m √(2π) G_m instead (by
+    q = +1/σ² and a subtraction), for a caller whose constants carry sign and factor.
     """
 
-    def __init__(self, x, sigma):
-        self.q = -1.0 / ops.square(sigma)
+    def __init__(self, x, sigma, signed=False):
+        inverse = ops.reciprocal(sigma)
+        self.signed = signed
+        self.q = inverse * inverse if signed else -(inverse * inverse)
         self.qx = self.q * x
-        # G_0 = exp(−x²/2σ²) / (σ√(2π)) = exp(q x² / 2) · √(−q / 2π)
-        self.terms = [ops.exp(0.5 * self.qx * x) * ops.sqrt(self.q * (-0.5 / math.pi))]
+        # G_0 = exp(−x²/2σ²) / (σ√(2π)) = exp(q x² / 2) / σ · 1/√(2π)
+        exponent = (-0.5 if signed else 0.5) * self.qx * x
+        self.terms = [ops.exp(exponent) * (inverse if signed else inverse * (1.0 / math.sqrt(2.0 * math.pi)))]
 
     def upto(self, order):
         """[G_0, …, G_order]."""
         while len(self.terms) <= order:
             m = len(self.terms) - 1
             nxt = self.qx * self.terms[m]
-            if m:  # m q, with no multiplication by 1
-                nxt = nxt + (self.q if m == 1 else m * self.q) * self.terms[m - 1]
+            if m:  # m q as (m − 1) q + q: no constant to multiply by
+                self.mq = self.q if m == 1 else self.mq + self.q
+                nxt = nxt - self.mq * self.terms[m - 1] if self.signed else nxt + self.mq * self.terms[m - 1]
             self.terms.append(nxt)
         return self.terms[: order + 1]
 
@@ -132,18 +139,53 @@ def check_discrete_kernel_size(kernel_size):
     return kernel_size
 
 
-def _order_one_hot(order, rank):
+def _order_table(order, rank):
     """(N, r, K + 1): one-hot of each kernel's per-axis derivative orders (`derivative_orders`)."""
-    return np.eye(order + 1, dtype="float32")[np.array(derivative_orders(order, rank))]
+    return np.eye(order + 1)[np.array(derivative_orders(order, rank))]  # float64: cast where used
 
 
-def _pick_orders(derivatives, rank, order, letters):
-    """From `derivatives` (K + 1, r, B, …, N), G_{p_a} of axis a for kernel n: (r, B, …, N)."""
-    one_hot = _order_one_hot(order, rank)
-    return ops.einsum(f"kab{letters}n,nak->ab{letters}n", derivatives, ops.cast(one_hot, derivatives.dtype))
+def _sampled_table(order, rank):
+    """(2 + r, N, r, r, K + 3): what `_sampled_basis` picks from G_0 … G_{K+2} of every axis.
+
+    For kernel n and axis a: j = 0, 1, 2 pick G_{p_a + j} of axis a (j = 0 divided by r);
+    j = 2 + i (i = 1 … r − 1) G_{p_c} of axis c = (a + i) mod r, the other axes' factors
+    whose product ∂φ/∂y_a is multiplied by. The recurrence's terms are (−1)^m √(2π) G_m
+    (`_Recurrence(signed=True)`): the table holds (−1)^m / √(2π).
+    """
+    orders = np.array(derivative_orders(order, rank))  # (N, r)
+    eye = np.eye(order + 3) * ((-1.0) ** np.arange(order + 3) / math.sqrt(2.0 * math.pi))
+    table = np.zeros((2 + rank, len(orders), rank, rank, order + 3))
+    for a in range(rank):
+        for j in range(3):
+            table[j, :, a, a] = eye[orders[:, a] + j] / (rank if j == 0 else 1)
+        for i in range(1, rank):
+            table[2 + i, :, a, (a + i) % rank] = eye[orders[:, (a + i) % rank]]
+    return table
 
 
-def _product(g, axis=0):
+def _pick(derivatives, table, letters):
+    """From `derivatives` (K', *kernel_size, B, N, r) the entries of `table`: `(*kernel_size, B, N, r)`
+    with `_order_table`, `(J, *kernel_size, B, N, r)` with `_sampled_table`."""
+    spec = "k{0}bna,nak->{0}bna" if table.ndim == 3 else "k{0}bnc,jnack->j{0}bna"
+    return ops.einsum(spec.format(letters), derivatives, ops.convert_to_tensor(table, derivatives.dtype))
+
+
+def _to_basis(factors, letters):
+    """φ = Π_a factors[…, a], from the coordinates' layout `(*kernel_size, B, N, r)` to the basis' `(B, *kernel_size, N)`.
+
+    The last product is an einsum that also moves the axes (Keras' prod computes float64 in
+    float32 on PyTorch, and a separate transpose is one more operation).
+    """
+    factors = ops.unstack(factors, axis=-1)
+    head = factors[0]
+    for factor in factors[1:-1]:
+        head = head * factor
+    if len(factors) == 1:
+        return ops.einsum(f"{letters}bn->b{letters}n", head)
+    return ops.einsum(f"{letters}bn,{letters}bn->b{letters}n", head, factors[-1])
+
+
+def _product(g, axis=-1):
     """Π_a g[a] over `axis` (by multiplication: Keras' prod computes float64 in float32 on PyTorch)."""
     factors = ops.unstack(g, axis=axis)
     product = factors[0]
@@ -152,76 +194,126 @@ def _product(g, axis=0):
     return product
 
 
-def _others(factors):
-    """(r, …): the product of the other axes' factors, Π_{b≠a} factors[b], for each axis a (None in 1-D: 1)."""
-    rank = factors.shape[0]
-    if rank == 1:
-        return None
-    if rank == 2:
-        return ops.flip(factors, axis=0)
-    f0, f1, f2 = ops.unstack(factors, axis=0)
-    return ops.stack([f1 * f2, f0 * f2, f0 * f1], axis=0)
+def _coordinates(terms, coefficients, base, letters):
+    """y[…, b, n, a] = base[…, a] + Σ_t c[b, n, t] terms[t, a, …]: every kernel's coordinates in one contraction.
+
+    terms: `(T, r, *kernel_size)`; coefficients: `(B, N, T)`; base: NumPy `(*kernel_size, 1, 1, r)`
+    or None. Returns `(*kernel_size, B, N, r)`: σ `(B, N, r)` broadcasts against it as it is.
+    """
+    y = ops.einsum(f"bnt,ta{letters}->{letters}bna", coefficients, terms)
+    return y if base is None else y + ops.convert_to_tensor(base, y.dtype)
 
 
-def _sampled_products(y, sigma, order):
-    """φ = Π_a G_{p_a}(y_a, σ_a) (`_derivative_products`, "sampled") with its analytic gradient.
+def _sampled_basis(geometry, sigma, params, order):
+    """φ = Π_a G_{p_a}(y_a, σ_a) ("sampled"), coordinates and products, with one analytic gradient.
 
     ∂φ/∂y_a = G_{p_a+1}(y_a, σ_a) Π_{b≠a}, and by the heat equation ∂G/∂σ = σ ∂²G/∂x²,
-    ∂φ/∂σ_a = σ_a G_{p_a+2}(y_a, σ_a) Π_{b≠a}: the backward pass is two more steps of the
-    forward recurrence and one contraction, instead of autodiff through every one of its
-    operations (what a training step's operation count is made of).
+    ∂φ/∂σ_a = σ_a G_{p_a+2}(y_a, σ_a) Π_{b≠a}; y is linear in the coefficients c
+    (`_coordinates`), so ∂L/∂c = Σ ∂L/∂y · terms, one contraction. The forward pass picks
+    the orders p, p + 1 and p + 2 at once and the backward pass is a few contractions,
+    instead of autodiff through every operation (what a training step's operation count is
+    made of).
 
-    y: `(r, B, *kernel_size, N)`; sigma: `(B, N, r)`.
+    geometry: `(terms, base, coefficients)` with `coefficients(*params) → (c, vjp)`,
+    `vjp(∂L/∂c) → ∂L/∂params`; sigma: `(B, N, r)`.
     """
-    rank = y.shape[0]
+    terms, base, coefficients = geometry
+    rank = terms.shape[1]
     letters = "dhw"[3 - rank :]
-    spatial = tuple(range(2, rank + 2))
-    orders = np.array(derivative_orders(order, rank))  # (N, r)
-    raised = np.eye(order + 3, dtype="float32")[np.stack([orders + 1, orders + 2])]  # (2, N, r, K + 3)
+    table = _sampled_table(order, rank)
 
     @with_gradient
-    def products(y, sigma):
-        per_axis = ops.transpose(sigma, (2, 0, 1))  # (r, B, N)
-        recurrence = _Recurrence(y, ops.reshape(per_axis, (rank, -1, *[1] * rank, sigma.shape[1])))
-        factors = _pick_orders(ops.stack(recurrence.upto(order), axis=0), rank, order, letters)
-        phi = _product(factors)
+    def basis(sigma, *params):
+        c, vjp = coefficients(*params)
+        taps = ops.convert_to_tensor(terms, c.dtype)
+        y = _coordinates(taps, c, base, letters)  # (*kernel_size, B, N, r)
+        derivatives = ops.stack(_Recurrence(y, sigma, signed=True).upto(order + 2), axis=0)
+        factors, first, second, *others = ops.unstack(_pick(derivatives, table, letters), axis=0)
+        other = ops.ones_like(first) if rank == 1 else functools.reduce(operator.mul, others)  # Π_{b≠a}
+        # Σ_a (G_{p_a} / r) Π_{b≠a} = φ: the product and the move to the basis' layout in one contraction.
+        phi = ops.einsum(f"{letters}bna,{letters}bna->b{letters}n", factors, other)
 
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream  # PyTorch passes it by name
-            derivatives = ops.stack(recurrence.upto(order + 2), axis=0)  # (K + 3, r, B, *kernel_size, N)
-            first, second = ops.unstack(
-                ops.einsum(f"kab{letters}n,jnak->jab{letters}n", derivatives, ops.cast(raised, y.dtype)), axis=0
-            )
-            others = _others(factors)
-            weight = upstream if others is None else upstream * others  # (r, B, *kernel_size, N) by broadcasting
-            return weight * first, ops.transpose(per_axis * ops.sum(weight * second, axis=spatial), (1, 2, 0))
+            weight = ops.einsum(f"b{letters}n,{letters}bna->{letters}bna", upstream, other)
+            d_c = ops.einsum(f"{letters}bna,ta{letters}->bnt", weight * first, taps)
+            return (sigma * ops.einsum(f"{letters}bna,{letters}bna->bna", weight, second), *vjp(d_c))
 
         return phi, grad
 
-    return products(y, sigma)
+    return basis(sigma, *params)
 
 
-def _derivative_products(coords, sigma, order, discretization="sampled"):
-    """φ[b, n] = Π_a G_{p_a}(y_a, σ_a) over the r axes, (p_a) = `derivative_orders(order, r)`[n].
+def _geometry_1d(x):
+    """y = x − μ: `_sampled_basis`' geometry of a 1-D grid, its parameters `(offset (B, N),)`.
 
-    coords: `(r, B, *kernel_size, N)`, the r axes stacked; sigma: `(B, N, r)`. The r
-    axes go through `gaussian_derivatives` at once: on eager backends (PyTorch) the
+    Grids are NumPy arrays (`numpy_grid`: the terms are constants) or tensors (`sampling_grid`).
+    """
+    xp = array_module(x)
+
+    def coefficients(offset):
+        return ops.expand_dims(offset, -1), lambda d_c: (ops.squeeze(d_c, -1),)
+
+    return xp.reshape(-xp.ones_like(x), (1, 1, *x.shape)), xp.reshape(x, (*x.shape, 1, 1, 1)), coefficients
+
+
+def _geometry_2d(x, y):
+    """y₁ = x c + y s − μ₁, y₂ = −x s + y c − μ₂ (c = cos θ, s = sin θ): the geometry of a 2-D grid.
+
+    Parameters `(offset (B, N, 2), theta (B, N))`, coefficients (c, s, μ₁, μ₂); the
+    chain rule by hand: ∂L/∂μ is the coefficients' own, ∂L/∂θ = c ∂L/∂s − s ∂L/∂c.
+    """
+    xp = array_module(x, y)
+    zero, one = xp.zeros_like(x), xp.ones_like(x)
+    terms = xp.stack([xp.stack(pair) for pair in ([x, y], [y, -x], [-one, zero], [zero, -one])])  # (4, 2, kh, kw)
+
+    def coefficients(offset, theta):
+        c, s = cos(theta), sin(theta)
+
+        def vjp(d_c):
+            d_cos, d_sin, d_mu1, d_mu2 = ops.unstack(d_c, axis=-1)
+            return ops.stack([d_mu1, d_mu2], axis=-1), c * d_sin - s * d_cos
+
+        return ops.stack([c, s, *ops.unstack(offset, axis=-1)], axis=-1), vjp
+
+    return terms, None, coefficients
+
+
+def _geometry_3d(x, y, z):
+    """y_a = Σ_c R[c, a] (x, y, z)_c − μ_a: the geometry of a 3-D grid, its one parameter the
+    coefficients (R[0, 0], R[0, 1], …, R[2, 2], μ₁, μ₂, μ₃) themselves (R's own gradient by autodiff)."""
+    xp = array_module(x, y, z)
+    zero, one = xp.zeros_like(x), xp.ones_like(x)
+
+    def along(a, value):  # `value` on axis a, 0 on the others: (3, kd, kh, kw)
+        return xp.stack([value if b == a else zero for b in range(3)])
+
+    terms = xp.stack([along(a, g) for g in (x, y, z) for a in range(3)] + [along(a, -one) for a in range(3)])
+    return terms, None, lambda c: (c, lambda d_c: (d_c,))
+
+
+def _derivative_products(geometry, sigma, params, order, discretization="sampled"):
+    """φ[b, …, n] = Π_a G_{p_a}(y_a, σ_a) over the r axes, (p_a) = `derivative_orders(order, r)`[n].
+
+    geometry: `_geometry_1d/2d/3d` of the grid; params: its parameters; sigma: `(B, N, r)`.
+    The r axes go through `gaussian_derivatives` at once: on eager backends (PyTorch) the
     basis' cost is its number of small operations, not its flops. "sampled" has its
-    own gradient (`_sampled_products`).
+    own gradient (`_sampled_basis`).
     `discretization`: "sampled", "normalized" or "integrated" (module docstring).
     """
-    y = coords
-    rank = y.shape[0]
     if discretization == "sampled":
-        return _sampled_products(y, sigma, order)
-    sigma = ops.reshape(ops.transpose(sigma, (2, 0, 1)), (rank, -1, *[1] * rank, sigma.shape[1]))
-    along_axes = integrated_gaussian_derivatives if discretization == "integrated" else gaussian_derivatives
-    derivatives = ops.stack(along_axes(y, sigma, order), axis=0)  # (K + 1, r, B, *kernel_size, N)
+        return _sampled_basis(geometry, sigma, params, order)
+    terms, base, coefficients = geometry
+    rank = terms.shape[1]
     letters = "dhw"[3 - rank :]
-    product = _product(_pick_orders(derivatives, rank, order, letters))
+    c = coefficients(*params)[0]
+    y = _coordinates(ops.convert_to_tensor(terms, c.dtype), c, base, letters)
+    along_axes = integrated_gaussian_derivatives if discretization == "integrated" else gaussian_derivatives
+    derivatives = ops.stack(along_axes(y, sigma, order), axis=0)  # (K + 1, *kernel_size, B, N, r)
+    product = _to_basis(_pick(derivatives, _order_table(order, rank), letters), letters)
     if discretization == "normalized":
         # Σ over the taps of the sampled order-0 kernel of the same geometry, per (b, n).
-        total = ops.sum(_product(derivatives[0]), axis=tuple(range(1, rank + 1)), keepdims=True)
+        total = ops.sum(_to_basis(derivatives[0], letters), axis=tuple(range(1, rank + 1)), keepdims=True)
         product = product / total
     return product
 
@@ -241,7 +333,7 @@ def discrete_gaussian_derivative_basis(kernel_size, sigma, order):
     rank = len(check_discrete_kernel_size(kernel_size))
     if not (ops.is_tensor(sigma) or isinstance(sigma, keras.Variable)):
         sigma = ops.convert_to_tensor(np.asarray(sigma))
-    one_hot = _order_one_hot(order, rank)
+    one_hot = _order_table(order, rank)
     product = None
     for a in range(rank):
         dim = rank - 1 - a  # x (a = 0) runs along the last kernel dimension
@@ -316,7 +408,7 @@ def gaussian_derivative_basis(grid, sigma, offset, theta, order, discretization=
         return discrete
     x, y = grid
     sigma, offset, theta = as_tensors(x, sigma, offset, theta)
-    return _derivative_products(rotated_coordinates(x, y, offset, theta), sigma, order, discretization)
+    return _derivative_products(_geometry_2d(x, y), sigma, (offset, theta), order, discretization)
 
 
 def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sampled"):
@@ -340,9 +432,7 @@ def gaussian_derivative_basis_1d(grid, sigma, offset, order, discretization="sam
     if discrete is not None:
         return discrete
     (offset,) = as_tensors(x, offset)
-    taps = array_module(x).reshape(x, (1, 1, -1, 1))
-    y = ops.convert_to_tensor(taps, offset.dtype) - ops.reshape(offset, (1, -1, 1, offset.shape[-1]))  # (1, B, k, N)
-    return _derivative_products(y, sigma, order, discretization)
+    return _derivative_products(_geometry_1d(x), sigma, (offset,), order, discretization)
 
 
 def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order, discretization="sampled"):
@@ -367,7 +457,9 @@ def gaussian_derivative_basis_3d(grid, sigma, offset, rotation, order, discretiz
         return discrete
     x, y, z = grid
     sigma, offset, rotation = as_tensors(x, sigma, offset, rotation)
-    return _derivative_products(rotated_coordinates_3d(x, y, z, offset, rotation), sigma, order, discretization)
+    matrix = ops.reshape(rotation_matrix(rotation), (*rotation.shape[:2], 9))  # (B, N, 9): R[c, a] at 3c + a
+    coefficients = ops.concatenate([matrix, ops.cast(offset, matrix.dtype)], axis=-1)
+    return _derivative_products(_geometry_3d(x, y, z), sigma, (coefficients,), order, discretization)
 
 
 def displaced_gaussian_basis(grid, sigma, offset):
