@@ -197,7 +197,7 @@ def _product(g, axis=-1):
 def _coordinates(terms, coefficients, base, letters):
     """y[…, b, n, a] = base[…, a] + Σ_t c[b, n, t] terms[t, a, …]: every kernel's coordinates in one contraction.
 
-    terms: `(T, r, *kernel_size)`; coefficients: `(B, N, T)`; base: NumPy `(*kernel_size, 1, 1, r)`
+    terms: `(T, r, *kernel_size)`; coefficients: `(B, N, T)`; base: a constant `(*kernel_size, 1, 1, r)`
     or None. Returns `(*kernel_size, B, N, r)`: σ `(B, N, r)` broadcasts against it as it is.
     """
     y = ops.einsum(f"bnt,ta{letters}->{letters}bna", coefficients, terms)
