@@ -171,18 +171,9 @@ def _pick(derivatives, table, letters):
 
 
 def _to_basis(factors, letters):
-    """φ = Π_a factors[…, a], from the coordinates' layout `(*kernel_size, B, N, r)` to the basis' `(B, *kernel_size, N)`.
-
-    The last product is an einsum that also moves the axes (Keras' prod computes float64 in
-    float32 on PyTorch, and a separate transpose is one more operation).
-    """
-    factors = ops.unstack(factors, axis=-1)
-    head = factors[0]
-    for factor in factors[1:-1]:
-        head = head * factor
-    if len(factors) == 1:
-        return ops.einsum(f"{letters}bn->b{letters}n", head)
-    return ops.einsum(f"{letters}bn,{letters}bn->b{letters}n", head, factors[-1])
+    """φ = Π_a factors[…, a] (`_product`), from the coordinates' layout `(*kernel_size, B, N, r)`
+    to the basis' `(B, *kernel_size, N)`."""
+    return ops.einsum(f"{letters}bn->b{letters}n", _product(factors))
 
 
 def _product(g, axis=-1):
