@@ -150,6 +150,18 @@ def test_no_python_loop_over_bases_needed_for_many_bases():
     np.testing.assert_allclose(to_numpy(basis), ref, atol=1e-5)
 
 
+def test_the_basis_takes_keras_variables_as_their_values():
+    # The public bases on every backend, gradients recorded (PyTorch's path through its custom
+    # gradient): variables give what their values give.
+    n = num_gaussian_derivatives(2)
+    rng = np.random.default_rng(1)
+    values = [rng.uniform(0.8, 1.5, (2, n, 2)), rng.uniform(-0.5, 0.5, (2, n, 2)), rng.uniform(-1, 1, (2, n))]
+    variables = [keras.Variable(v.astype("float32")) for v in values]
+    grid = sampling_grid((5, 5))
+    expected = to_numpy(gaussian_derivative_basis(grid, *[ops.convert_to_tensor(v, "float32") for v in values], 2))
+    np.testing.assert_array_equal(to_numpy(gaussian_derivative_basis(grid, *variables, 2)), expected)
+
+
 def test_basis_gradients_finite_at_zero_offset_and_angle():
     order = 3
     n = num_gaussian_derivatives(order)

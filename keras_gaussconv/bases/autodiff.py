@@ -7,8 +7,8 @@ from keras import ops
 def with_gradient(function):
     """`keras.ops.custom_gradient(function)`: `function(*tensors)` returns `(output, grad)`.
 
-    On TensorFlow, variables are passed as tensors (its custom gradients refuse a variable
-    read inside). On PyTorch, where nothing records a gradient (inference, `torch.no_grad`,
+    Variables are passed as tensors (TensorFlow's custom gradients refuse a variable read
+    inside; PyTorch's functions take torch tensors). On PyTorch, where nothing records a gradient (inference, `torch.no_grad`,
     an ONNX export, which cannot trace a Python `autograd.Function`), the plain forward runs.
     """
     custom = ops.custom_gradient(function)
@@ -26,6 +26,8 @@ def with_gradient(function):
     def call(*tensors):
         import torch
 
+        # A keras.Variable is no torch tensor (no `unbind`, no autograd of its own): its value is.
+        tensors = tuple(t.value if isinstance(t, keras.Variable) else t for t in tensors)
         recording = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
         if recording and not torch.onnx.is_in_onnx_export():
             return custom(*tensors)
