@@ -164,22 +164,10 @@ def _sampled_table(order, rank):
 
 
 def _pick(derivatives, table, letters):
-    """From `derivatives` `(*kernel_size, B, K', N, r)` the entries of `table`, as one matrix product.
-
-    table: `_order_table` `(N, r, K')`, giving `(*kernel_size, B, N, r)`, or `_sampled_table`
-    `(J, N, r, r, K')`, giving `(*kernel_size, B, J, N, r)`. The table becomes the matrix
-    M[(k, m, c), (j, n, a)] = δ_mn table[j, n, a, c, k]: the kernel index is a contraction index
-    too, so the product has no batch dimensions and moves no axes (TensorFlow runs a
-    contraction batched over n as many tiny products, ~5× slower).
-    """
-    if table.ndim == 3:  # one-hot orders: c = a
-        table = np.einsum("nak,ac->nack", table, np.eye(table.shape[1]))[None]
-    j, n, r, _, k = table.shape
-    matrix = np.zeros((k, n, r, j, n, r))
-    matrix[:, np.arange(n), :, :, np.arange(n), :] = np.transpose(table, (1, 4, 3, 0, 2))
-    spec, matrix = ("kmcjna", matrix) if j > 1 else ("kmcna", matrix[:, :, :, 0])
-    out = f"{letters}b{spec[3:]}"
-    return ops.einsum(f"{letters}bkmc,{spec}->{out}", derivatives, ops.convert_to_tensor(matrix, derivatives.dtype))
+    """From `derivatives` (K', *kernel_size, B, N, r) the entries of `table`: `(*kernel_size, B, N, r)`
+    with `_order_table`, `(J, *kernel_size, B, N, r)` with `_sampled_table`."""
+    spec = "k{0}bna,nak->{0}bna" if table.ndim == 3 else "k{0}bnc,jnack->j{0}bna"
+    return ops.einsum(spec.format(letters), derivatives, ops.convert_to_tensor(table, derivatives.dtype))
 
 
 def _to_basis(factors, letters):
@@ -230,8 +218,8 @@ def _sampled_basis(geometry, sigma, params, order):
         c, vjp = coefficients(*params)
         taps = ops.convert_to_tensor(terms, c.dtype)
         y = _coordinates(taps, c, base, letters)  # (*kernel_size, B, N, r)
-        derivatives = ops.stack(_Recurrence(y, sigma, signed=True).upto(order + 2), axis=-3)
-        factors, first, second, *others = ops.unstack(_pick(derivatives, table, letters), axis=-3)
+        derivatives = ops.stack(_Recurrence(y, sigma, signed=True).upto(order + 2), axis=0)
+        factors, first, second, *others = ops.unstack(_pick(derivatives, table, letters), axis=0)
         other = ops.ones_like(first) if rank == 1 else functools.reduce(operator.mul, others)  # Π_{b≠a}
         # Σ_a (G_{p_a} / r) Π_{b≠a} = φ: the product and the move to the basis' layout in one contraction.
         phi = ops.einsum(f"{letters}bna,{letters}bna->b{letters}n", factors, other)
@@ -312,8 +300,8 @@ def _derivative_products(geometry, sigma, params, order, discretization="sampled
     c = coefficients(*params)[0]
     y = _coordinates(ops.convert_to_tensor(terms, c.dtype), c, base, letters)
     along_axes = integrated_gaussian_derivatives if discretization == "integrated" else gaussian_derivatives
-    derivatives = along_axes(y, sigma, order)  # K + 1 of (*kernel_size, B, N, r)
-    product = _to_basis(_pick(ops.stack(derivatives, axis=-3), _order_table(order, rank), letters), letters)
+    derivatives = ops.stack(along_axes(y, sigma, order), axis=0)  # (K + 1, *kernel_size, B, N, r)
+    product = _to_basis(_pick(derivatives, _order_table(order, rank), letters), letters)
     if discretization == "normalized":
         # Σ over the taps of the sampled order-0 kernel of the same geometry, per (b, n).
         total = ops.sum(_to_basis(derivatives[0], letters), axis=tuple(range(1, rank + 1)), keepdims=True)
