@@ -22,7 +22,7 @@ from keras_gaussconv.ops.fft import fft_lengths
 # backend not listed uses TensorFlow's.
 PRICES = {
     "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
-    "jax": {"full_basis": 10.0, "depthwise": 128.0, "fft_full": 16.0, "fft_separable": 24.0},
+    "jax": {"full_basis": 10.0, "depthwise": 128.0, "fft_full": 12.0, "fft_separable": 20.0},
     "torch": {"full_basis": 3.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0, "pointwise": 3.0},
 }
 # 1-D and 3-D layers run other kernels (TensorFlow's full basis-first path is a depthwise
