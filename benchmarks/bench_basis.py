@@ -42,7 +42,7 @@ def compiled_step(loss, variables):
     if backend == "jax":
         import jax
 
-        grad = jax.jit(jax.grad(lambda values: loss(values)))
+        grad = jax.jit(jax.grad(loss))
         return lambda: jax.block_until_ready(grad([v.value for v in variables]))
     import torch
 

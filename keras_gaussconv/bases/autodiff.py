@@ -8,8 +8,9 @@ def with_gradient(function):
     """`keras.ops.custom_gradient(function)`: `function(*tensors)` returns `(output, grad)`.
 
     Variables are passed as tensors (TensorFlow's custom gradients refuse a variable read
-    inside; PyTorch's functions take torch tensors). On PyTorch, where nothing records a gradient (inference, `torch.no_grad`,
-    an ONNX export, which cannot trace a Python `autograd.Function`), the plain forward runs.
+    inside; PyTorch's functions take torch tensors). On PyTorch, where nothing records a
+    gradient (inference, `torch.no_grad`, an ONNX export, which cannot trace a Python
+    `autograd.Function`), the plain forward runs.
     """
     custom = ops.custom_gradient(function)
     backend = keras.config.backend()
