@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import statistics
 import time
 import warnings
@@ -163,15 +164,21 @@ def contenders_for(kernel, num_bases, order, separable, x, filters):
 
 
 def time_interleaved(contenders, repeats, warmup):
-    """Times every `(contender, kinds)` `repeats` rounds after `warmup` untimed ones, round by round."""
+    """Times every `(contender, kinds)` `repeats` rounds after `warmup` untimed ones, round by round.
+
+    Each round runs the contenders in a new (seeded) order: a step that follows a
+    memory-heavy one (an FFT path's spectra) pays its cache misses, which a fixed order
+    would charge to the same contender every round.
+    """
     for _ in range(warmup):
         for contender, kinds in contenders:
             for kind in kinds:
                 contender.time(kind)
     for contender, _ in contenders:
         contender.times = {"train": [], "infer": []}
+    order = random.Random(0)
     for _ in range(repeats):  # interleaved: each round times every contender once
-        for contender, kinds in contenders:
+        for contender, kinds in order.sample(contenders, len(contenders)):
             for kind in kinds:
                 contender.time(kind)
 

@@ -8,7 +8,12 @@ measured training step over the fastest path's. Prints the prices with the
 smallest worst regret (then the smallest mean, then the closest to the
 current prices), and the current prices' regrets for comparison.
 
-Run: `KERAS_BACKEND=jax python benchmarks/fit_prices.py results-jax.json`
+Two stages: the prices per multiply-add from the points at the default size
+(32 × 32, where a path's fixed cost is a small share of its step), then, with
+those prices, the paths' fixed costs per step ("fixed_*") from every point
+given, the small inputs of `bench_layers.py --small` included.
+
+Run: `KERAS_BACKEND=jax python benchmarks/fit_prices.py results-jax.json small-jax.json`
 or `KERAS_BACKEND=jax python benchmarks/fit_prices.py ranks-jax.json --rank 3`.
 """
 
@@ -22,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_layers import result_shape  # noqa: E402
+from bench_layers import DEFAULT, result_shape  # noqa: E402
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
 from keras_gaussconv.ops.costs import backend_prices  # noqa: E402
 
@@ -33,6 +38,8 @@ CANDIDATES = {
     "fft_separable": (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128),
     "pointwise": (1, 1.5, 2, 3),
 }
+# Fixed costs per step in dense multiply-adds; only their differences matter, so the smallest is 0.
+FIXED_CANDIDATES = (0, 1e5, 3e5, 1e6, 3e6, 1e7, 3e7, 1e8, 3e8, 1e9)
 PATHS = ("kernel", "basis", "fft")
 
 
@@ -47,7 +54,7 @@ def regrets(layers, times, prices):
 
 
 def measured_layers(data, rank):
-    """The built `auto` layer of each measured point of `rank`, and its paths' training-step times."""
+    """The built `auto` layer of each measured point of `rank`, its paths' training-step times and its name."""
     layers, times, points = [], [], []
     if "family" not in data["results"][0]:  # bench_layers.py: 2-D Gaussian layers
         for r in data["results"] if rank == 2 else []:
@@ -59,7 +66,8 @@ def measured_layers(data, rank):
             layer.build((shape.batch, shape.size, shape.size, shape.channels))
             layers.append(layer)
             times.append({path: r["seconds"][path]["train"] for path in PATHS})
-            points.append(f"k={r['kernel_size']} B={r['num_bases']} K={r['order']} {'sep' if r['separable'] else 'full'}")
+            points.append(f"{shape.size}×{shape.size} k={r['kernel_size']} B={r['num_bases']} K={r['order']} "
+                          f"{'sep' if r['separable'] else 'full'}")
         return layers, times, points
     from bench_ranks import INPUTS, grid
 
@@ -78,36 +86,55 @@ def measured_layers(data, rank):
     return layers, times, points
 
 
+def report(label, prices, layers, times, names):
+    """Prints the regrets of `prices`: worst and mean, and each point they miss by more than 5 %."""
+    r = regrets(layers, times, prices)
+    print(f"{label}: {prices}: worst regret {100 * (r.max() - 1):+.0f} %, mean {100 * (r.mean() - 1):+.1f} %")
+    for regret, name, layer, seconds in zip(r, names, layers, times):
+        if regret > 1.05:
+            costs = layer.path_costs(prices)
+            ms = ", ".join(f"{path} {1000 * t:.1f}" for path, t in seconds.items())
+            print(f"  {name}: picks {min(costs, key=costs.get)} (+{100 * (regret - 1):.0f} %); measured ms: {ms}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="JSON written by bench_layers.py or bench_ranks.py --json on this backend")
+    parser.add_argument("results", nargs="+", help="JSON of bench_layers.py or bench_ranks.py --json on this backend")
     parser.add_argument("--rank", type=int, default=2, choices=(1, 2, 3), help="the layers' rank (default 2)")
     args = parser.parse_args()
-    data = json.load(open(args.results))
     backend = keras.backend.backend()
-    if backend not in data["machine"]:
-        parser.error(f"{args.results} was measured on {data['machine']}, not on the {backend} backend")
-    layers, times, names = measured_layers(data, args.rank)
+    layers, times, names = [], [], []
+    for path in args.results:
+        data = json.load(open(path))
+        if backend not in data["machine"]:
+            parser.error(f"{path} was measured on {data['machine']}, not on the {backend} backend")
+        for found, into in zip(measured_layers(data, args.rank), (layers, times, names)):
+            into.extend(found)
     if not layers:
-        parser.error(f"{args.results} holds no layer of rank {args.rank}")
+        parser.error(f"{' '.join(args.results)} hold no layer of rank {args.rank}")
     current = backend_prices(backend, args.rank)
+    # Stage 1: the prices per multiply-add, at the default size (every point where there is none).
+    default = [i for i, layer in enumerate(layers) if layer.input_spatial_shape[0] in (None, DEFAULT.size)]
+    default = default if args.rank == 2 and default else range(len(layers))
+    subset = [layers[i] for i in default], [times[i] for i in default]
 
-    def score(prices):
-        r = regrets(layers, times, prices)
-        distance = sum(abs(np.log(prices[k] / current.get(k, 1.0))) for k in prices)
+    def score(prices, points=subset):
+        r = regrets(*points, prices)
+        distance = sum(abs(np.log((prices[k] + 1e5) / (current.get(k, 1.0) + 1e5))) if k.startswith("fixed_")
+                       else abs(np.log(prices[k] / current.get(k, 1.0))) for k in prices)
         return (round(r.max(), 3), round(r.mean(), 4), distance)
 
     best = min(
         (dict(zip(CANDIDATES, values)) for values in itertools.product(*CANDIDATES.values())), key=score
     )
+    # Stage 2: the fixed costs per step, from every point, with those prices.
+    fixed = (
+        dict(zip((f"fixed_{p}" for p in PATHS), values))
+        for values in itertools.product(FIXED_CANDIDATES, repeat=len(PATHS)) if min(values) == 0
+    )
+    best = min(({**best, **f} for f in fixed), key=lambda prices: score(prices, (layers, times)))
     for label, prices in (("current", current), ("best", best)):
-        r = regrets(layers, times, prices)
-        print(f"{label}: {prices}: worst regret {100 * (r.max() - 1):+.0f} %, mean {100 * (r.mean() - 1):+.1f} %")
-        for regret, name, layer, seconds in zip(r, names, layers, times):
-            if regret > 1.05:
-                costs = layer.path_costs(prices)
-                ms = ", ".join(f"{path} {1000 * t:.1f}" for path, t in seconds.items())
-                print(f"  {name}: picks {min(costs, key=costs.get)} (+{100 * (regret - 1):.0f} %); measured ms: {ms}")
+        report(label, prices, layers, times, names)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The layer and whole-network benchmarks on a CUDA machine, for all three backends, as JSON.
 #
-#   bash benchmarks/gpu.sh [OUTPUT_DIR] [--quick]
+#   [BACKENDS="jax torch"] bash benchmarks/gpu.sh [OUTPUT_DIR] [--quick]
 #
 # Needs a Python with this package and CUDA builds of TensorFlow, JAX and PyTorch
 # (e.g. `pip install -e . "tensorflow[and-cuda]" "jax[cuda12]" torch`). Each backend runs in
@@ -11,6 +11,10 @@
 # OUTPUT_DIR/{layers,small,networks}-BACKEND.json (default OUTPUT_DIR: benchmarks/gpu);
 # `python benchmarks/bench_networks.py --table OUTPUT_DIR/networks-BACKEND.json` prints a table.
 # --quick: three points of the layer grid and 3 rounds everywhere (a smoke run).
+# REPEATS: timed rounds (default 7, --quick 3). BACKENDS: the backends to run (default:
+# all three); a machine without TensorFlow's CUDA build runs the other two. Every backend's
+# GPU is checked first; then each benchmark runs on every backend, networks first, so a run
+# cut short by a time limit keeps the fixed cost's measure on each.
 set -euo pipefail
 cd "$(dirname "$0")"
 out="${1:-gpu}"
@@ -25,7 +29,9 @@ if [ "$quick" = "--quick" ]; then
     repeats=3
     layer_args=(--quick)
 fi
-for backend in tensorflow jax torch; do
+repeats="${REPEATS:-$repeats}"  # REPEATS: the timed rounds, overriding both defaults
+backends=(${BACKENDS:-tensorflow jax torch})
+for backend in "${backends[@]}"; do
     KERAS_BACKEND="$backend" python - <<'PY'
 import keras
 
@@ -43,7 +49,13 @@ if not gpus:
     raise SystemExit(f"gpu.sh: the {backend} backend sees no GPU; install its CUDA build")
 print(f"{backend}: {gpus}")
 PY
-    KERAS_BACKEND="$backend" python bench_layers.py "${layer_args[@]}" --repeats "$repeats" --json "$out/layers-$backend.json"
-    KERAS_BACKEND="$backend" python bench_layers.py --small --repeats "$repeats" --json "$out/small-$backend.json"
+done
+for backend in "${backends[@]}"; do
     KERAS_BACKEND="$backend" python bench_networks.py --repeats "$repeats" --json "$out/networks-$backend.json"
+done
+for backend in "${backends[@]}"; do
+    KERAS_BACKEND="$backend" python bench_layers.py --small --repeats "$repeats" --json "$out/small-$backend.json"
+done
+for backend in "${backends[@]}"; do
+    KERAS_BACKEND="$backend" python bench_layers.py "${layer_args[@]}" --repeats "$repeats" --json "$out/layers-$backend.json"
 done

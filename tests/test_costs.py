@@ -98,6 +98,19 @@ def test_pointwise_price_defaults_to_one():
     assert layer.path_costs(without) == layer.path_costs({**without, "pointwise": 1.0})
 
 
+def test_fixed_costs_are_per_step_over_the_nominal_batch():
+    fixed = {"fixed_kernel": 3.0e6, "fixed_basis": 5.0e5, "fixed_fft": 0.0}
+    layer = GaussianDerivativeConv2D(8, 5, num_bases=2, order=2, padding="same")
+    layer.build((None, 12, 10, 3))
+    without, got = layer.path_costs(PRICES), layer.path_costs({**PRICES, **fixed})
+    for path in ("kernel", "basis", "fft"):
+        assert got[path] == pytest.approx(without[path] + fixed[f"fixed_{path}"] / 16, rel=1e-12), path
+    # Unknown sizes: costs per pixel, which a per-step constant has no scale against.
+    layer = GaussianDerivativeConv2D(8, 5, num_bases=2, order=2, padding="same")
+    layer.build((None, None, None, 3))
+    assert layer.path_costs({**PRICES, **fixed}) == layer.path_costs(PRICES)
+
+
 @pytest.mark.parametrize("winner", ["kernel", "basis", "fft"])
 def test_auto_runs_the_cheapest_path_of_the_table_in_force(winner, monkeypatch):
     # A table that makes `winner` cheapest: the kernel path alone priced as a dense multiply-add

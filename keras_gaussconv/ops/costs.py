@@ -18,12 +18,16 @@ from keras_gaussconv.ops.fft import fft_lengths
 # convolution), "depthwise" for the separable combination's depthwise step, "fft_full"
 # and "fft_separable" for a flop of the FFT path of each combination (their transforms
 # and products differ in shape, and XLA prices them very differently), and optionally
-# "pointwise" for the 1×1 combination steps of the basis paths (1 when not given). A
+# "pointwise" for the 1×1 combination steps of the basis paths (1 when not given), and
+# optionally "fixed_kernel", "fixed_basis", "fixed_fft": a path's fixed cost per step (its
+# operations' launches and dispatches, which no input size changes), in dense multiply-adds
+# per step (0 when not given; fitted on the small inputs of `bench_layers.py --small`). A
 # backend not listed uses TensorFlow's.
 PRICES = {
     "tensorflow": {"full_basis": 5.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 16.0},
-    "jax": {"full_basis": 10.0, "depthwise": 128.0, "fft_full": 12.0, "fft_separable": 20.0},
-    "torch": {"full_basis": 3.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0, "pointwise": 3.0},
+    "jax": {"full_basis": 10.0, "depthwise": 128.0, "fft_full": 12.0, "fft_separable": 20.0, "fixed_kernel": 1e7},
+    "torch": {"full_basis": 3.0, "depthwise": 8.0, "fft_full": 16.0, "fft_separable": 28.0, "pointwise": 2.0,
+              "fixed_basis": 1e7, "fixed_fft": 1e7},
 }
 # 1-D and 3-D layers run other kernels (TensorFlow's full basis-first path is a depthwise
 # convolution only up to rank 2, a 3-D depthwise step is a grouped convolution, an
@@ -43,6 +47,8 @@ RANK_PRICES = {
         3: {"full_basis": 3.0, "depthwise": 8.0, "fft_full": 28.0, "fft_separable": 28.0},
     },
 }
+# The batch a step's once-per-step work is spread over: the kernel's FFTs and the fixed costs.
+NOMINAL_BATCH = 16
 # The same for inference of folded layers: 1×1 and depthwise forward passes.
 FOLD_POINTWISE_COST = 6.0
 FOLD_DEPTHWISE_COST = 30.0
@@ -71,7 +77,10 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
       `fft_lengths`: about n + K/2 for 'same' padding) and
       S = L/L_r·(L_r/2 + 1) frequencies: fft_* · (c·L·log₂L + m·S) with
       c FFTs and m real multiplies per image (the kernel's FFTs amortised
-      over a batch of 16), plus the separable layer's 1×1 steps.
+      over a batch of 16), plus the separable layer's 1×1 steps;
+    * with known sizes, each path also pays its fixed cost per step over a
+      batch of 16: fixed_<path> / 16 (the same at every input size, so it
+      decides between paths on small inputs).
 
     Args:
         spec: the `ConvSpec`.
@@ -105,15 +114,16 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
         length = math.prod(lengths)
         freqs = length // lengths[-1] * (lengths[-1] // 2 + 1)
         if combination == "depthwise":  # per-channel products, priced like the separable path's
-            transforms, multiplies = f_in + f_out + f_out / 16, 4 * f_out * freqs
+            transforms, multiplies = f_in + f_out + f_out / NOMINAL_BATCH, 4 * f_out * freqs
             price, other = prices["fft_separable"], 0
         elif combination == "separable":
-            transforms, multiplies = 2 * b * n + b * n / 16, 4 * b * n * freqs
+            transforms, multiplies = 2 * b * n + b * n / NOMINAL_BATCH, 4 * b * n * freqs
             price, other = prices["fft_separable"], pointwise
         else:
-            transforms, multiplies = f_in + f_out + f_in * f_out / 16, 3 * f_in * f_out * freqs
+            transforms, multiplies = f_in + f_out + f_in * f_out / NOMINAL_BATCH, 3 * f_in * f_out * freqs
             price, other = prices["fft_full"], 0
         costs["fft"] = price * (transforms * length * math.log2(length) + multiplies) + other
+        costs = {path: cost + prices.get(f"fixed_{path}", 0.0) / NOMINAL_BATCH for path, cost in costs.items()}
     return costs
 
 
