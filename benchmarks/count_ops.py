@@ -1,24 +1,30 @@
-"""Graph operations in one training step of a structured layer, against its stock twin (TensorFlow).
+"""Operations in one training step of a structured layer, against its stock twin.
 
 On a GPU each operation is a kernel launch, and on an eager backend (PyTorch) each is a
 Python dispatch: the op count is the fixed cost a layer pays at every step, whatever the
-size of its input. Counted: every operation of the `tf.function` graph of
-forward + mean-square loss + gradient of the trainable weights (constants, variable
-reads and identities included), for 'same' layers on 32 × 8 × 8 × 32 (1-D: 32 × 8 × 32,
-3-D: 4 × 8³ × 32), k = 7, B = 4, K = 2, every path.
+size of its input. Counted for forward + mean-square loss + gradient of the trainable
+weights, 'same' layers on 32 × 8 × 8 × 32 (1-D: 32 × 8 × 32, 3-D: 4 × 8³ × 32),
+k = 7, B = 4, K = 2, every path:
 
-Run: `python benchmarks/count_ops.py [--json PATH]` (TensorFlow only: graphs are its own).
+* TensorFlow (default): every operation of the `tf.function` graph (constants, variable
+  reads and identities included);
+* PyTorch (`KERAS_BACKEND=torch`): every ATen operator the step dispatches, forward and
+  backward, as `torch.profiler` records them (views included; operators that another
+  operator calls inside itself are not counted again).
+
+Run: `[KERAS_BACKEND=torch] python benchmarks/count_ops.py [--json PATH]`.
 """
 
 import argparse
+import importlib
 import json
 import os
 
-os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
 
 from keras_gaussconv import (  # noqa: E402
     GaborConv2D,
@@ -48,10 +54,11 @@ CASES = {
 }
 
 
-def training_step_ops(layer, shape):
-    """The number of operations in the graph of one training step of `layer` on `shape`."""
+def _graph_ops(layer, shape):
+    """Operations in the `tf.function` graph of one training step of `layer` on `shape`."""
+    import tensorflow as tf
+
     x = tf.random.normal(shape)
-    layer.build(shape)
 
     @tf.function
     def step(x):
@@ -62,18 +69,55 @@ def training_step_ops(layer, shape):
     return len(step.get_concrete_function(x).graph.get_operations())
 
 
+def _dispatched_ops(layer, shape):
+    """ATen operators one eager training step of `layer` on `shape` dispatches (PyTorch)."""
+    import torch
+    from torch.profiler import profile
+
+    x = torch.randn(shape)
+
+    def step():
+        loss = ops.mean(ops.square(layer(x, training=True)))
+        torch.autograd.grad(loss, [v.value for v in layer.trainable_variables])
+
+    step()  # the first call's one-off work (dtype lookups, caches) is not a step's
+    with profile() as prof:
+        step()
+
+    def nested(event):
+        parent = event.cpu_parent
+        while parent is not None:
+            if parent.name.startswith("aten::"):
+                return True
+            parent = parent.cpu_parent
+        return False
+
+    return sum(1 for e in prof.events() if e.name.startswith("aten::") and not nested(e))
+
+
+def training_step_ops(layer, shape):
+    """The number of operations in one training step of `layer` on `shape` (module docstring)."""
+    layer.build(shape)
+    return (_dispatched_ops if keras.backend.backend() == "torch" else _graph_ops)(layer, shape)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the counts here")
     args = parser.parse_args()
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "torch"):
+        raise SystemExit(f"count_ops.py counts TensorFlow graphs and PyTorch dispatches, not {backend}'s")
+    version = importlib.import_module(backend).__version__
     counts = {name: training_step_ops(make(), shape) for name, (make, shape) in CASES.items()}
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}\n")
-    print("| layer (k = 7, B = 4, K = 2) | graph ops of a training step |\n|---|---|")
+    what = "graph ops" if backend == "tensorflow" else "ATen ops dispatched"
+    print(f"{backend} {version}, Keras {keras.__version__}\n")
+    print(f"| layer (k = 7, B = 4, K = 2) | {what} in a training step |\n|---|---|")
     for name, count in counts.items():
         print(f"| {name} | {count} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"tensorflow": tf.__version__, "keras": keras.__version__, "ops": counts}, f, indent=1)
+            json.dump({backend: version, "keras": keras.__version__, "ops": counts}, f, indent=1)
 
 
 if __name__ == "__main__":
