@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from bench_layers import DEFAULT, result_shape  # noqa: E402
 from keras_gaussconv import GaussianDerivativeConv2D  # noqa: E402
-from keras_gaussconv.ops.costs import backend_prices  # noqa: E402
+from keras_gaussconv.ops.costs import backend_prices, cheapest  # noqa: E402
 
 CANDIDATES = {
     "full_basis": (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 64),
@@ -47,9 +47,7 @@ def regrets(layers, times, prices):
     """Measured time of the path the cost model picks over the fastest path's, per grid point."""
     out = []
     for layer, seconds in zip(layers, times):
-        costs = layer.path_costs(prices)
-        chosen = min(costs, key=costs.get)
-        out.append(seconds[chosen] / min(seconds.values()))
+        out.append(seconds[cheapest(layer.path_costs(prices))] / min(seconds.values()))
     return np.array(out)
 
 
@@ -92,9 +90,8 @@ def report(label, prices, layers, times, names):
     print(f"{label}: {prices}: worst regret {100 * (r.max() - 1):+.0f} %, mean {100 * (r.mean() - 1):+.1f} %")
     for regret, name, layer, seconds in zip(r, names, layers, times):
         if regret > 1.05:
-            costs = layer.path_costs(prices)
             ms = ", ".join(f"{path} {1000 * t:.1f}" for path, t in seconds.items())
-            print(f"  {name}: picks {min(costs, key=costs.get)} (+{100 * (regret - 1):.0f} %); measured ms: {ms}")
+            print(f"  {name}: picks {cheapest(layer.path_costs(prices))} (+{100 * (regret - 1):.0f} %); measured ms: {ms}")
 
 
 def main():
