@@ -62,10 +62,12 @@ def gradient_function(model, variables):
 class GeometryMonitor(keras.callbacks.Callback):
     """Records, per epoch, the statistics of every weight group of a model's structured layers.
 
-    For every structured layer L (`structured_layers(model)`, wrappers
-    included) and each of its weight groups g — the geometric weights
-    (`sigma`, `offset`, `theta`, `rotation`, `frequency`, `phase`, as the layer
-    has them) and `coefficients` (all combination weights together) —
+    For every structured layer L (`structured_layers(model)`: inside
+    `ScaleChannels`, `ConvNormAct` and nested models too, a layer shared by
+    scale channels once) and each of its weight groups g — the geometric
+    weights as the layer declares them (`GeometricWeight.group`: `sigma`,
+    `offset`, `theta`, `rotation`, `frequency`, `phase`, …) and
+    `coefficients` (all combination weights together) —
     `history[f"{L}/{g}/{s}"]` is a list with one value per epoch, the first
     for the weights before training:
 
@@ -82,7 +84,9 @@ class GeometryMonitor(keras.callbacks.Callback):
     Args:
         data: optional `(x, y)` batch for the gradient norms (small: it
             runs once per epoch).
-        groups: the weight groups to record (default all of them).
+        groups: the weight groups to record (default all the model's layers
+            declare); a group that no layer of the model has is an error when
+            training starts.
 
     Examples:
         >>> model = keras.Sequential([keras.Input((12, 12, 1)), GaussianDerivativeConv2D(4, 5, name="conv"),
@@ -94,15 +98,15 @@ class GeometryMonitor(keras.callbacks.Callback):
         3
     """
 
-    GROUPS = ("sigma", "offset", "theta", "rotation", "frequency", "phase", "coefficients")
     STATISTICS = ("mean", "std", "min", "max", "step", "drift", "grad_norm")
 
     def __init__(self, data=None, groups=None):
         super().__init__()
-        groups = self.GROUPS if groups is None else tuple(groups)
-        unknown = sorted(set(groups) - set(self.GROUPS))
-        if unknown or not groups:
-            raise ValueError(f"`groups` must be a non-empty subset of {list(self.GROUPS)}. Received: groups={groups!r}")
+        if groups is not None:
+            names = (groups,) if isinstance(groups, str) else tuple(groups)
+            if not names or not all(isinstance(g, str) for g in names):
+                raise ValueError(f"`groups` must be None or a non-empty list of group names. Received: groups={groups!r}")
+            groups = names
         if data is not None and (not isinstance(data, (tuple, list)) or len(data) != 2):
             raise ValueError(f"`data` must be an `(x, y)` pair or None. Received: data of type {type(data).__name__}")
         self.data = data
@@ -114,10 +118,13 @@ class GeometryMonitor(keras.callbacks.Callback):
         """{(layer name, group): [variables]} of the monitored groups."""
         weights = {}
         for layer in structured_layers(self.model):
-            # What the layer declares: its geometric weights, then its combination weights.
-            groups = {g.name: [getattr(layer, g.name)] for g in layer.geometry}
-            groups["coefficients"] = list(layer._coefficients())
-            weights.update({(layer.name, group): groups[group] for group in self.groups if group in groups})
+            # What the layer declares: its geometric weights by group, then its combination weights.
+            groups = {}
+            for g in layer.geometry:
+                groups.setdefault(g.group, []).append(getattr(layer, g.name))
+            groups["coefficients"] = list(layer.combination_weights())
+            wanted = groups if self.groups is None else self.groups
+            weights.update({(layer.name, group): groups[group] for group in wanted if group in groups})
         return weights
 
     def _record(self):
@@ -140,8 +147,16 @@ class GeometryMonitor(keras.callbacks.Callback):
                 self.history.setdefault(f"{layer}/{group}/{statistic}", []).append(float(value))
 
     def on_train_begin(self, logs=None):
-        if not structured_layers(self.model):
+        layers = structured_layers(self.model)
+        if not layers:
             raise ValueError("GeometryMonitor needs a model with keras_gaussconv layers; this one has none.")
+        present = {"coefficients"} | {g.group for layer in layers for g in layer.geometry}
+        missing = [group for group in self.groups or () if group not in present]
+        if missing:
+            raise ValueError(
+                f"`groups` names weight groups that no layer of this model has: {missing} (the model's: "
+                f"{sorted(present)}). Received: groups={list(self.groups)}"
+            )
         self.history, self._previous, self._initial = {}, {}, {}
         if self.data is not None:  # made once: on JAX, one compilation for the whole training
             self._trainable = [v for group in self._weights().values() for v in group if v.trainable]

@@ -14,7 +14,11 @@
 These need the `examples` extra (`pip install "keras-gaussconv[examples]"`).
 """
 
+import numbers
+
 import numpy as np
+
+from keras_gaussconv.layers.validation import check_positive_int
 
 
 def _require(module, package):
@@ -83,7 +87,8 @@ def load_rescaled_digits(split="train", scale=1.0, count=None, size=72, seed=0):
     """
     if split not in ("train", "test"):
         raise ValueError(f"`split` must be one of ['train', 'test']. Received: split={split!r}")
-    side = round(DIGIT_SIDE * scale) if isinstance(scale, (int, float)) and scale > 0 else 0
+    real = isinstance(scale, numbers.Real) and not isinstance(scale, bool)  # NumPy scalars too
+    side = round(DIGIT_SIDE * float(scale)) if real and scale > 0 else 0
     if side < 1 or side > size:
         raise ValueError(
             f"`scale` must be positive and its {DIGIT_SIDE}·scale-pixel digit must fit the size×size canvas. "
@@ -93,7 +98,7 @@ def load_rescaled_digits(split="train", scale=1.0, count=None, size=72, seed=0):
     (x_train, y_train), (x_test, y_test) = load_digits(size=8)
     sources, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
     rng = np.random.default_rng(seed)
-    count = len(sources) if count is None else count
+    count = len(sources) if count is None else check_positive_int("count", count)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-count // len(sources)))])[:count]
     digits = {}  # each source image resized once
     images = np.zeros((count, size, size, 1), "float32")

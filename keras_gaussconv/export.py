@@ -14,75 +14,9 @@ from pathlib import Path
 
 import keras
 
-from keras_gaussconv.layers.basis_conv import BasisConv
-from keras_gaussconv.layers.conv_norm_act import ConvNormAct
-from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
+from keras_gaussconv.folding import fold
 
-# Layers of this package that fold themselves into stock Keras layers.
-FOLDABLE = (BasisConv, ConvNormAct, ScaleChannels, ScalePooling)
-
-
-def _folded_layer(layer, tolerance=None):
-    """The stock layer (or a Sequential of them, named like `layer`) replacing `layer`."""
-    parts = layer.fold(tolerance)
-    if len(parts) == 1:
-        return parts[0]
-    return keras.Sequential(parts, name=layer.name)
-
-
-def fold(model, tolerance=None):
-    """A new model with the same inputs and outputs, made of stock Keras layers only.
-
-    Every `BasisConv` and `ConvNormAct` (also inside nested
-    Sequential/functional models) is replaced by its `fold()`: a `Conv2D`, or
-    a `Sequential` of stock layers (1×1 → depthwise → 1×1 for a separable
-    layer; convolution, `BatchNormalization`, `Activation` for a wrapper). Every other
-    layer is cloned with its weights copied, so the result is independent of
-    `model`.
-
-    Args:
-        model: a built Sequential or functional Keras model.
-        tolerance: None (kernels kept whole) or a relative tolerance with which
-            each structured layer crops its kernels (`BasisConv.fold`), e.g.
-            to fold `kernel_size=None` layers into small stock kernels.
-
-    Returns:
-        The folded `keras.Model`; its outputs equal `model`'s up to float32
-        round-off (within `tolerance` per layer when given).
-
-    Examples:
-        >>> model = keras.Sequential([keras.Input((16, 16, 3)), GaussianDerivativeConv2D(4, 5)])
-        >>> folded = fold(model)  # folded.save(path) loads without keras_gaussconv
-        >>> [type(layer).__name__ for layer in folded.layers]
-        ['Conv2D']
-    """
-    if not isinstance(model, keras.Model) or not model.built:
-        raise ValueError(f"`model` must be a built Keras model. Received: model={model!r}")
-    # Keras exports no `Functional` class; a functional model is one in its MRO.
-    if not any(cls.__name__ in ("Sequential", "Functional") for cls in type(model).__mro__):
-        raise ValueError(
-            "`fold` needs a Sequential or functional model (a subclassed model "
-            "has no graph to rewrite); fold its layers with `layer.fold()`. "
-            f"Received: model of type {type(model).__name__}"
-        )
-    copies = []
-
-    def clone(layer):
-        if isinstance(layer, FOLDABLE):
-            return _folded_layer(layer, tolerance)
-        new = layer.__class__.from_config(layer.get_config())
-        copies.append((layer, new))
-        return new
-
-    folded = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    for original, new in copies:
-        if original.weights:
-            new.set_weights(original.get_weights())
-    # A model Keras made but never called refuses `export(format="onnx")`; one symbolic
-    # call on fresh inputs of the model's shapes marks it called and computes nothing.
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in folded.inputs]
-    folded(inputs[0] if len(inputs) == 1 else inputs)
-    return folded
+__all__ = ["check_export_backend", "export_onnx", "export_saved_model", "export_tflite", "fold"]
 
 
 def check_export_backend():

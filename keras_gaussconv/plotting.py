@@ -8,6 +8,8 @@ shows the returned figure as usual.
 import numpy as np
 from keras import ops
 
+from keras_gaussconv.folding import is_structured
+
 
 def subplots(*args, figsize=None, **kwargs):
     """`(figure, axes)` like `matplotlib.pyplot.subplots`, outside pyplot's global state.
@@ -63,7 +65,7 @@ def plot_layer(layer, path=None, max_filters=8):
     Returns:
         The `matplotlib.figure.Figure` (shown inline by a notebook).
     """
-    if not getattr(layer, "built", False) or not hasattr(layer, "basis"):
+    if not is_structured(layer) or not layer.built:
         raise ValueError(f"`layer` must be a built keras_gaussconv layer. Received: layer={layer!r}")
     rank = layer.rank
     basis = ops.convert_to_numpy(layer.basis())  # (B, *k, N)

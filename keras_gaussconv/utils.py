@@ -1,21 +1,10 @@
 """Small helpers for models that hold structured layers."""
 
-import keras
 import numpy as np
 
-from keras_gaussconv.layers.basis_conv import BasisConv
-from keras_gaussconv.layers.conv_norm_act import ConvNormAct
+from keras_gaussconv.folding import structured_layers
 
-
-def structured_layers(layer):
-    """Every `BasisConv` in a layer or model: nested models and `ConvNormAct` wrappers included."""
-    if isinstance(layer, BasisConv):
-        return [layer]
-    if isinstance(layer, ConvNormAct):
-        return structured_layers(layer.conv)
-    if isinstance(layer, keras.Model):
-        return [found for inner in layer.layers for found in structured_layers(inner)]
-    return []
+__all__ = ["count_parameters", "structured_layers"]
 
 
 def count_parameters(model, trainable=True):

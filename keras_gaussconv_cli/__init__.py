@@ -8,11 +8,17 @@ imported only to run a command — a mistyped command gets a one-line error and
 nothing else.
 """
 
-import argparse
 import os
-import sys
-import zipfile
-from pathlib import Path
+
+# Before anything can import TensorFlow: its C++ start-up lines read this once, at import.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import ast  # noqa: E402
+import importlib.util  # noqa: E402
+import sys  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 
 # keras_gaussconv.models.LAYER_TYPES without the basis-free "free_form" (kept
@@ -27,10 +33,34 @@ class _Parser(argparse.ArgumentParser):
 
 
 class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
+    """A user-facing failure: printed as one line, exit status 1 (2 when an argument is wrong)."""
+
+
+def package_version():
+    """`keras_gaussconv.__version__`, read from its source without importing it (and TensorFlow)."""
+    origin = importlib.util.find_spec("keras_gaussconv").origin
+    for node in ast.parse(Path(origin).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
+            return node.value.value
+    return "unknown"
 
 
 DEFAULT_OUTPUT_DIR = "keras-gaussconv-results"
+
+
+def _writable_file(path, option):
+    """Checks that file `path` can be written (its directory made first), before any work."""
+    path = Path(path)
+    _writable_dir(path.parent, option, path)
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise CommandError(f"{option} {path}: cannot write the file ({error.strerror})") from error
+    if not existed:
+        path.unlink()
+    return path
 
 
 def _writable_dir(path, option, value=None):
@@ -99,12 +129,14 @@ def check_export(args):
         raise CommandError(f"{args.model} is not a .keras file (a .keras file is a zip archive saved by model.save)")
     if not (args.saved_model or args.tflite or args.folded or args.onnx):
         raise CommandError("nothing to do: give --saved-model DIR, --tflite FILE, --onnx FILE and/or --folded FILE")
+    if args.quantize and not args.tflite:
+        raise CommandError(f"--quantize {args.quantize} applies to --tflite only: give --tflite FILE, or no --quantize")
     # Checked before the model is loaded and converted, not after.
-    for option, path in (
-        ("--tflite", args.tflite), ("--folded", args.folded), ("--saved-model", args.saved_model), ("--onnx", args.onnx)
-    ):
+    for option, path in (("--tflite", args.tflite), ("--folded", args.folded), ("--onnx", args.onnx)):
         if path:
-            _writable_dir(Path(path).parent, option, path)
+            _writable_file(path, option)
+    if args.saved_model:
+        _writable_dir(Path(args.saved_model).parent, "--saved-model", args.saved_model)
 
 
 def check_plot(args):
@@ -113,12 +145,14 @@ def check_plot(args):
             raise CommandError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if args.order < 0:
         raise CommandError(f"--order must be >= 0, got {args.order}")
+    if not 0 <= args.seed < 2**32:
+        raise CommandError(f"--seed must be in [0, 2**32), got {args.seed}")
     if args.filters % args.num_bases:
         raise CommandError(
             f"--num-bases must divide --filters (each basis makes filters / num_bases filters), "
             f"got --num-bases {args.num_bases} and --filters {args.filters}"
         )
-    _writable_dir(Path(args.output).parent, "--output", args.output)
+    _writable_file(args.output, "--output")
 
 
 def cmd_export(args):
@@ -173,33 +207,39 @@ def cmd_plot(args):
         raise CommandError(_first_line(error)) from error
     layer.build((None, None, None, 1))
     path = Path(args.output)
-    plot_layer(layer, path)
+    try:
+        plot_layer(layer, path)
+    except OSError as error:
+        raise CommandError(f"--output {path}: cannot write the file ({error.strerror or error})") from error
     print(f"wrote {path}")
+
+
+def _add_parser(commands, name, help):
+    # Every option's default in its help line (argparse adds "(default: …)").
+    return commands.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
 def build_parser():
     parser = _Parser(prog="keras-gaussconv", description="Trainable structured-kernel convolutions for Keras 3.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    demo = commands.add_parser("demo", help="small-data comparison on scikit-learn's bundled digits")
-    unet = commands.add_parser("unet", help="classical vs Gaussian U-net vs Otsu: synthetic nuclei (exact masks) and the IHC image")
-    scales = commands.add_parser(
-        "scales", help="scale generalisation: stock CNN vs Gaussian vs scale-channel network, digits at ×0.5 … ×4"
+    demo = _add_parser(commands, "demo", "small-data comparison on scikit-learn's bundled digits")
+    unet = _add_parser(commands, "unet", "classical vs Gaussian U-net vs Otsu: synthetic nuclei (exact masks) and the IHC image")
+    scales = _add_parser(
+        commands, "scales", "scale generalisation: stock CNN vs Gaussian vs scale-channel network, digits at ×0.5 … ×4"
     )
     for sub in (demo, unet, scales):
         scale = sub.add_mutually_exclusive_group()
         scale.add_argument(
             "--quick", action="store_const", dest="scale", const="quick", default="full",
-            help="a short run (a few minutes on a 2-core CPU)",
+            help="a short run (a few minutes on a 2-core CPU); without it or --smoke, the full run",
         )
         scale.add_argument(
             "--smoke", action="store_const", dest="scale", const="smoke",
             help="a tiny run that checks the pipeline in seconds (its numbers mean little)",
         )
-        sub.add_argument(
-            "--output-dir", default=DEFAULT_OUTPUT_DIR,
-            help=f"where results and pictures go (default: {DEFAULT_OUTPUT_DIR})",
-        )
+        sub.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help="where results and pictures go")
         sub.add_argument("--quiet", action="store_true", help="no progress output")
     unet.add_argument(
         "--volumes", action="store_true",
@@ -207,31 +247,54 @@ def build_parser():
     )
     scales.add_argument(
         "--training", choices=["1", "1-2"], action="append",
-        help="train on this range: scale 1 or scales 1–2 (repeatable; default: both, --quick and --smoke: 1)",
+        help="train on this range: scale 1 or scales 1–2 (repeatable; None: both, with --quick and --smoke: 1)",
     )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)
     scales.set_defaults(run=cmd_scales, check=check_run)
 
-    export = commands.add_parser("export", help="fold a saved model and export it")
-    export.add_argument("model", help="a .keras file with keras_gaussconv layers")
+    export = _add_parser(commands, "export", "fold a saved model and export it")
+    export.add_argument("model", help="a .keras file with keras_gaussconv layers (scale channels and wrappers included)")
     export.add_argument("--saved-model", metavar="DIR", help="write a TensorFlow SavedModel")
     export.add_argument("--tflite", metavar="FILE", help="write a TensorFlow Lite model")
-    export.add_argument("--quantize", choices=["dynamic"], help="TFLite dynamic-range quantisation")
+    export.add_argument("--quantize", choices=["dynamic"], help="TFLite dynamic-range quantisation (with --tflite)")
     export.add_argument("--onnx", metavar="FILE", help="write an ONNX model (the onnx extra; any backend)")
     export.add_argument("--folded", metavar="FILE", help="write the folded model as .keras (no package needed)")
     export.set_defaults(run=cmd_export, check=check_export)
 
-    plot = commands.add_parser("plot", help="draw the basis kernels of a layer configuration")
-    plot.add_argument("--layer", default="gaussian", choices=PLOTTABLE)
-    plot.add_argument("--kernel-size", type=int, default=9)
-    plot.add_argument("--order", type=int, default=3)
-    plot.add_argument("--num-bases", type=int, default=2)
-    plot.add_argument("--filters", type=int, default=8)
-    plot.add_argument("--seed", type=int, default=0)
-    plot.add_argument("--output", default="basis.png", help="PNG to write (default: basis.png)")
+    plot = _add_parser(commands, "plot", "draw the basis kernels of a layer configuration")
+    plot.add_argument("--layer", default="gaussian", choices=PLOTTABLE, help="the layer type (as the demo's)")
+    plot.add_argument("--kernel-size", type=int, default=9, help="kernel size in pixels")
+    plot.add_argument("--order", type=int, default=3, help="maximal derivative order K (Gaussian layers)")
+    plot.add_argument("--num-bases", type=int, default=2, help="number of bases B; divides --filters")
+    plot.add_argument("--filters", type=int, default=8, help="output channels; the last row draws up to 8 filters")
+    plot.add_argument("--seed", type=int, default=0, help="random seed of the initial geometry, in [0, 2**32)")
+    plot.add_argument("--output", default="basis.png", help="PNG to write")
     plot.set_defaults(run=cmd_plot, check=check_plot)
     return parser
+
+
+def _start_backend_quietly():
+    """Imports Keras and this package (starting the backend) with stderr's descriptor on /dev/null.
+
+    TensorFlow's C++ libraries write their start-up lines (oneDNN, CUDA) before its
+    logging reads TF_CPP_MIN_LOG_LEVEL (tensorflow/tensorflow#100442), so the variable
+    alone does not silence them. TensorFlow (a dependency) is imported on every backend:
+    `keras.utils.set_random_seed` imports it to seed it too. A failed import is re-raised
+    after stderr is back.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+
+            import keras_gaussconv  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _first_line(error):
@@ -242,8 +305,12 @@ def _first_line(error):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        getattr(args, "check", lambda _: None)(args)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        args.check(args)  # the arguments, before any backend starts: exit 2 as argparse's own errors
+    except CommandError as error:
+        print(f"keras-gaussconv: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        _start_backend_quietly()
         args.run(args)
     except CommandError as error:
         print(f"keras-gaussconv: error: {error}", file=sys.stderr)

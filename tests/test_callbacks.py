@@ -82,8 +82,8 @@ def test_groups_frozen_weights_and_other_ranks():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="groups=\\('sigma', 'scale'\\)"):
-        GeometryMonitor(groups=("sigma", "scale"))
+    with pytest.raises(ValueError, match="groups=\\[\\]"):
+        GeometryMonitor(groups=[])
     with pytest.raises(ValueError, match="`data` must be an `\\(x, y\\)` pair"):
         GeometryMonitor(data=np.zeros(3))
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])

@@ -47,6 +47,7 @@ def test_plot_writes_the_png_asked_for(tmp_path):
     result = run(["plot", "--layer", "gabor", "--kernel-size", "7", "--output", "sub/gabor.png"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "sub" / "gabor.png").stat().st_size > 0
+    assert result.stderr == ""  # no backend start-up lines on a clean run
 
 
 @pytest.mark.parametrize(
@@ -196,3 +197,81 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
         assert (output / name).stat().st_size > 0, name
     stdout = capsys.readouterr().out
     assert "| scale_channels |" in stdout and "Trained on scales 1-2:" in stdout and "×0.5" in stdout
+
+
+def _actions(parser):
+    """(subcommand, action) for every option and positional of every subcommand's parser."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((f"{name} {inner_name}".strip(), inner) for inner_name, inner in _actions(sub))
+        elif not isinstance(action, argparse._HelpAction):
+            yield "", action
+
+
+def test_every_option_has_help_and_shows_its_default():
+    parser = keras_gaussconv_cli.build_parser()
+    undocumented = [
+        (command, action.dest) for command, action in _actions(parser)
+        if action.dest != "command" and not (action.help or "").strip()
+    ]
+    assert not undocumented, undocumented
+    plot_help = next(a.choices["plot"] for a in parser._actions if getattr(a, "choices", None) and "plot" in a.choices)
+    assert "(default: 9)" in plot_help.format_help()  # --kernel-size's default, shown by the formatter
+
+
+def test_python_m_and_the_script_run_the_same_main_without_starting_a_backend(tmp_path):
+    from keras_gaussconv import __version__
+
+    for args in ([sys.executable, "-m", "keras_gaussconv_cli"], command()):
+        result = subprocess.run(args + ["--version"], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout.strip() == f"keras-gaussconv {__version__}", result
+    # A bad argument is reported before Keras (and with it a backend) is imported.
+    probe = (
+        "import sys, keras_gaussconv_cli; status = keras_gaussconv_cli.main(['plot', '--seed', '-1']);"
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules; sys.exit(status)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == "keras-gaussconv: error: --seed must be in [0, 2**32), got -1\n"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["plot", "--seed", "4294967296"], "--seed must be in [0, 2**32), got 4294967296"),
+        (["plot", "--output", "folder"], "--output folder: cannot write the file (Is a directory)"),
+        (["export", "m.keras", "--folded", "f.keras", "--quantize", "dynamic"], "--quantize dynamic applies to --tflite only"),
+        (["export", "m.keras", "--onnx", "m.onnx", "--quantize", "dynamic"], "--quantize dynamic applies to --tflite only"),
+        (["export", "missing.keras", "--onnx", "m.onnx"], "no such model file: missing.keras"),
+        (["demo", "--output-dir", "file/results"], "--output-dir file/results: cannot create the directory"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line_naming_the_option(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("a file, where a directory is needed")
+    (tmp_path / "folder").mkdir()
+    with zipfile.ZipFile(tmp_path / "m.keras", "w"):
+        pass
+    assert keras_gaussconv_cli.main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder", "m.keras"]  # nothing written
+
+
+def test_export_folds_a_scale_channel_network_to_onnx(tmp_path, capsys):
+    # In-process: the command's code path without a second TensorFlow start-up.
+    import numpy as np
+    import onnxruntime
+
+    from keras_gaussconv.models import gaussian_derivative_network
+
+    model = gaussian_derivative_network((16, 16, 1), 3, scales=(1.0, 2.0), filters=(2,), kernel_size=9)
+    model.save(tmp_path / "gdn.keras")
+    assert keras_gaussconv_cli.main(["export", str(tmp_path / "gdn.keras"), "--onnx", str(tmp_path / "gdn.onnx")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'gdn.onnx'}"
+    x = np.random.default_rng(0).normal(size=(2, 16, 16, 1)).astype("float32")
+    session = onnxruntime.InferenceSession(str(tmp_path / "gdn.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5)

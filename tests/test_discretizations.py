@@ -254,12 +254,10 @@ def test_default_is_the_sampled_basis():
     "kwargs,message",
     [
         (dict(discretization="gaussian"), r"`discretization` must be one of .*Received: discretization='gaussian'"),
-        (dict(discretization="discrete"), r"discretization='discrete'.*trainable_offset=True"),
-        (dict(discretization="discrete", trainable_offset=False), r"discretization='discrete'.*trainable_theta=True"),
-        (dict(discretization="discrete", trainable_offset=False, trainable_theta=False, offset_initializer="random_normal"),
-         r"offset_initializer='random_normal'"),
-        (dict(discretization="discrete", trainable_offset=False, trainable_theta=False, kernel_size=4),
-         r"kernel_size=\(4, 4\), discretization='discrete'"),
+        (dict(discretization="discrete", trainable_offset=True), r"discretization='discrete'.*trainable_offset=True"),
+        (dict(discretization="discrete", trainable_theta=True), r"discretization='discrete'.*trainable_theta=True"),
+        (dict(discretization="discrete", offset_initializer="random_normal"), r"offset_initializer='random_normal'"),
+        (dict(discretization="discrete", kernel_size=4), r"kernel_size=\(4, 4\), discretization='discrete'"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import keras_gaussconv
-from keras_gaussconv import callbacks, compat, export
+from keras_gaussconv import callbacks, compat, export, folding
 from keras_gaussconv.layers import conv_norm_act, gabor_conv, gaussian_derivative_conv, presets, scale_channels
 
 pytestmark = pytest.mark.core
 
-MODULES = [gaussian_derivative_conv, gabor_conv, presets, conv_norm_act, scale_channels, compat, export, callbacks]
+MODULES = [gaussian_derivative_conv, gabor_conv, presets, conv_norm_act, scale_channels, compat, folding, callbacks]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -355,7 +355,7 @@ def scale_normalize(phi, sigma, order):
 
     (p_a) = `derivative_orders(order, r)`[n]. For f magnified s times,
     f_s(x) = f(x / s), the responses L_p = G_p(·, σ) ∗ f obey
-    L_p[f_s](s x; s σ) = s^{-p} L_p[f](x; σ), so σ^p L_p is the same at
+    $L_p[f_s](s x; s σ) = s^{-p} L_p[f](x; σ)$, so σ^p L_p is the same at
     corresponding points and scales: what scale channels build on.
 
     Args:

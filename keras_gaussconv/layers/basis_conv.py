@@ -12,6 +12,7 @@ from keras import ops
 
 from keras_gaussconv.bases.autodiff import at_least
 from keras_gaussconv.layers.constraints import MinValue
+from keras_gaussconv.layers.docstrings import AXES
 from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.validation import (
     check_bool,
@@ -24,45 +25,8 @@ from keras_gaussconv.ops import costs as cost_model
 from keras_gaussconv.ops import paths
 from keras_gaussconv.ops.compiled import compiled_basis
 from keras_gaussconv.ops.conv_spec import ConvSpec
-from keras_gaussconv.ops.costs import FOLD_DEPTHWISE_COST, FOLD_POINTWISE_COST, PRICES  # noqa: F401
 
 IMPLEMENTATIONS = ("auto", *paths.PATHS)
-_AXES = {1: "steps", 2: "rows, cols", 3: "depth, rows, cols"}
-
-# The convolution arguments every public layer documents (`conv_docstring`).
-CONV_ARGS_DOC = """\
-        strides: int or tuple of {rank} ints, as `keras.layers.Conv{rank}D`.
-        padding: "valid" or "same".
-        data_format: "channels_last" (default from `keras.config`) or "channels_first".
-        dilation_rate: int or tuple of {rank} ints; > 1 only with strides 1.
-        activation: activation applied to the output (default none).
-        use_bias: whether to add a bias (default True).
-        coefficients_initializer: initializer of the combination weights;
-            None (default) is He initialisation for the structured layer
-            (see `BasisConv`).
-        bias_initializer: initializer of the bias (default zeros).
-        coefficients_regularizer: regularizer of the combination weights, as in Keras.
-        bias_regularizer: regularizer of the bias.
-        activity_regularizer: regularizer of the output.
-        coefficients_constraint: constraint of the combination weights, as in Keras.
-        bias_constraint: constraint of the bias.
-        implementation: "auto" (the cheapest path by the cost model),
-            "kernel", "basis" or "fft" (needs the input's spatial size when
-            built). All give the same result up to float32 round-off.
-        normalize_basis: rescale every basis kernel to the energy
-            Σ φ² = k^{rank}/N, so the combination weights have a stock
-            convolution's scale and learn at its rate under Adam (see `BasisConv`);
-            default False, the sampled kernels (the reference's).
-        **kwargs: arguments of `keras.layers.Layer` (`name`, `dtype`, `trainable`)."""
-
-SHAPES_DOC = """\
-    Input shape:
-        channels_last: `(batch, {axes}, channels)`;
-        channels_first: `(batch, channels, {axes})`.
-
-    Output shape:
-        `(batch, {new_axes}, filters)` or `(batch, filters, {new_axes})`, the
-        sizes as `keras.layers.Conv{rank}D` computes them."""
 
 
 # The arguments `BasisConv` takes after rank, filters and kernel_size, in order.
@@ -83,20 +47,6 @@ def conv_arguments(arguments):
     return {name: arguments[name] for name in CONV_ARGUMENTS}
 
 
-def conv_docstring(rank):
-    """Fills a public layer's `{conv_args}` and `{shapes}` docstring fields for `rank`."""
-
-    def decorate(cls):
-        axes = _AXES[rank]
-        new_axes = ", ".join(f"new_{a.strip()}" for a in axes.split(","))
-        cls.__doc__ = cls.__doc__.replace("{conv_args}", CONV_ARGS_DOC.format(rank=rank)).replace(
-            "{shapes}", SHAPES_DOC.format(axes=axes, new_axes=new_axes, rank=rank)
-        )
-        return cls
-
-    return decorate
-
-
 class BasisConv(keras.layers.Layer):
     """Convolution of rank r (1, 2 or 3) whose kernels combine B bases of N structured kernels.
 
@@ -108,12 +58,14 @@ class BasisConv(keras.layers.Layer):
     execution path, shapes, config and folding.
 
     Full combination (eq. 3 of Penaud--Polge et al. 2022), output channel
-    c = b·(F_out/B) + j:
-        J_c = Σ_i Σ_n ω[b, i, j, n] · (φ[b, n] ⋆ I_i),  ω = `coefficients`
-        of shape (B, F_in, F_out/B, N).
-    Separable combination (eq. 4):
-        J_c = Σ_n λ[b, n, j] · Σ_i β[b, i, n] · (φ[b, n] ⋆ I_i),
-        β = `coefficients_in` (B, F_in, N), λ = `coefficients_out` (B, N, F_out/B).
+    c = b·(F_out/B) + j, with ω = `coefficients` of shape (B, F_in, F_out/B, N):
+
+    $$J_c = \\sum_i \\sum_n ω[b, i, j, n]\\, (φ[b, n] \\star I_i).$$
+
+    Separable combination (eq. 4), with β = `coefficients_in` (B, F_in, N) and
+    λ = `coefficients_out` (B, N, F_out/B):
+
+    $$J_c = \\sum_n λ[b, n, j] \\sum_i β[b, i, n]\\, (φ[b, n] \\star I_i).$$
 
     Args:
         rank: r, the number of spatial axes.
@@ -297,23 +249,33 @@ class BasisConv(keras.layers.Layer):
         """The geometric weights' current values as tensors, by name (`basis_of`'s arguments)."""
         return {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}
 
-    def basis_of(self, **geometry):
-        """`basis()` for given geometric tensors by name (`compute_basis`, then `normalize_basis`)."""
+    def basis_of(self, normalize_at=None, **geometry):
+        """`basis()` for given geometric tensors by name (`compute_basis`, then `normalize_basis`).
+
+        `normalize_at`: the geometric tensors by name whose basis's energy the
+        normalisation divides by (default: `geometry`'s own). `ScaleChannels`
+        gives the layer's own values, so every channel is normalised at s = 1
+        and a `scale_normalized` layer keeps its σᵖ factor across channels.
+        """
         phi = self.compute_basis(**geometry)
         if not self.normalize_basis:
             return phi
+        reference = phi if normalize_at is None else self.compute_basis(**normalize_at)
         size = math.prod(self.kernel_size)
-        energy = ops.sum(ops.square(phi), axis=tuple(range(1, self.rank + 1)), keepdims=True)
+        energy = ops.sum(ops.square(reference), axis=tuple(range(1, self.rank + 1)), keepdims=True)
         # The floor keeps a kernel shifted off its support (Σ φ² → 0) and its gradient finite
         # (d m^{-1/2}/dm = −m^{-3/2}/2 stays far below float32's range at m = 1e-12).
         return phi * (math.sqrt(size / self.num_kernels) * ops.rsqrt(at_least(energy, 1e-12)))
 
-    def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None):
+    def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None, scale_power=0):
         """Declares a geometric weight of shape `(B, N, *shape)` (a `GeometricWeight`), made in `build`.
 
-        `default` is used when `initializer` is None.
+        `default` is used when `initializer` is None; `scale_power`: 1 for a
+        length, −1 for a frequency, 0 for an angle (`GeometricWeight`).
         """
-        self.geometry.append(GeometricWeight.create(name, shape, initializer, default, trainable, constraint))
+        self.geometry.append(
+            GeometricWeight.create(name, shape, initializer, default, trainable, constraint, scale_power)
+        )
 
     def declare_sigma(self, shape, initializer, default, trainable, min_sigma):
         """Declares the scales `sigma` (B, N, *shape), bounded below by `min_sigma`.
@@ -323,7 +285,7 @@ class BasisConv(keras.layers.Layer):
         still gives finite kernels.
         """
         self.min_sigma = check_positive_float("min_sigma", min_sigma)
-        self.declare_geometry("sigma", shape, initializer, default, trainable, MinValue(self.min_sigma))
+        self.declare_geometry("sigma", shape, initializer, default, trainable, MinValue(self.min_sigma), scale_power=1)
 
     def bounded_sigma(self, sigma):
         """max(σ, min_sigma), the scales the basis is sampled with."""
@@ -338,7 +300,7 @@ class BasisConv(keras.layers.Layer):
         if len(input_shape) != self.rank + 2:
             raise ValueError(
                 f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, "
-                f"{_AXES[self.rank]}, channels or batch, channels, {_AXES[self.rank]}). "
+                f"{AXES[self.rank]}, channels or batch, channels, {AXES[self.rank]}). "
                 f"Received: input_shape={tuple(input_shape)}"
             )
 
@@ -513,7 +475,8 @@ class BasisConv(keras.layers.Layer):
             raise ValueError(f"Layer '{self.name}' must be built before its `execution_path` is known.")
         return self._path
 
-    def _coefficients(self):
+    def combination_weights(self):
+        """The combination weights: `(coefficients,)`, or `(coefficients_in, coefficients_out)` when separable."""
         if self.separable:
             return (self.coefficients_in, self.coefficients_out)
         return (self.coefficients,)
@@ -530,15 +493,20 @@ class BasisConv(keras.layers.Layer):
         """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before its `kernel` exists.")
-        phi = self.basis()
-        if self.combination == "depthwise":
-            return paths.depthwise_kernel(phi, *self._coefficients())
-        if self.separable:
-            return paths.separable_kernel(phi, *self._coefficients())
-        return paths.full_kernel(phi, *self._coefficients())
+        return self.kernel_of(self.basis())
 
-    def call(self, inputs):
-        return self.convolve_with(inputs, self.basis())
+    def kernel_of(self, phi):
+        """The dense kernel (`kernel`) for the basis `phi` `(B, *kernel_size, N)` and the layer's coefficients."""
+        if self.combination == "depthwise":
+            return paths.depthwise_kernel(phi, *self.combination_weights())
+        if self.separable:
+            return paths.separable_kernel(phi, *self.combination_weights())
+        return paths.full_kernel(phi, *self.combination_weights())
+
+    def call(self, inputs, basis=None):
+        """The convolution of `inputs` with the layer's kernels; `basis`: another basis `(B, *kernel_size, N)`
+        to combine instead of `basis()` (`basis_of` at other geometric values, as `ScaleChannels` gives)."""
+        return self.convolve_with(inputs, self.basis() if basis is None else basis)
 
     def convolve_with(self, inputs, phi):
         """The layer's output for the basis `phi` (`(B, *kernel_size, N)`, e.g. `basis_of` at other
@@ -553,7 +521,7 @@ class BasisConv(keras.layers.Layer):
         if self.data_format == "channels_first":
             x = ops.moveaxis(x, 1, last)
         phi = ops.cast(phi, x.dtype)
-        x = paths.convolve(x, phi, self._coefficients(), self.combination, self._path, self.spec)
+        x = paths.convolve(x, phi, self.combination_weights(), self.combination, self._path, self.spec)
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)
         if self.data_format == "channels_first":
@@ -563,44 +531,6 @@ class BasisConv(keras.layers.Layer):
         return x
 
     # --- fold ---------------------------------------------------------------
-
-    def _separable_fold_is_cheaper(self):
-        """Whether 1×1 → depthwise → 1×1 beats one dense convolution (ranks 1, 2: Keras has no DepthwiseConv3D)."""
-        return (
-            self.separable
-            and self.rank <= 2
-            and cost_model.separable_fold_is_cheaper(
-                self.spec, self.in_channels, self.filters, self.num_bases * self.num_kernels
-            )
-        )
-
-    def _crop(self, tolerance):
-        """Taps c_a to drop at each end of kernel axis a: the most whose discarded weights, summed
-        over the axes, stay within `tolerance` of every output channel's Σ|W| (None: none)."""
-        r = self.rank
-        if tolerance is None:
-            return (0,) * r
-        tolerance = check_positive_float("tolerance", tolerance)
-        if self.padding != "same" or max(self.strides) > 1:
-            raise ValueError(
-                "fold(tolerance=...) crops kernels, which keeps the outputs in place only with padding='same' "
-                f"and strides 1. Received: tolerance={tolerance}, padding={self.padding!r}, strides={self.strides}"
-            )
-        weights = abs(ops.convert_to_numpy(self.kernel).astype("float64"))  # (*k, F_in, F_out) or (*k, C, M)
-        # |W| per tap and output channel, (*k, outputs): summed over the inputs, or depthwise's C·M channels
-        weights = weights.reshape(*self.kernel_size, -1) if self.combination == "depthwise" else weights.sum(axis=r)
-        total = weights.reshape(-1, weights.shape[-1]).sum(axis=0)  # Σ|W| per output channel
-        crops = []
-        for a in range(r):  # each axis may discard tolerance / r: the box discards at most `tolerance`
-            profile = weights.sum(axis=tuple(i for i in range(r) if i != a))  # (k_a, outputs)
-            c = 0
-            while c < (self.kernel_size[a] - 1) // 2:
-                discarded = profile[: c + 1].sum(axis=0) + profile[len(profile) - c - 1 :].sum(axis=0)
-                if (discarded > tolerance / r * total).any():
-                    break
-                c += 1
-            crops.append(c)
-        return tuple(crops)
 
     def fold(self, tolerance=None):
         """Stock Keras layers that compute this layer's output with constant weights.
@@ -626,70 +556,14 @@ class BasisConv(keras.layers.Layer):
         every output channel o: no output changes by more than `tolerance`
         relative to the largest an input of that range can give.
 
+        The code is `keras_gaussconv.folding.fold_structured`.
+
         Returns:
             A list of built layers, to be applied in order.
         """
-        if not self.built:
-            raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
-        r = self.rank
-        crops = self._crop(tolerance)
-        window = tuple(slice(c, k - c) for c, k in zip(crops, self.kernel_size))
-        kernel_size = tuple(k - 2 * c for c, k in zip(crops, self.kernel_size))
-        conv_class = getattr(keras.layers, f"Conv{r}D")
-        shape = (None,) * (r + 1) + (self.in_channels,)
-        common = dict(padding=self.padding, data_format="channels_last", dtype=self.dtype_policy)
-        last = dict(activation=self.activation, use_bias=self.use_bias)
-        tail = [ops.convert_to_numpy(self.bias.value)] if self.use_bias else []
-        if self.combination == "depthwise":
-            if r <= 2:
-                conv = getattr(keras.layers, f"DepthwiseConv{r}D")(
-                    kernel_size, depth_multiplier=self.depth_multiplier, strides=self.strides,
-                    dilation_rate=self.dilation_rate, name=self.name, **common, **last,
-                )
-                kernel = ops.convert_to_numpy(self.kernel)[window]
-            else:  # no DepthwiseConv3D in Keras: a grouped Conv3D, one group per channel
-                conv = conv_class(
-                    self.filters, kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
-                    groups=self.in_channels, name=self.name, **common, **last,
-                )
-                kernel = ops.convert_to_numpy(self.kernel)[window].reshape(*kernel_size, 1, self.filters)
-            conv.build(shape)
-            conv.set_weights([kernel] + tail)
-            parts = [conv]
-        elif not self._separable_fold_is_cheaper():
-            conv = conv_class(
-                self.filters, kernel_size, strides=self.strides,
-                dilation_rate=self.dilation_rate, name=self.name, **common, **last,
-            )
-            conv.build(shape)
-            conv.set_weights([ops.convert_to_numpy(self.kernel)[window]] + tail)
-            parts = [conv]
-        else:
-            channels = self.num_bases * self.num_kernels
-            beta, lam = (ops.convert_to_numpy(m) for m in paths.separable_matrices(*self._coefficients(), self.variable_dtype))
-            phi = ops.convert_to_numpy(paths.phi_channels(self.basis()))[window]  # (*kernel_size, B·N)
-            pointwise_in = conv_class(channels, 1, use_bias=False, name=f"{self.name}_pointwise_in", **common)
-            depthwise = getattr(keras.layers, f"DepthwiseConv{r}D")(
-                kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
-                use_bias=False, name=f"{self.name}_depthwise", **common,
-            )
-            pointwise_out = conv_class(self.filters, 1, name=f"{self.name}_pointwise_out", **common, **last)
-            mid = (None,) * (r + 1) + (channels,)
-            pointwise_in.build(shape)
-            depthwise.build(mid)
-            pointwise_out.build(mid)
-            unit = (None,) * r
-            pointwise_in.set_weights([beta[unit]])
-            depthwise.set_weights([phi[..., None]])
-            pointwise_out.set_weights([lam[unit]] + tail)
-            parts = [pointwise_in, depthwise, pointwise_out]
-        if self.data_format == "channels_first":
-            parts = [
-                keras.layers.Permute((*range(2, r + 2), 1), name=f"{self.name}_to_channels_last", dtype=self.dtype_policy),
-                *parts,
-                keras.layers.Permute((r + 1, *range(1, r + 1)), name=f"{self.name}_to_channels_first", dtype=self.dtype_policy),
-            ]
-        return parts
+        from keras_gaussconv import folding  # folding imports the layers: imported when used
+
+        return folding.fold_layer(self, tolerance)
 
     # --- config -------------------------------------------------------------
 

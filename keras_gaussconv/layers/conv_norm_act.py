@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_gaussconv.layers.validation import check_fraction
+
 NORMS = ("batch", "bias_only", None)
 
 
@@ -44,8 +46,7 @@ class ConvNormAct(keras.layers.Layer):
             raise ValueError(f"`conv` must be a Keras layer. Received: conv={conv!r}")
         if norm not in NORMS:
             raise ValueError(f"`norm` must be one of {list(NORMS)}. Received: norm={norm!r}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum!r}")
+        check_fraction("momentum", momentum)
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = conv.dtype_policy
         super().__init__(**kwargs)
@@ -64,7 +65,7 @@ class ConvNormAct(keras.layers.Layer):
             )
 
     def build(self, input_shape):
-        self._input_shape = tuple(input_shape)  # what fold() builds its copies for
+        self.input_shape_built = tuple(input_shape)  # what fold() builds its copies for
         # A deserialised `conv` arrives built already.
         if not self.conv.built:
             self.conv.build(input_shape)
@@ -86,17 +87,9 @@ class ConvNormAct(keras.layers.Layer):
 
         `tolerance`: passed to a structured convolution's `fold` (kernels cropped).
         """
-        if not self.built:
-            raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
-        if hasattr(self.conv, "fold"):
-            parts = self.conv.fold(tolerance)
-        else:
-            parts = [_copy_layer(self.conv, self._input_shape)]
-        if self.normalization is not None:
-            norm_shape = self.conv.compute_output_shape(self._input_shape)
-            parts.append(_copy_layer(self.normalization, norm_shape))
-        parts.append(keras.layers.Activation(self.activation, name=f"{self.name}_activation", dtype=self.dtype_policy))
-        return parts
+        from keras_gaussconv import folding  # folding imports the layers: imported when used
+
+        return folding.fold_layer(self, tolerance)
 
     def get_config(self):
         config = super().get_config()
@@ -118,7 +111,7 @@ class ConvNormAct(keras.layers.Layer):
         return cls(**config)
 
 
-def _copy_layer(layer, input_shape):
+def copy_layer(layer, input_shape):
     """A new layer of the same class and config, built for `input_shape`, with the same weights."""
     copy = layer.__class__.from_config(layer.get_config())
     copy.build(input_shape)

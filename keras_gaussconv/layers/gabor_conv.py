@@ -7,7 +7,8 @@ import keras
 from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d
 from keras_gaussconv.bases.grid import sampling_grid
 from keras_gaussconv.initializers import EvenlySpaced
-from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, conv_arguments, conv_docstring
+from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, conv_arguments
+from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.validation import check_positive_int
 
 
@@ -23,10 +24,14 @@ class GaborMixin:
         uniform = keras.initializers.RandomUniform
         axes = () if self.rank == 1 else (self.rank,)
         self.declare_sigma(axes, sigma_initializer, uniform(1.0, 3.0), trainable_sigma, min_sigma)
-        self.declare_geometry("offset", axes, offset_initializer, keras.initializers.Zeros(), trainable_offset)
+        self.declare_geometry(
+            "offset", axes, offset_initializer, keras.initializers.Zeros(), trainable_offset, scale_power=1
+        )
         if self.rank == 2:
             self.declare_geometry("theta", (), theta_initializer, EvenlySpaced(0.0, math.pi), trainable_theta)
-        self.declare_geometry("frequency", (), frequency_initializer, uniform(0.05, 0.35), trainable_frequency)
+        self.declare_geometry(
+            "frequency", (), frequency_initializer, uniform(0.05, 0.35), trainable_frequency, scale_power=-1
+        )
         self.declare_geometry("phase", (), phase_initializer, uniform(-math.pi, math.pi), trainable_phase)
 
     def get_config(self):

@@ -15,7 +15,8 @@ from keras_gaussconv.bases.gaussian import (
 )
 from keras_gaussconv.bases.grid import numpy_grid
 from keras_gaussconv.initializers import RandomRotation
-from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D, conv_arguments, conv_docstring
+from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D, conv_arguments
+from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.validation import check_bool, check_non_negative_int
 
 
@@ -44,17 +45,20 @@ class GaussianDerivativeMixin:
         )
 
     def declare_shift_or_turn(self, name, shape, initializer, default, trainable):
-        """Declares the offsets or the orientation; with "discrete" checks they are frozen at 0 and makes none."""
+        """Declares the offsets or the orientation. `trainable` None resolves from the discretisation: trained,
+        except with "discrete", which cannot hold them (none is made; asking for a trained one raises)."""
         if self.discretization != "discrete":
-            self.declare_geometry(name, shape, initializer, default, trainable)
+            scale_power = 1 if name == "offset" else 0  # a shift is a length, an angle is not
+            trainable = True if trainable is None else trainable
+            self.declare_geometry(name, shape, initializer, default, trainable, scale_power=scale_power)
             return
         zero = initializer in (None, "zeros") or isinstance(initializer, keras.initializers.Zeros)
         if trainable or not zero:
             what = "a sub-pixel shift" if name == "offset" else "a rotation"
             raise ValueError(
                 f"discretization='discrete' (the discrete analogue, defined at the integer taps) cannot hold "
-                f"{what}: freeze the {name} weights at 0 with trainable_{name}=False (and no {name}_initializer, "
-                f"or 'zeros'). Received: discretization='discrete', trainable_{name}={trainable!r}, "
+                f"{what}: leave trainable_{name} unset (or False) and {name}_initializer unset (or 'zeros'). "
+                f"Received: discretization='discrete', trainable_{name}={trainable!r}, "
                 f"{name}_initializer={initializer!r}"
             )
         self.frozen_at_zero.append(name)
@@ -81,18 +85,6 @@ class GaussianDerivativeMixin:
         return config
 
 
-def discretization_arguments(discretization, rank):
-    """The layer arguments of a `discretization` for builders: "discrete" also freezes the
-    offsets and the orientation (θ in 2-D, the rotation in 3-D) at 0, as it requires."""
-    arguments = {"discretization": check_discretization(discretization)}
-    if discretization == "discrete":
-        arguments["trainable_offset"] = False
-        orientation = {2: "theta", 3: "rotation"}.get(rank)
-        if orientation:
-            arguments[f"trainable_{orientation}"] = False
-    return arguments
-
-
 COMBINATION_DOC = """\
         num_bases: B; `filters` must be divisible by it.
         separable: combine with eq. 4 (β then λ) instead of eq. 3 (ω).
@@ -103,7 +95,8 @@ GEOMETRY_DOC = """\
 {combination}        sigma_initializer: default U(0.5, 2), as the reference.
         offset_initializer: default U(-1, 1).
         trainable_sigma: whether σ is trained.
-        trainable_offset: whether μ is trained.
+        trainable_offset: whether μ is trained; default None: True, except
+            with discretization="discrete" (no offsets).
         min_sigma: lower bound of every σ, applied after each update and in
             the forward pass (σ_used = max(σ, min_sigma)), so an assigned
             σ = 0 still gives finite outputs. Default 0.2.
@@ -113,8 +106,8 @@ GEOMETRY_DOC = """\
             "integrated" (integrated over each tap's unit interval along the
             kernel's axes) or "discrete" (Lindeberg's discrete analogue
             e^{-σ²} I_n(σ²) with central differences: odd kernel sizes, no
-            shift or orientation weights, so `trainable_offset` and the
-            orientation's `trainable_*` must be False). See
+            shift or orientation weights: `trainable_offset` and the
+            orientation's `trainable_*` resolve to False, and True raises). See
             `keras_gaussconv.bases.gaussian`.
         scale_normalized: multiply the kernel of per-axis orders (p₁, …, p_r)
             by σ₁^p₁ ⋯ σ_r^p_r (Lindeberg's scale-normalised derivatives,
@@ -160,7 +153,7 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
 
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
-        sigma_initializer=None, offset_initializer=None, trainable_sigma=True, trainable_offset=True,
+        sigma_initializer=None, offset_initializer=None, trainable_sigma=True, trainable_offset=None,
         min_sigma=0.2, discretization="sampled", scale_normalized=False, strides=1, padding="valid", data_format=None,
         dilation_rate=1,
         activation=None,
@@ -199,7 +192,8 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
             (the whole input; 'same' padding, stride 1).
 {geometry}
         theta_initializer: default U(-π, π).
-        trainable_theta: whether θ is trained.
+        trainable_theta: whether θ is trained; default None: True, except
+            with discretization="discrete".
 {conv_args}
 
 {shapes}
@@ -218,7 +212,7 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
-        trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
+        trainable_sigma=True, trainable_offset=None, trainable_theta=None, min_sigma=0.2,
         discretization="sampled", scale_normalized=False,
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
@@ -263,7 +257,8 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
 {geometry}
         rotation_initializer: default `RandomRotation()`, orientations
             uniform over all 3-D rotations.
-        trainable_rotation: whether ω is trained.
+        trainable_rotation: whether ω is trained; default None: True, except
+            with discretization="discrete".
 {conv_args}
 
 {shapes}
@@ -277,7 +272,7 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, rotation_initializer=None,
-        trainable_sigma=True, trainable_offset=True, trainable_rotation=True, min_sigma=0.2,
+        trainable_sigma=True, trainable_offset=None, trainable_rotation=None, min_sigma=0.2,
         discretization="sampled", scale_normalized=False,
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",
@@ -320,7 +315,8 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
             contiguous groups of channels, one basis each).
 {geometry}
         theta_initializer: default U(-π, π).
-        trainable_theta: whether θ is trained.
+        trainable_theta: whether θ is trained; default None: True, except
+            with discretization="discrete".
 {conv_args}
 
     Input shape:
@@ -340,7 +336,7 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
     def __init__(
         self, kernel_size, depth_multiplier=1, order=2, num_bases=1,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
-        trainable_sigma=True, trainable_offset=True, trainable_theta=True, min_sigma=0.2,
+        trainable_sigma=True, trainable_offset=None, trainable_theta=None, min_sigma=0.2,
         discretization="sampled", scale_normalized=False,
         strides=1, padding="valid", data_format=None, dilation_rate=1, activation=None,
         use_bias=True, coefficients_initializer=None, bias_initializer="zeros",

@@ -21,6 +21,11 @@ class GeometricWeight:
         initializer: a Keras initializer.
         trainable: whether it is trained.
         constraint: a Keras constraint or None.
+        scale_power: p such that the weight becomes w · sᵖ when the pattern
+            is magnified s times: 1 for lengths (σ, μ), −1 for frequencies,
+            0 for angles and phases. `ScaleChannels` reads it.
+        group: what the weight is (`GeometryMonitor`'s group): its name
+            unless declared otherwise.
     """
 
     name: str
@@ -28,9 +33,15 @@ class GeometricWeight:
     initializer: keras.initializers.Initializer
     trainable: bool = True
     constraint: keras.constraints.Constraint = None
+    scale_power: int = 0
+    group: str = None
+
+    def __post_init__(self):
+        if self.group is None:
+            object.__setattr__(self, "group", self.name)
 
     @classmethod
-    def create(cls, name, shape, initializer, default, trainable, constraint=None):
+    def create(cls, name, shape, initializer, default, trainable, constraint=None, scale_power=0, group=None):
         """From layer arguments: `initializer` by identifier, `default` when it is None."""
         initializer = default if initializer is None else keras.initializers.get(initializer)
-        return cls(name, tuple(shape), initializer, bool(trainable), constraint)
+        return cls(name, tuple(shape), initializer, bool(trainable), constraint, scale_power, group)

@@ -10,7 +10,8 @@ import keras
 
 from keras_gaussconv.bases.gaussian import displaced_gaussian_basis
 from keras_gaussconv.bases.grid import sampling_grid
-from keras_gaussconv.layers.basis_conv import BasisConv2D, conv_arguments, conv_docstring
+from keras_gaussconv.layers.basis_conv import BasisConv2D, conv_arguments
+from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 from keras_gaussconv.layers.validation import check_positive_float, check_positive_int
 
@@ -123,7 +124,9 @@ class DisplacedGaussianConv2D(BasisConv2D):
         reach = max((min(self.kernel_size) - 1) / 4.0, 0.5)
         uniform = keras.initializers.RandomUniform
         self.declare_sigma((), sigma_initializer, uniform(0.5, 1.5), trainable_sigma, min_sigma)
-        self.declare_geometry("offset", (2,), offset_initializer, uniform(-reach, reach), trainable_offset)
+        self.declare_geometry(
+            "offset", (2,), offset_initializer, uniform(-reach, reach), trainable_offset, scale_power=1
+        )
 
     @property
     def num_units(self):

@@ -11,12 +11,8 @@ import keras
 from keras import ops
 
 from keras_gaussconv.layers.basis_conv import BasisConv
+from keras_gaussconv.layers.validation import check_fraction
 from keras_gaussconv.ops.compiled import compiled_basis
-
-# How each geometric weight changes when the pattern is magnified s times: × s^power.
-# Lengths (σ, μ) grow, frequencies shrink; angles, phases and rotations stay.
-SCALE_POWERS = {"sigma": 1, "offset": 1, "frequency": -1}
-
 
 def _check_scales(scales):
     if (
@@ -75,7 +71,7 @@ class ScaleChannels(keras.layers.Wrapper):
         layer.dtype_policy = self.dtype_policy
         self.scales = _check_scales(scales)
 
-    def _channel_shape(self, input_shape):
+    def channel_shape(self, input_shape):
         """(the input shape of one channel, whether the input has a scale axis)."""
         input_shape = tuple(input_shape)
         rank = self.layer.rank
@@ -94,62 +90,51 @@ class ScaleChannels(keras.layers.Wrapper):
         )
 
     def build(self, input_shape):
-        shape, self.per_scale_inputs = self._channel_shape(input_shape)
-        self._input_shape_built = tuple(input_shape)  # for `fold`
+        shape, self.per_scale_inputs = self.channel_shape(input_shape)
+        self.input_shape_built = tuple(input_shape)  # for `fold`
         if not self.layer.built:
             self.layer.build(shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        shape, _ = self._channel_shape(input_shape)
+        shape, _ = self.channel_shape(input_shape)
         return (shape[0], len(self.scales), *self.layer.compute_output_shape(shape)[1:])
 
     def scaled_geometry(self, scale):
-        """The wrapped layer's geometric tensors by name for one channel: each × scale^`SCALE_POWERS`."""
-        return {
-            name: value * scale ** SCALE_POWERS[name] if name in SCALE_POWERS else value
-            for name, value in self.layer.geometry_values().items()
-        }
+        """The wrapped layer's geometric tensors by name for one channel: each × scale^p, p the
+        `scale_power` the layer declares for it (`GeometricWeight`: lengths 1, frequencies −1, angles 0)."""
+        values = self.layer.geometry_values()
+        return {g.name: values[g.name] * scale**g.scale_power if g.scale_power else values[g.name]
+                for g in self.layer.geometry}
+
+    def channel_basis(self, scale):
+        """The basis of the channel at `scale`: `basis_of` the scaled geometry, normalised (with
+        `normalize_basis`) at the layer's own, s = 1, so the channels differ by the scaling alone."""
+        normalize_at = self.layer.geometry_values() if self.layer.normalize_basis else None
+        return compiled_basis(self.layer)(normalize_at=normalize_at, **self.scaled_geometry(scale))
 
     def call(self, inputs):
-        basis = compiled_basis(self.layer)
+        # Through the layer's __call__: its input_spec check, activity regulariser and dtype policy apply.
         outputs = []
         for i, scale in enumerate(self.scales):
             x = inputs[:, i] if self.per_scale_inputs else inputs
-            outputs.append(self.layer.convolve_with(x, basis(**self.scaled_geometry(scale))))
+            outputs.append(self.layer(x, basis=self.channel_basis(scale)))
         return ops.stack(outputs, axis=1)
-
-    def _scaled_copy(self, index):
-        """A copy of the wrapped layer whose geometry is channel `index`'s (for `fold`)."""
-        layer = self.layer
-        copy = type(layer).from_config({**layer.get_config(), "name": f"{self.name}_scale{index}"})
-        copy.build(self._channel_shape(self._input_shape_built)[0])
-        copy.set_weights(layer.get_weights())
-        for name, value in self.scaled_geometry(self.scales[index]).items():
-            getattr(copy, name).assign(value)
-        return copy
 
     def fold(self, tolerance=None):
         """Stock Keras layers computing this layer: one functional model.
 
-        Every channel is a copy of the wrapped layer with that channel's
-        geometry, folded (`BasisConv.fold`, `tolerance` as there); the model
-        applies each to the input (or to its slice), and stacks the outputs
-        along axis 1.
+        Every channel is the wrapped layer folded with that channel's basis
+        (`BasisConv.fold`, `tolerance` as there); the model applies each to
+        the input (or to its slice), and stacks the outputs along axis 1. Its
+        batch size is open, whatever the batch this layer was built with.
 
         Returns:
             `[keras.Model]`, built, of stock layers and `keras.ops`; it reloads without this package.
         """
-        if not self.built:
-            raise ValueError(f"Layer '{self.name}' must be built before `fold()`.")
-        inputs = keras.Input(batch_shape=self._input_shape_built, dtype=self.compute_dtype)
-        branches = []
-        for i in range(len(self.scales)):
-            x = inputs[:, i] if self.per_scale_inputs else inputs
-            for part in self._scaled_copy(i).fold(tolerance):
-                x = part(x)
-            branches.append(x)
-        return [keras.Model(inputs, ops.stack(branches, axis=1), name=self.name)]
+        from keras_gaussconv import folding  # folding imports the layers: imported when used
+
+        return folding.fold_layer(self, tolerance)
 
     def get_config(self):
         config = super().get_config()
@@ -183,15 +168,13 @@ class ScalePooling(keras.layers.Layer):
         super().__init__(**kwargs)
         if mode not in ("max", "average"):
             raise ValueError(f"`mode` must be 'max' or 'average'. Received: mode={mode!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
         self.mode = mode
-        self.dropout = float(dropout)
+        self.dropout = check_fraction("dropout", dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout > 0 else None
 
     def build(self, input_shape):
-        self._input_shape_built = tuple(input_shape)  # for `fold`
+        self.input_shape_built = tuple(input_shape)  # for `fold`
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -204,16 +187,17 @@ class ScalePooling(keras.layers.Layer):
         Returns:
             `[keras.Model]`.
         """
-        inputs = keras.Input(batch_shape=self._input_shape_built, dtype=self.compute_dtype)
-        return [keras.Model(inputs, self._reduce_all(inputs), name=self.name)]
+        from keras_gaussconv import folding  # folding imports the layers: imported when used
 
-    def _reduce_all(self, inputs):
+        return folding.fold_layer(self, tolerance)
+
+    def reduce_all(self, inputs):
         """The inference-mode reduction over every channel."""
         return ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
 
     def call(self, inputs, training=False):
         if not (training and self.dropout > 0):
-            return self._reduce_all(inputs)
+            return self.reduce_all(inputs)
         batch, scales = ops.shape(inputs)[0], inputs.shape[1]
         keep = keras.random.uniform((batch, scales), seed=self.seed_generator) >= self.dropout
         keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=1, keepdims=True)))  # none kept: all

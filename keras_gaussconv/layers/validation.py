@@ -64,3 +64,10 @@ def check_positive_float(name, value):
             f"`{name}` must be a positive number. Received: {name}={value!r}"
         )
     return float(value)
+
+
+def check_fraction(name, value):
+    """`value` as a float in [0, 1), else ValueError naming `name` (a dropout rate, a momentum)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+    return float(value)

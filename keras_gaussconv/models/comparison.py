@@ -4,7 +4,7 @@ import keras
 
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.layers.gabor_conv import GaborConv2D
-from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, discretization_arguments
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d
 
 LAYER_TYPES = ("free_form", "rfnn", "dau", "gaussian", "gaussian_few", "gaussian_separable", "gabor")
@@ -16,11 +16,11 @@ def make_conv(layer_type, filters, name, kernel_size=7, order=2, num_bases=4, di
     free_form is a 3×3 `Conv2D`; the structured layers use `kernel_size`;
     `gaussian_few` has half the bases of `gaussian` (at least 1). `num_bases`
     must divide `filters` (the layer says so otherwise). `discretization`
-    applies to the Gaussian-derivative types ("discrete" freezes their offsets
-    and orientations at 0); another type refuses any but "sampled".
+    applies to the Gaussian-derivative types (with "discrete" they have no
+    offsets or orientations); another type refuses any but "sampled".
     """
     common = dict(padding="same", use_bias=False, name=name)
-    gaussian = discretization_arguments(discretization, 2)
+    gaussian = dict(discretization=discretization)
     if discretization != "sampled" and layer_type not in ("gaussian", "gaussian_few", "gaussian_separable"):
         raise ValueError(
             "`discretization` applies to the Gaussian-derivative layer types only. "

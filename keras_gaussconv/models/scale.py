@@ -2,8 +2,9 @@
 
 import keras
 
-from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, discretization_arguments
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
+from keras_gaussconv.layers.validation import check_fraction, check_positive_float, check_positive_int
 
 
 def gaussian_derivative_network(
@@ -45,7 +46,7 @@ def gaussian_derivative_network(
         scale_dropout: `ScalePooling`'s scale-channel dropout in training.
         discretization: of every layer (`GaussianDerivativeConv2D`);
             "discrete" (the discrete analogue, right at the small σ·sᵢ of the
-            fine channels) also freezes the offsets and θ at 0.
+            fine channels) has no offsets or θ.
         momentum: of the batch normalisations' moving statistics (Keras'
             0.99 leaves them far from the data after the few hundred steps
             that small data sets train for, and inference uses them).
@@ -54,15 +55,18 @@ def gaussian_derivative_network(
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
+    sigma, sigma_ratio = check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio)
+    scale_dropout, momentum = check_fraction("scale_dropout", scale_dropout), check_fraction("momentum", momentum)
+    sizes = [check_positive_int("filters", width) for width in filters]
+    sizes.append(check_positive_int("num_classes", num_classes))
     inputs = keras.Input(input_shape)
     x = inputs
-    arguments = discretization_arguments(discretization, 2)
-    sizes = list(filters) + [num_classes]
     for block, width in enumerate(sizes):
         conv = GaussianDerivativeConv2D(
             width, kernel_size, order=order, padding="same", scale_normalized=True,
             sigma_initializer=keras.initializers.Constant(sigma * sigma_ratio**block),
-            offset_initializer="zeros", use_bias=block == len(filters), name=f"conv{block}", **arguments,
+            offset_initializer="zeros", use_bias=block == len(filters), name=f"conv{block}",
+            discretization=discretization,
         )
         x = ScaleChannels(conv, scales=scales, name=f"scales{block}")(x)  # (batch, S, H, W, width)
         if block < len(filters):

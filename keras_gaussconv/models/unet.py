@@ -16,12 +16,11 @@ def _classical_conv(rank):
 
 def _gaussian_conv(rank, kernel_size, order, num_bases, normalize_basis, discretization):
     layer = getattr(gaussian_derivative_conv, f"GaussianDerivativeConv{rank}D")
-    arguments = gaussian_derivative_conv.discretization_arguments(discretization, rank)
 
     def make(filters, name):
         return layer(
             filters, kernel_size, order=order, num_bases=num_bases, normalize_basis=normalize_basis,
-            padding="same", use_bias=False, name=name, **arguments,
+            padding="same", use_bias=False, name=name, discretization=discretization,
         )
 
     return make
@@ -115,8 +114,8 @@ def gaussian_unet(
             gives their coefficients a stock convolution's scale, so that under
             batch normalisation they learn as fast as the classical U-net's
             kernels (see the geometry guide); False gives the reference's kernels.
-        discretization: of the Gaussian-derivative layers; "discrete" also
-            freezes their offsets and orientations at 0.
+        discretization: of the Gaussian-derivative layers (with "discrete"
+            they have no offsets or orientations).
     """
     make = _gaussian_conv(_rank(input_shape, depth), kernel_size, order, num_bases, normalize_basis, discretization)
     return _unet(make, input_shape, num_classes, base_filters, depth, norm, momentum, name)

@@ -41,7 +41,9 @@ def compiled_basis(layer):
         return layer.basis_of
     import jax
 
-    if type(layer).__module__.startswith("keras_gaussconv."):
+    # Whether the layer's config determines its basis: a class this package defines and registers
+    # (a user's subclass, registered under its own package or none, may read other state).
+    if keras.saving.get_registered_name(type(layer)).startswith("keras_gaussconv>"):
         key = _KEYS.get(layer)
         if key is None:
             key = _KEYS[layer] = _settings(layer)
