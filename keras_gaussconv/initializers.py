@@ -66,3 +66,39 @@ class RandomRotation(keras.initializers.Initializer):
 
     def get_config(self):
         return {"seed": self.seed}
+
+
+def seeded_copy(initializer, index):
+    """`initializer` for the `index`-th of several weights: a copy seeded `seed + index`.
+
+    Keras initializers are stateless: one instance seeded with an integer
+    draws the same values at every call, so two weights would share their
+    draws. Index 0 gets `initializer` itself; an unseeded copy draws its own seed.
+    """
+    if index == 0 or not hasattr(initializer, "get_config"):
+        return initializer
+    config = initializer.get_config()
+    if isinstance(config.get("seed"), int):
+        config["seed"] += index
+    return type(initializer).from_config(config)
+
+
+def basis_he_normal(basis, rank, variance):
+    """He initialisation for combination weights: N(0, `variance(E)`), E = mean Σ φ² of `basis()`.
+
+    E, the mean energy of the initial basis kernels `(B, *k, N)` (r = `rank`
+    spatial axes), is the variance of a basis response to unit white noise.
+    It is computed when the variable is created, not in the layer's `build`:
+    reading variables in a `build` that a parent model runs in a graph makes
+    Keras track them twice. Tensor ops only, no `float()`: Keras also calls
+    an initializer symbolically (a deferred build inside `fit`,
+    `jax.eval_shape`, `tf.function`).
+    """
+
+    def initializer(shape, dtype=None):
+        energy = ops.mean(ops.sum(ops.square(basis()), axis=tuple(range(1, rank + 1))))
+        stddev = ops.sqrt(variance(at_least(energy, 1e-6)))
+        unit = keras.initializers.RandomNormal(stddev=1.0)(shape, dtype)
+        return unit * ops.cast(stddev, unit.dtype)
+
+    return initializer

@@ -1,5 +1,7 @@
 """Analytic gradients, dtype-keeping bounds and trigonometry for the bases, the same on every backend."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -69,3 +71,14 @@ def cos(x):
 def sin(x):
     """sin x in `x`'s dtype (`keras.ops.sin`, which rounds float64 to float32 on JAX)."""
     return _trig("sin", x)
+
+
+def normalize_energy(phi, reference=None):
+    """φ_n · √(k₁⋯k_r / (N · Σ ψ_n²)) for kernels φ `(B, *k, N)`, ψ = `reference` (default φ):
+    each kernel of ψ gets the energy k₁⋯k_r / N, the N together a stock kernel's k₁⋯k_r unit pixels."""
+    reference = phi if reference is None else reference
+    size = math.prod(phi.shape[1:-1])
+    energy = ops.sum(ops.square(reference), axis=tuple(range(1, len(phi.shape) - 1)), keepdims=True)
+    # The floor keeps a kernel shifted off its support (Σ φ² → 0) and its gradient finite
+    # (d m^{-1/2}/dm = −m^{-3/2}/2 stays far below float32's range at m = 1e-12).
+    return phi * (math.sqrt(size / phi.shape[-1]) * ops.rsqrt(at_least(energy, 1e-12)))

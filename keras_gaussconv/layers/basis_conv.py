@@ -5,20 +5,17 @@ The layer holds state (weights, config) and calls the pure execution paths of
 `keras_gaussconv.ops.costs`.
 """
 
-import math
-
 import keras
 from keras import ops
 
-from keras_gaussconv.bases.autodiff import at_least
-from keras_gaussconv.layers.constraints import MinValue
-from keras_gaussconv.layers.docstrings import AXES
-from keras_gaussconv.layers.geometry import GeometricWeight
+from keras_gaussconv.bases.autodiff import normalize_energy
+from keras_gaussconv.initializers import basis_he_normal, seeded_copy
+from keras_gaussconv.layers.docstrings import AXES, conv_docstring
+from keras_gaussconv.layers.geometry import DeclaresGeometry
 from keras_gaussconv.layers.validation import (
     check_bool,
     check_choice,
     check_int_tuple,
-    check_positive_float,
     check_positive_int,
 )
 from keras_gaussconv.ops import costs as cost_model
@@ -29,25 +26,8 @@ from keras_gaussconv.ops.conv_spec import ConvSpec
 IMPLEMENTATIONS = ("auto", *paths.PATHS)
 
 
-# The arguments `BasisConv` takes after rank, filters and kernel_size, in order.
-CONV_ARGUMENTS = (
-    "num_bases", "separable", "strides", "padding", "data_format", "dilation_rate", "activation",
-    "use_bias", "coefficients_initializer", "bias_initializer", "coefficients_regularizer",
-    "bias_regularizer", "activity_regularizer", "coefficients_constraint", "bias_constraint",
-    "implementation", "normalize_basis",
-)
-
-
-def conv_arguments(arguments):
-    """The `CONV_ARGUMENTS` among a public layer's `locals()`, to pass on to `BasisConv`.
-
-    The public layers list every argument in their signatures (as Keras'
-    `Conv2D` does) and hand these on unchanged.
-    """
-    return {name: arguments[name] for name in CONV_ARGUMENTS}
-
-
-class BasisConv(keras.layers.Layer):
+@conv_docstring("r")
+class BasisConv(DeclaresGeometry, keras.layers.Layer):
     """Convolution of rank r (1, 2 or 3) whose kernels combine B bases of N structured kernels.
 
     A subclass declares the basis in `__init__`: `self.num_kernels` (N) and
@@ -81,98 +61,20 @@ class BasisConv(keras.layers.Layer):
             spatial size; "auto" runs the FFT path).
         num_bases: B, number of independent bases.
         separable: use the separable combination (eq. 4) instead of eq. 3.
-        strides: int or tuple of r ints, as in `keras.layers.Conv{r}D`.
-        padding: "valid" or "same".
-        data_format: "channels_last" or "channels_first".
-        dilation_rate: int or tuple of r ints; > 1 only with strides 1.
-        activation: applied to the output.
-        use_bias: whether to add a bias.
-        coefficients_initializer: initializer of ω (or β and λ). `None`
-            (default) is He initialisation for the structured layer: with
-            E = mean Σ φ² the energy of the initial basis kernels (the
-            variance of a basis response to unit white noise),
-            ω ~ N(0, 2 / (F_in·N·E)), or β ~ N(0, 1 / F_in) and
-            λ ~ N(0, 2 / (N·E)), so a layer keeps the variance of its
-            input in ReLU networks whatever the width and the scales (the
-            reference's N(0, (√2/(F_in + F_out))²) shrinks with width and
-            ignores that Gaussian kernels have E ≪ 1, so deep stacks
-            started with vanishing activations).
-        bias_initializer: initializer of the bias.
-        coefficients_regularizer: regularizer of the combination weights, as in Keras.
-        bias_regularizer: regularizer of the bias.
-        activity_regularizer: regularizer of the output.
-        coefficients_constraint: constraint of the combination weights, as in Keras.
-        bias_constraint: constraint of the bias.
-        implementation: `"auto"` (the cheapest by `path_costs()`, a
-            multiply-add count weighted by measured prices), `"kernel"` (build
-            the dense kernel, one convolution), `"basis"` (convolve with the
-            basis kernels, then combine) or `"fft"` (pointwise products of
-            spectra; needs the input's spatial size when built). All give
-            the same result up to float32 round-off.
-        normalize_basis: multiply every basis kernel by
-            √(k₁⋯k_r / (N · Σ φ²)), so each has the energy k₁⋯k_r / N and the
-            N of them the energy of the k₁⋯k_r unit pixels of a stock kernel.
-            The He-initialised combination weights are then
-            N(0, 2 / (F_in · k₁⋯k_r)), a stock convolution's, instead of
-            1/√(E·N/k₁⋯k_r) times larger (about 8× for 5×5 kernels of
-            order 2). Optimizers whose steps do not scale with the gradient
-            (Adam: about `learning_rate` per step) then change the kernels as
-            fast, relatively, as a stock layer's; before a normalisation
-            (batch, layer), where the weights' scale does nothing else, that
-            is what decides how fast the layer learns. It also frees σ from
-            setting the kernels' amplitude (a sampled Gaussian of σ has the
-            energy 1 / (4πσ²) in 2-D): σ then changes only their shape.
-            Default False: the sampled kernels, as the reference.
-        **kwargs: passed to `keras.layers.Layer` (`name`, `dtype`, ...).
+{conv_args}
     """
 
     def __init__(
-        self,
-        rank,
-        filters,
-        kernel_size,
-        num_bases=1,
-        separable=False,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        activation=None,
-        use_bias=True,
-        coefficients_initializer=None,
-        bias_initializer="zeros",
-        coefficients_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        coefficients_constraint=None,
-        bias_constraint=None,
-        implementation="auto",
-        normalize_basis=False,
-        depth_multiplier=None,
-        **kwargs,
+        self, rank, filters, kernel_size, num_bases=1, separable=False, strides=1, padding="valid",
+        data_format=None, dilation_rate=1, activation=None, use_bias=True, coefficients_initializer=None,
+        bias_initializer="zeros", coefficients_regularizer=None, bias_regularizer=None,
+        activity_regularizer=None, coefficients_constraint=None, bias_constraint=None,
+        implementation="auto", normalize_basis=False, depth_multiplier=None, **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.rank = rank
         self.num_bases = check_positive_int("num_bases", num_bases)
-        if depth_multiplier is not None and (filters is not None or separable):
-            raise ValueError(
-                "A depthwise layer (`depth_multiplier` given) has C·M output channels and one "
-                "combination: give neither `filters` nor `separable`. Received: "
-                f"depth_multiplier={depth_multiplier!r}, filters={filters!r}, separable={separable!r}"
-            )
-        if depth_multiplier is None:
-            self.filters = check_positive_int("filters", filters)
-            if self.filters % self.num_bases:
-                raise ValueError(
-                    "`filters` must be divisible by `num_bases` (each basis makes "
-                    f"filters / num_bases output channels). Received: "
-                    f"filters={filters}, num_bases={num_bases}"
-                )
-            self.combination = "separable" if separable else "full"
-        else:
-            self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
-            self.filters = None  # C·M, set in `build`
-            self.combination = "depthwise"
+        self._set_combination(filters, separable, depth_multiplier)
         # None: the support is as large as the input, (2n − 1) taps for n input samples, set in `build`.
         self.full_support = kernel_size is None
         self.kernel_size = None if self.full_support else check_int_tuple("kernel_size", kernel_size, rank)
@@ -189,23 +91,19 @@ class BasisConv(keras.layers.Layer):
             keras.config.image_data_format() if data_format is None else data_format,
             ("channels_last", "channels_first"),
         )
-        self.separable = check_bool("separable", separable)
         self.normalize_basis = check_bool("normalize_basis", normalize_basis)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.coefficients_initializer = (
-            None
-            if coefficients_initializer is None
-            else keras.initializers.get(coefficients_initializer)
+        # None: He initialisation for the structured layer (`basis_he_normal`), made in `build`.
+        self.coefficients_initializer = None if coefficients_initializer is None else keras.initializers.get(
+            coefficients_initializer
         )
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.coefficients_regularizer = keras.regularizers.get(coefficients_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.coefficients_constraint = keras.constraints.get(coefficients_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.implementation = check_choice(
-            "implementation", implementation, IMPLEMENTATIONS
-        )
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
         if self.full_support and (self.padding != "same" or max(self.strides) > 1 or max(self.dilation_rate) > 1):
             raise ValueError(
                 "kernel_size=None (a kernel as large as the input) computes 'same' outputs at stride 1: "
@@ -215,6 +113,28 @@ class BasisConv(keras.layers.Layer):
         # With kernel_size=None a 1-tap placeholder until `build`: 'same' output shapes do not depend on it.
         self.spec = ConvSpec(self.kernel_size or (1,) * rank, self.strides, self.padding, self.dilation_rate)
         self.geometry = []
+
+    def _set_combination(self, filters, separable, depth_multiplier):
+        """`filters`, `separable` and `combination` ("full", "separable" or "depthwise"), checked."""
+        if depth_multiplier is not None and (filters is not None or separable):
+            raise ValueError(
+                "A depthwise layer (`depth_multiplier` given) has C·M output channels and one "
+                "combination: give neither `filters` nor `separable`. Received: "
+                f"depth_multiplier={depth_multiplier!r}, filters={filters!r}, separable={separable!r}"
+            )
+        self.separable = check_bool("separable", separable)
+        if depth_multiplier is not None:
+            self.depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
+            self.filters = None  # C·M, set in `build`
+            self.combination = "depthwise"
+            return
+        self.filters = check_positive_int("filters", filters)
+        if self.filters % self.num_bases:
+            raise ValueError(
+                "`filters` must be divisible by `num_bases` (each basis makes filters / num_bases output "
+                f"channels). Received: filters={filters}, num_bases={self.num_bases}"
+            )
+        self.combination = "separable" if self.separable else "full"
 
     # --- what a subclass declares -------------------------------------------
 
@@ -227,27 +147,12 @@ class BasisConv(keras.layers.Layer):
         """
         raise NotImplementedError
 
-    @property
-    def geometry_dtype(self):
-        """dtype of the geometric weights and the basis: the variable dtype, at least float32.
-
-        A float16 basis breaks down: G_p(0, σ) grows as σ^{−p−1}, so at σ = 0.2
-        the order-6 kernel's peak (≈ 4.7·10⁵) passes float16's 65504 (inf), and
-        its 11-bit significand leaves every kernel ~1e-3 off.
-        """
-        dtype = self.variable_dtype
-        return "float32" if dtype in ("float16", "bfloat16") else dtype
-
     def basis(self):
         """The layer's basis kernels φ, shape `(B, *kernel_size, N)`, in `geometry_dtype`.
 
         With `normalize_basis`, φ_n · √(k₁⋯k_r / (N · Σ φ_n²)).
         """
         return compiled_basis(self)(**self.geometry_values())
-
-    def geometry_values(self):
-        """The geometric weights' current values as tensors, by name (`basis_of`'s arguments)."""
-        return {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}
 
     def basis_of(self, normalize_at=None, **geometry):
         """`basis()` for given geometric tensors by name (`compute_basis`, then `normalize_basis`).
@@ -261,35 +166,7 @@ class BasisConv(keras.layers.Layer):
         if not self.normalize_basis:
             return phi
         reference = phi if normalize_at is None else self.compute_basis(**normalize_at)
-        size = math.prod(self.kernel_size)
-        energy = ops.sum(ops.square(reference), axis=tuple(range(1, self.rank + 1)), keepdims=True)
-        # The floor keeps a kernel shifted off its support (Σ φ² → 0) and its gradient finite
-        # (d m^{-1/2}/dm = −m^{-3/2}/2 stays far below float32's range at m = 1e-12).
-        return phi * (math.sqrt(size / self.num_kernels) * ops.rsqrt(at_least(energy, 1e-12)))
-
-    def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None, scale_power=0):
-        """Declares a geometric weight of shape `(B, N, *shape)` (a `GeometricWeight`), made in `build`.
-
-        `default` is used when `initializer` is None; `scale_power`: 1 for a
-        length, −1 for a frequency, 0 for an angle (`GeometricWeight`).
-        """
-        self.geometry.append(
-            GeometricWeight.create(name, shape, initializer, default, trainable, constraint, scale_power)
-        )
-
-    def declare_sigma(self, shape, initializer, default, trainable, min_sigma):
-        """Declares the scales `sigma` (B, N, *shape), bounded below by `min_sigma`.
-
-        The bound is applied element-wise after each update (`MinValue`) and
-        in the forward pass (`bounded_sigma`), so a σ = 0 assigned by a user
-        still gives finite kernels.
-        """
-        self.min_sigma = check_positive_float("min_sigma", min_sigma)
-        self.declare_geometry("sigma", shape, initializer, default, trainable, MinValue(self.min_sigma), scale_power=1)
-
-    def bounded_sigma(self, sigma):
-        """max(σ, min_sigma), the scales the basis is sampled with."""
-        return at_least(sigma, self.min_sigma)
+        return normalize_energy(phi, reference)
 
     # --- shapes -------------------------------------------------------------
 
@@ -306,9 +183,7 @@ class BasisConv(keras.layers.Layer):
 
     def _spatial_shape(self, input_shape):
         """The spatial sizes of an input shape in this layer's data format."""
-        if self.data_format == "channels_last":
-            return tuple(input_shape[1:-1])
-        return tuple(input_shape[2:])
+        return tuple(input_shape[1:-1] if self.data_format == "channels_last" else input_shape[2:])
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -331,41 +206,12 @@ class BasisConv(keras.layers.Layer):
 
     # --- state --------------------------------------------------------------
 
-    def _coefficients_initializer(self, index):
-        """The user's coefficient initializer for the `index`-th combination weight (0 or 1).
-
-        Keras initializers are stateless: one instance seeded with an integer
-        draws the same values at every call, so β and λ would share their
-        draws. Weight `index` gets its own copy, seeded `seed + index`
-        (an unseeded copy draws its own seed).
-        """
-        initializer = self.coefficients_initializer
-        if index == 0 or not hasattr(initializer, "get_config"):
-            return initializer
-        config = initializer.get_config()
-        if isinstance(config.get("seed"), int):
-            config["seed"] += index
-        return type(initializer).from_config(config)
-
     def _add_coefficients(self, name, shape, variance, index=0):
-        """Combination weight number `index`; by default N(0, variance(E)) with E the initial basis energy."""
-        initializer = self._coefficients_initializer(index)
+        """Combination weight number `index`: the user's initializer (`seeded_copy`), or He
+        initialisation for the structured layer, N(0, variance(E)) (`basis_he_normal`)."""
+        initializer = seeded_copy(self.coefficients_initializer, index)
         if initializer is None:
-
-            def initializer(shape, dtype=None):
-                # Mean energy Σ φ² of the initial basis kernels: a unit-variance
-                # input gives basis responses of about this variance. Computed
-                # here, when the variable is created, not in `build`: reading
-                # variables in a `build` that a parent model runs in a graph
-                # makes Keras track them twice. Tensor ops only, no `float()`:
-                # Keras also calls an initializer symbolically (a deferred
-                # build inside `fit`, `jax.eval_shape`, `tf.function`).
-                phi = self.basis()
-                energy = ops.mean(ops.sum(ops.square(phi), axis=tuple(range(1, self.rank + 1))))
-                stddev = ops.sqrt(variance(at_least(energy, 1e-6)))
-                unit = keras.initializers.RandomNormal(stddev=1.0)(shape, dtype)
-                return unit * ops.cast(stddev, unit.dtype)
-
+            initializer = basis_he_normal(self.basis, self.rank, variance)
         return self.add_weight(
             name=name,
             shape=shape,
@@ -375,6 +221,26 @@ class BasisConv(keras.layers.Layer):
         )
 
     def build(self, input_shape):
+        self._build_input(input_shape)
+        b, n = self.num_bases, self.num_kernels
+        for g in self.geometry:
+            weight = self.add_weight(
+                name=g.name, shape=(b, n, *g.shape), initializer=g.initializer, trainable=g.trainable,
+                constraint=g.constraint, dtype=self.geometry_dtype, autocast=False,
+            )
+            setattr(self, g.name, weight)
+        self._add_combination_weights()
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+            )
+        self._path = self._choose_path()
+
+    def _build_input(self, input_shape):
+        """What the input fixes: the channels (and a depthwise layer's `filters`), the input spec,
+        the spatial size, and with `kernel_size=None` the kernel size."""
         self.compute_output_shape(input_shape)
         channel_axis = self._channel_axis()
         in_channels = input_shape[channel_axis]
@@ -409,45 +275,23 @@ class BasisConv(keras.layers.Layer):
                 )
             self.kernel_size = tuple(2 * size - 1 for size in spatial)
             self.spec = ConvSpec(self.kernel_size, self.strides, self.padding, self.dilation_rate)
-        b, n, per_basis = self.num_bases, self.num_kernels, self.filters // self.num_bases
-        for g in self.geometry:
-            weight = self.add_weight(
-                name=g.name,
-                shape=(b, n, *g.shape),
-                initializer=g.initializer,
-                trainable=g.trainable,
-                constraint=g.constraint,
-                dtype=self.geometry_dtype,
-                autocast=False,
-            )
-            setattr(self, g.name, weight)
+
+    def _add_combination_weights(self):
+        """ω (full, depthwise) or β and λ (separable), He-initialised by default (`basis_he_normal`)."""
+        b, n, c = self.num_bases, self.num_kernels, self.in_channels
         if self.combination == "depthwise":
             self.coefficients = self._add_coefficients(
-                "coefficients", (in_channels, self.depth_multiplier, n), lambda energy: 2.0 / (n * energy)
+                "coefficients", (c, self.depth_multiplier, n), lambda energy: 2.0 / (n * energy)
             )
         elif self.separable:
-            self.coefficients_in = self._add_coefficients(
-                "coefficients_in", (b, in_channels, n), lambda energy: 1.0 / in_channels
-            )
+            self.coefficients_in = self._add_coefficients("coefficients_in", (b, c, n), lambda energy: 1.0 / c)
             self.coefficients_out = self._add_coefficients(
-                "coefficients_out", (b, n, per_basis), lambda energy: 2.0 / (n * energy), index=1
+                "coefficients_out", (b, n, self.filters // b), lambda energy: 2.0 / (n * energy), index=1
             )
         else:
             self.coefficients = self._add_coefficients(
-                "coefficients", (b, in_channels, per_basis, n),
-                lambda energy: 2.0 / (in_channels * n * energy),
+                "coefficients", (b, c, self.filters // b, n), lambda energy: 2.0 / (c * n * energy)
             )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self._path = self._choose_path()
 
     # --- execution ----------------------------------------------------------
 
@@ -497,11 +341,7 @@ class BasisConv(keras.layers.Layer):
 
     def kernel_of(self, phi):
         """The dense kernel (`kernel`) for the basis `phi` `(B, *kernel_size, N)` and the layer's coefficients."""
-        if self.combination == "depthwise":
-            return paths.depthwise_kernel(phi, *self.combination_weights())
-        if self.separable:
-            return paths.separable_kernel(phi, *self.combination_weights())
-        return paths.full_kernel(phi, *self.combination_weights())
+        return paths.dense_kernel(phi, self.combination_weights(), self.combination)
 
     def call(self, inputs, basis=None):
         """The convolution of `inputs` with the layer's kernels; `basis`: another basis `(B, *kernel_size, N)`
@@ -535,28 +375,13 @@ class BasisConv(keras.layers.Layer):
     def fold(self, tolerance=None):
         """Stock Keras layers that compute this layer's output with constant weights.
 
-        Full layer: one `Conv{r}D` with the dense kernel W. Separable layer
-        (r = 1, 2): `Conv{r}D 1×1 (F_in → B·N) → DepthwiseConv{r}D (φ) →
-        Conv{r}D 1×1 (B·N → F_out, block-diagonal λ)` when that is faster
-        than one `Conv{r}D` (estimated from measured prices), else one
-        `Conv{r}D`. The last 1×1 is dense with zero blocks rather than
-        `groups=B`: TensorFlow's CPU grouped convolution measured 3× slower
-        than the dense one. Bias and activation are kept on the last
-        convolution; names derive from this layer's.
-
-        A `channels_first` layer folds into the same channels_last
-        convolutions between two `Permute` layers, as it computes itself:
-        TensorFlow's CPU kernels run a channels_first convolution only with
-        oneDNN, so a folded model runs wherever the layer did.
-
-        `tolerance` (e.g. 1e-4; needs padding 'same' and strides 1, as every
-        `kernel_size=None` layer has) crops each kernel, the same taps from both
-        ends of an axis, to the smallest size whose discarded weights W_d make
-        |Δy_o| ≤ Σ|W_d[..., o]| · max|x| ≤ `tolerance` · Σ|W[..., o]| · max|x| for
-        every output channel o: no output changes by more than `tolerance`
-        relative to the largest an input of that range can give.
-
-        The code is `keras_gaussconv.folding.fold_structured`.
+        A full layer folds into one `Conv{r}D` with the dense kernel W, a
+        separable one into `Conv{r}D 1×1 → DepthwiseConv{r}D → Conv{r}D 1×1`
+        when that is faster, a depthwise one into `DepthwiseConv{r}D` (3-D: a
+        grouped `Conv3D`). `tolerance` (e.g. 1e-4; padding 'same', strides 1)
+        crops each kernel so that no output changes by more than `tolerance`
+        relative to the largest an input of that range can give. The code and
+        its details: `keras_gaussconv.folding.fold_structured`.
 
         Returns:
             A list of built layers, to be applied in order.
@@ -569,6 +394,7 @@ class BasisConv(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        serialize = {"initializer": keras.initializers, "regularizer": keras.regularizers, "constraint": keras.constraints}
         config.update(
             {
                 "filters": self.filters,
@@ -581,27 +407,16 @@ class BasisConv(keras.layers.Layer):
                 "dilation_rate": self.dilation_rate,
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "coefficients_initializer": (
-                    None
-                    if self.coefficients_initializer is None
-                    else keras.initializers.serialize(self.coefficients_initializer)
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "coefficients_regularizer": keras.regularizers.serialize(
-                    self.coefficients_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "coefficients_constraint": keras.constraints.serialize(
-                    self.coefficients_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
-                "activity_regularizer": keras.regularizers.serialize(
-                    self.activity_regularizer
-                ),
                 "implementation": self.implementation,
                 "normalize_basis": self.normalize_basis,
+                "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
             }
         )
+        for weight in ("coefficients", "bias"):
+            for kind, module in serialize.items():
+                value = getattr(self, f"{weight}_{kind}")
+                # None: He initialisation for the structured layer (`basis_he_normal`), kept as None.
+                config[f"{weight}_{kind}"] = None if value is None else module.serialize(value)
         if self.combination == "depthwise":
             del config["filters"], config["separable"]
             config["depth_multiplier"] = self.depth_multiplier

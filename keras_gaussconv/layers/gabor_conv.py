@@ -7,7 +7,7 @@ import keras
 from keras_gaussconv.bases.gabor import gabor_basis, gabor_basis_1d
 from keras_gaussconv.bases.grid import sampling_grid
 from keras_gaussconv.initializers import EvenlySpaced
-from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, conv_arguments
+from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D
 from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.validation import check_positive_int
 
@@ -95,7 +95,15 @@ class GaborConv1D(GaborMixin, BasisConv1D):
         **kwargs,
     ):
         self.num_kernels = check_positive_int("num_kernels", num_kernels)
-        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
+        super().__init__(
+            filters, kernel_size, num_bases=num_bases, separable=separable, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
+        )
         self.declare_gabor(
             normalize, sigma_initializer, offset_initializer, frequency_initializer, phase_initializer,
             trainable_sigma, trainable_offset, trainable_frequency, trainable_phase, min_sigma,
@@ -166,7 +174,15 @@ class GaborConv2D(GaborMixin, BasisConv2D):
         **kwargs,
     ):
         self.num_kernels = check_positive_int("num_kernels", num_kernels)
-        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
+        super().__init__(
+            filters, kernel_size, num_bases=num_bases, separable=separable, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
+        )
         self.declare_gabor(
             normalize, sigma_initializer, offset_initializer, frequency_initializer, phase_initializer,
             trainable_sigma, trainable_offset, trainable_frequency, trainable_phase, min_sigma,

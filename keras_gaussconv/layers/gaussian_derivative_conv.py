@@ -15,22 +15,28 @@ from keras_gaussconv.bases.gaussian import (
 )
 from keras_gaussconv.bases.grid import numpy_grid
 from keras_gaussconv.initializers import RandomRotation
-from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D, conv_arguments
+from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D
 from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.validation import check_bool, check_non_negative_int
 
 
 class GaussianDerivativeMixin:
-    """The rank-generic part of the Gaussian-derivative layers: order K, scales σ and shifts μ.
+    """The Gaussian-derivative family's one body, any rank: order K, scales σ, shifts μ, orientation.
 
-    The orientation (none in 1-D, θ in 2-D, a rotation vector in 3-D) is
-    declared by the public classes, after `declare_gaussian`.
+    The public classes give their rank's signature and `ORIENTATION`: the
+    name, trailing shape and default initializer of the orientation weight
+    (None in 1-D, θ in 2-D, a rotation vector in 3-D).
     """
 
-    def declare_gaussian(
-        self, sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
-        scale_normalized=False,
+    ORIENTATION = None
+
+    def __init__(
+        self, filters, kernel_size, *, order, sigma_initializer, offset_initializer, trainable_sigma,
+        trainable_offset, min_sigma, discretization, scale_normalized, orientation_initializer=None,
+        trainable_orientation=None, **conv_arguments,
     ):
+        self.order = check_non_negative_int("order", order)
+        super().__init__(filters, kernel_size, **conv_arguments)
         rank = self.rank
         self.scale_normalized = check_bool("scale_normalized", scale_normalized)
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
@@ -43,6 +49,9 @@ class GaussianDerivativeMixin:
         self.declare_shift_or_turn(
             "offset", axes, offset_initializer, keras.initializers.RandomUniform(-1.0, 1.0), trainable_offset
         )
+        if self.ORIENTATION is not None:
+            name, shape, default = self.ORIENTATION
+            self.declare_shift_or_turn(name, shape, orientation_initializer, default(), trainable_orientation)
 
     def declare_shift_or_turn(self, name, shape, initializer, default, trainable):
         """Declares the offsets or the orientation. `trainable` None resolves from the discretisation: trained,
@@ -162,11 +171,17 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
         coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
         **kwargs,
     ):
-        self.order = check_non_negative_int("order", order)
-        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
-        self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
-            scale_normalized,
+        super().__init__(
+            filters, kernel_size, separable=separable, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
+            discretization=discretization, scale_normalized=scale_normalized,
+            num_bases=num_bases, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
         )
 
 
@@ -209,6 +224,8 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
         Gaussian Derivative Convolutional Layer. ICIP 2022.
     """
 
+    ORIENTATION = ("theta", (), lambda: keras.initializers.RandomUniform(-math.pi, math.pi))
+
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
@@ -220,15 +237,18 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
         coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
         **kwargs,
     ):
-        self.order = check_non_negative_int("order", order)
-        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
-        self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
-            scale_normalized,
-        )
-        self.declare_shift_or_turn(
-            "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
-            trainable_theta,
+        super().__init__(
+            filters, kernel_size, separable=separable, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
+            discretization=discretization, scale_normalized=scale_normalized,
+            orientation_initializer=theta_initializer, trainable_orientation=trainable_theta,
+            num_bases=num_bases, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
         )
 
 
@@ -269,6 +289,8 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         (None, 16, 16, 16, 8)
     """
 
+    ORIENTATION = ("rotation", (3,), RandomRotation)
+
     def __init__(
         self, filters, kernel_size, order=2, num_bases=1, separable=False,
         sigma_initializer=None, offset_initializer=None, rotation_initializer=None,
@@ -280,13 +302,19 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
         **kwargs,
     ):
-        self.order = check_non_negative_int("order", order)
-        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
-        self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
-            scale_normalized,
+        super().__init__(
+            filters, kernel_size, separable=separable, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
+            discretization=discretization, scale_normalized=scale_normalized,
+            orientation_initializer=rotation_initializer, trainable_orientation=trainable_rotation,
+            num_bases=num_bases, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
         )
-        self.declare_shift_or_turn("rotation", (3,), rotation_initializer, RandomRotation(), trainable_rotation)
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
@@ -333,6 +361,8 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
         (None, 56, 56, 96)
     """
 
+    ORIENTATION = ("theta", (), lambda: keras.initializers.RandomUniform(-math.pi, math.pi))
+
     def __init__(
         self, kernel_size, depth_multiplier=1, order=2, num_bases=1,
         sigma_initializer=None, offset_initializer=None, theta_initializer=None,
@@ -344,16 +374,16 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
         coefficients_constraint=None, bias_constraint=None, implementation="auto", normalize_basis=False,
         **kwargs,
     ):
-        self.order = check_non_negative_int("order", order)
-        separable = False
         super().__init__(
-            None, kernel_size, depth_multiplier=depth_multiplier, **conv_arguments(locals()), **kwargs
-        )
-        self.declare_gaussian(
-            sigma_initializer, offset_initializer, trainable_sigma, trainable_offset, min_sigma, discretization,
-            scale_normalized,
-        )
-        self.declare_shift_or_turn(
-            "theta", (), theta_initializer, keras.initializers.RandomUniform(-math.pi, math.pi),
-            trainable_theta,
+            None, kernel_size, depth_multiplier=depth_multiplier, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
+            discretization=discretization, scale_normalized=scale_normalized,
+            orientation_initializer=theta_initializer, trainable_orientation=trainable_theta,
+            num_bases=num_bases, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
         )

@@ -1,8 +1,14 @@
-"""`GeometricWeight`: the declaration of one geometric weight of a basis (σ, μ, θ, …)."""
+"""`GeometricWeight`: the declaration of one geometric weight of a basis (σ, μ, θ, …), and the
+`DeclaresGeometry` mixin through which a structured layer declares them."""
 
 import dataclasses
 
 import keras
+from keras import ops
+
+from keras_gaussconv.bases.autodiff import at_least
+from keras_gaussconv.layers.constraints import MinValue
+from keras_gaussconv.layers.validation import check_positive_float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,3 +51,51 @@ class GeometricWeight:
         """From layer arguments: `initializer` by identifier, `default` when it is None."""
         initializer = default if initializer is None else keras.initializers.get(initializer)
         return cls(name, tuple(shape), initializer, bool(trainable), constraint, scale_power, group)
+
+
+class DeclaresGeometry:
+    """What a structured layer's subclass declares of its basis: its geometric weights.
+
+    A mixin of `BasisConv`: `declare_geometry` (and `declare_sigma` for
+    the scales) in `__init__` append to `self.geometry`, the list of
+    `GeometricWeight`s that `build` makes and `compute_basis` receives.
+    """
+
+    def declare_geometry(self, name, shape, initializer, default, trainable, constraint=None, scale_power=0):
+        """Declares a geometric weight of shape `(B, N, *shape)` (a `GeometricWeight`), made in `build`.
+
+        `default` is used when `initializer` is None; `scale_power`: 1 for a
+        length, −1 for a frequency, 0 for an angle (`GeometricWeight`).
+        """
+        self.geometry.append(
+            GeometricWeight.create(name, shape, initializer, default, trainable, constraint, scale_power)
+        )
+
+    def declare_sigma(self, shape, initializer, default, trainable, min_sigma):
+        """Declares the scales `sigma` (B, N, *shape), bounded below by `min_sigma`.
+
+        The bound is applied element-wise after each update (`MinValue`) and
+        in the forward pass (`bounded_sigma`), so a σ = 0 assigned by a user
+        still gives finite kernels.
+        """
+        self.min_sigma = check_positive_float("min_sigma", min_sigma)
+        self.declare_geometry("sigma", shape, initializer, default, trainable, MinValue(self.min_sigma), scale_power=1)
+
+    def bounded_sigma(self, sigma):
+        """max(σ, min_sigma), the scales the basis is sampled with."""
+        return at_least(sigma, self.min_sigma)
+
+    @property
+    def geometry_dtype(self):
+        """dtype of the geometric weights and the basis: the variable dtype, at least float32.
+
+        A float16 basis breaks down: G_p(0, σ) grows as σ^{−p−1}, so at σ = 0.2
+        the order-6 kernel's peak (≈ 4.7·10⁵) passes float16's 65504 (inf), and
+        its 11-bit significand leaves every kernel ~1e-3 off.
+        """
+        dtype = self.variable_dtype
+        return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+    def geometry_values(self):
+        """The geometric weights' current values as tensors, by name (`basis_of`'s arguments)."""
+        return {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}

@@ -10,7 +10,7 @@ import keras
 
 from keras_gaussconv.bases.gaussian import displaced_gaussian_basis
 from keras_gaussconv.bases.grid import sampling_grid
-from keras_gaussconv.layers.basis_conv import BasisConv2D, conv_arguments
+from keras_gaussconv.layers.basis_conv import BasisConv2D
 from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 from keras_gaussconv.layers.validation import check_positive_float, check_positive_int
@@ -120,7 +120,15 @@ class DisplacedGaussianConv2D(BasisConv2D):
                 "DisplacedGaussianConv2D spreads its units over a fixed window: `kernel_size` must be given. "
                 "Received: kernel_size=None"
             )
-        super().__init__(filters, kernel_size, **conv_arguments(locals()), **kwargs)
+        super().__init__(
+            filters, kernel_size, num_bases=num_bases, separable=separable, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            coefficients_initializer=coefficients_initializer, bias_initializer=bias_initializer,
+            coefficients_regularizer=coefficients_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, coefficients_constraint=coefficients_constraint,
+            bias_constraint=bias_constraint, implementation=implementation, normalize_basis=normalize_basis,
+            **kwargs,
+        )
         reach = max((min(self.kernel_size) - 1) / 4.0, 0.5)
         uniform = keras.initializers.RandomUniform
         self.declare_sigma((), sigma_initializer, uniform(0.5, 1.5), trainable_sigma, min_sigma)

@@ -53,6 +53,12 @@ def depthwise_kernel(phi, omega):
     return ops.einsum(f"c{s}n,cmn->{s}cm", per_channel, ops.cast(omega, phi.dtype))
 
 
+def dense_kernel(phi, coefficients, combination):
+    """The dense kernel of a combination ("full", "separable" or "depthwise") of the basis `phi`."""
+    make = {"full": full_kernel, "separable": separable_kernel, "depthwise": depthwise_kernel}[combination]
+    return make(phi, *coefficients)
+
+
 def phi_channels(phi):
     """(B, *kernel_size, N) → (*kernel_size, B·N), channel b·N + n."""
     rank = len(phi.shape) - 2
