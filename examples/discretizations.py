@@ -35,7 +35,7 @@ from keras_gaussconv.bases import DISCRETIZATIONS
 from keras_gaussconv.datasets import load_digits, load_synthetic_nuclei, load_tone_bursts
 from keras_gaussconv.models import comparison_net, gaussian_unet
 from keras_gaussconv.plotting import subplots
-from keras_gaussconv_cli.experiments import BATCH, DEMO_NETWORK, _batches, _subset
+from keras_gaussconv_cli.experiments import BATCH, DEMO_NETWORK, batches, mean_std, subset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gabor_filterbank_1d import classifier  # noqa: E402  (the tone-burst classifier)
@@ -76,7 +76,7 @@ def digits(sizes=(100, 500), seeds=SEEDS, steps=300, learning_rate=5e-3, configu
                     model = _frozen(model)
                 schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
                 model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
-                x, y = _batches(*_subset(x_train, y_train, size, seed), steps, seed)
+                x, y = batches(*subset(x_train, y_train, size, seed), steps, seed)
                 model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
                 accuracy = float(model.evaluate(x_test, y_test, batch_size=540, verbose=0)[1])
                 results.setdefault(name, {}).setdefault(str(size), []).append(
@@ -165,8 +165,7 @@ def receptive(seeds=SEEDS, sizes=(7, 15, None), epochs=60, learning_rate=0.05):
 
 
 def _cell(values, digits=3, scale=1.0):
-    values = np.asarray(values) * scale
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+    return mean_std(values, scale, digits)
 
 
 def tables(results):

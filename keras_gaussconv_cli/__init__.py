@@ -83,42 +83,39 @@ def check_run(args):
     _writable_dir(args.output_dir, "--output-dir")
 
 
-def cmd_demo(args):
-    from keras_gaussconv_cli.experiments import demo_caption, demo_table, digits_demo
+def _print_written(output, module):
+    print(f"\nwrote {', '.join(str(Path(output) / name) for name in module.OUTPUTS)}")
 
-    output = Path(args.output_dir)
-    results = digits_demo(output, scale=args.scale, verbose=0 if args.quiet else 1)
-    print(f"\n{demo_caption(results)}\n")
-    print(demo_table(results))
-    written = ("digits_results.md", "digits_results.json", "digits_kernels.png", "digits_learning_curves.png")
-    print(f"\nwrote {', '.join(str(output / name) for name in written)}")
+
+def cmd_demo(args):
+    from keras_gaussconv_cli.experiments import digits
+
+    results = digits.digits_demo(args.output_dir, scale=args.scale, verbose=0 if args.quiet else 1)
+    print(f"\n{digits.demo_caption(results)}\n")
+    print(digits.demo_table(results))
+    _print_written(args.output_dir, digits)
 
 
 def cmd_unet(args):
-    from keras_gaussconv_cli.experiments import nuclei_demo, segmentation_table, volume_demo, volume_table
+    from keras_gaussconv_cli.experiments import segmentation, volumes
 
-    output = Path(args.output_dir)
     verbose = 0 if args.quiet else 1
     if args.volumes:
-        results = volume_demo(output, scale=args.scale, verbose=verbose)
-        print(f"\n{volume_table(results)}")
-        written = ("volumes_results.md", "volumes_results.json", "volumes_predictions.png")
-        print(f"\nwrote {', '.join(str(output / name) for name in written)}")
+        results = volumes.volume_demo(args.output_dir, scale=args.scale, verbose=verbose)
+        print(f"\n{volumes.volume_table(results)}")
+        _print_written(args.output_dir, volumes)
         return
-    results = nuclei_demo(output, scale=args.scale, verbose=verbose)
-    print(f"\n{segmentation_table(results)}")
-    written = ("nuclei_results.md", "nuclei_results.json", "nuclei_validation_dice.png", "nuclei_predictions.png")
-    print(f"\nwrote {', '.join(str(output / name) for name in written)}")
+    results = segmentation.nuclei_demo(args.output_dir, scale=args.scale, verbose=verbose)
+    print(f"\n{segmentation.segmentation_table(results)}")
+    _print_written(args.output_dir, segmentation)
 
 
 def cmd_scales(args):
-    from keras_gaussconv_cli.experiments import scales_demo, scales_table
+    from keras_gaussconv_cli.experiments import scales
 
-    output = Path(args.output_dir)
-    results = scales_demo(output, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1)
-    print(f"\n{scales_table(results)}")
-    written = ("scales_results.md", "scales_results.json", "scales_accuracy.png")
-    print(f"\nwrote {', '.join(str(output / name) for name in written)}")
+    results = scales.scales_demo(args.output_dir, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1)
+    print(f"\n{scales.scales_table(results)}")
+    _print_written(args.output_dir, scales)
 
 
 def check_export(args):

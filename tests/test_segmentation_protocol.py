@@ -9,7 +9,8 @@ from helpers import rng
 from sklearn.metrics import f1_score, jaccard_score
 
 from keras_gaussconv.datasets import SPLITS, load_synthetic_nuclei
-from keras_gaussconv_cli.experiments import _train_run, object_f1, segmentation_metrics
+from keras_gaussconv_cli.experiments import object_f1, segmentation_metrics
+from keras_gaussconv_cli.experiments import train_run as _train_run
 from keras_gaussconv.models import unet
 
 
@@ -61,7 +62,7 @@ def test_a_run_keeps_its_best_validation_weights():
 @pytest.mark.core  # a review defect: its test runs on every backend
 @pytest.mark.parametrize("learning_rate", [None, 0.05])
 def test_reset_zeroes_the_optimizer_state_but_keeps_a_constant_learning_rate(learning_rate):
-    from keras_gaussconv_cli.experiments import _reset
+    from keras_gaussconv_cli.experiments import reset as _reset
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.Adam(0.01), "mse")

@@ -103,3 +103,23 @@ def comparison_net(
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name or f"comparison_{layer_type}")
+
+
+def stock_cnn(input_shape, num_classes, filters):
+    """A stock CNN of `gaussian_derivative_network`'s depth: the scale experiments' baseline.
+
+    Per entry of `filters`: 3×3 `Conv2D` → `BatchNormalization` (momentum
+    0.9, as the Gaussian builders) → ReLU, with 2×2 max pooling after the
+    first two blocks; then class maps (3×3 `Conv2D` to `num_classes`), the
+    spatial maximum and a softmax, so the canvas may grow at test time.
+    """
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for block, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.Activation("relu")(keras.layers.BatchNormalization(momentum=0.9)(x))  # as the builder's
+        if block < 2:
+            x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(num_classes, 3, padding="same")(x)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, keras.layers.Activation("softmax")(x), name="stock_cnn")
