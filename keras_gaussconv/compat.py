@@ -34,6 +34,20 @@ _REQUIRED = ("filters", "kernel_size", "num_basis", "order")
 _LAYER_KEYS = ("name", "trainable", "dtype")
 
 
+def _check_reference_keys(config):
+    """Every required key present and none unknown: no reference setting is silently dropped."""
+    missing = [key for key in _REQUIRED if key not in config]
+    if missing:
+        raise ValueError(f"The reference config lacks {missing}. Received: config={config!r}")
+    unknown = sorted(set(config) - set(_REQUIRED) - set(_REFERENCE_DEFAULTS) - set(_LAYER_KEYS))
+    if unknown:
+        raise ValueError(
+            f"Unknown reference argument(s) {unknown}; known: "
+            f"{sorted(set(_REQUIRED) | set(_REFERENCE_DEFAULTS) | set(_LAYER_KEYS))}. "
+            f"Received: config={config!r}"
+        )
+
+
 def from_reference_config(config, **kwargs):
     """A `GaussianDerivativeConv2D` equivalent to a reference `FTGDConvLayer`.
 
@@ -58,18 +72,7 @@ def from_reference_config(config, **kwargs):
         >>> layer.padding, layer.use_bias, layer.separable
         ('same', False, True)
     """
-    missing = [key for key in _REQUIRED if key not in config]
-    if missing:
-        raise ValueError(
-            f"The reference config lacks {missing}. Received: config={config!r}"
-        )
-    unknown = sorted(set(config) - set(_REQUIRED) - set(_REFERENCE_DEFAULTS) - set(_LAYER_KEYS))
-    if unknown:
-        raise ValueError(
-            f"Unknown reference argument(s) {unknown}; known: "
-            f"{sorted(set(_REQUIRED) | set(_REFERENCE_DEFAULTS) | set(_LAYER_KEYS))}. "
-            f"Received: config={config!r}"
-        )
+    _check_reference_keys(config)
     cfg = {**_REFERENCE_DEFAULTS, **config}
     trainability = tuple(cfg["trainability"])
     if len(trainability) != 3:
@@ -83,20 +86,11 @@ def from_reference_config(config, **kwargs):
             initializers[f"{ours}_initializer"] = keras.initializers.Constant(float(cfg[theirs]))
     layer_kwargs = {key: config[key] for key in _LAYER_KEYS if key in config}
     return GaussianDerivativeConv2D(
-        filters=cfg["filters"],
-        kernel_size=cfg["kernel_size"],
-        order=cfg["order"],
-        num_bases=cfg["num_basis"],
-        separable=bool(cfg["separated"]),
-        strides=cfg["strides"],
-        padding=cfg["padding"],
-        use_bias=bool(cfg["use_bias"]),
-        trainable_sigma=bool(trainability[0]),
-        trainable_offset=bool(trainability[1]),
-        trainable_theta=bool(trainability[2]),
-        **initializers,
-        **layer_kwargs,
-        **kwargs,
+        filters=cfg["filters"], kernel_size=cfg["kernel_size"], order=cfg["order"], num_bases=cfg["num_basis"],
+        separable=bool(cfg["separated"]), strides=cfg["strides"], padding=cfg["padding"],
+        use_bias=bool(cfg["use_bias"]), trainable_sigma=bool(trainability[0]),
+        trainable_offset=bool(trainability[1]), trainable_theta=bool(trainability[2]),
+        **initializers, **layer_kwargs, **kwargs,
     )
 
 

@@ -6,7 +6,6 @@ import pytest
 from keras import ops
 from pyscsp import discscsp
 from scipy.signal import convolve
-from scipy.special import erf, ive
 
 from helpers import (
     FLOAT64_BASIS_ROUNDING,

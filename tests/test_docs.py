@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_gaussconv
-from keras_gaussconv import callbacks, compat, export, folding
+from keras_gaussconv import callbacks, compat, folding
 from keras_gaussconv.layers import conv_norm_act, gabor_conv, gaussian_derivative_conv, presets, scale_channels
 
 pytestmark = pytest.mark.core

@@ -22,7 +22,7 @@ from keras_gaussconv import (
 )
 from keras_gaussconv.datasets import load_rescaled_digits
 from keras_gaussconv.export import export_onnx
-from keras_gaussconv.folding import fold, is_foldable, is_structured, structured_layers
+from keras_gaussconv.folding import is_foldable, is_structured, structured_layers
 from keras_gaussconv.models import gaussian_derivative_network
 
 pytestmark = pytest.mark.core

@@ -1,6 +1,5 @@
 """Lindeberg's discrete analogue of the Gaussian and its central-difference derivatives, differentiable in σ."""
 
-import math
 
 import numpy as np
 from keras import ops

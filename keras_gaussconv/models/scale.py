@@ -8,17 +8,8 @@ from keras_gaussconv.layers.validation import check_fraction, check_positive_flo
 
 
 def gaussian_derivative_network(
-    input_shape,
-    num_classes,
-    scales=(1.0, 2.0, 4.0),
-    filters=(8, 16, 16, 32),
-    order=2,
-    sigma=1.0,
-    sigma_ratio=2**0.5,
-    kernel_size=None,
-    scale_dropout=0.0,
-    discretization="sampled",
-    momentum=0.9,
+    input_shape, num_classes, scales=(1.0, 2.0, 4.0), filters=(8, 16, 16, 32), order=2, sigma=1.0,
+    sigma_ratio=2**0.5, kernel_size=None, scale_dropout=0.0, discretization="sampled", momentum=0.9,
     name="gaussian_derivative_network",
 ):
     """A scale-covariant classifier (Lindeberg, 2022): scale channels throughout, no subsampling.
@@ -41,15 +32,14 @@ def gaussian_derivative_network(
         order: maximal derivative order K of every layer.
         sigma: initial σ of block 0 (pixels, at s = 1).
         sigma_ratio: σ grows by it from block to block.
-        kernel_size: None (default: kernels as large as the input, FFT path:
-            any σ·sᵢ fits) or an odd int holding the largest σ·sᵢ (±4σ·sᵢ).
+        kernel_size: None (default: as large as the input, FFT path) or an
+            odd int holding the largest σ·sᵢ (±4σ·sᵢ).
         scale_dropout: `ScalePooling`'s scale-channel dropout in training.
         discretization: of every layer (`GaussianDerivativeConv2D`);
             "discrete" (the discrete analogue, right at the small σ·sᵢ of the
             fine channels) has no offsets or θ.
-        momentum: of the batch normalisations' moving statistics (Keras'
-            0.99 leaves them far from the data after the few hundred steps
-            that small data sets train for, and inference uses them).
+        momentum: of the batch normalisations' moving statistics, in [0, 1)
+            (Keras' 0.99 lags behind short trainings).
         name: of the model.
 
     Returns:
@@ -57,8 +47,7 @@ def gaussian_derivative_network(
     """
     sigma, sigma_ratio = check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio)
     scale_dropout, momentum = check_fraction("scale_dropout", scale_dropout), check_fraction("momentum", momentum)
-    sizes = [check_positive_int("filters", width) for width in filters]
-    sizes.append(check_positive_int("num_classes", num_classes))
+    sizes = [*(check_positive_int("filters", width) for width in filters), check_positive_int("num_classes", num_classes)]
     inputs = keras.Input(input_shape)
     x = inputs
     for block, width in enumerate(sizes):
@@ -72,7 +61,11 @@ def gaussian_derivative_network(
         if block < len(filters):
             x = keras.layers.BatchNormalization(momentum=momentum, name=f"norm{block}")(x)
             x = keras.layers.Activation("relu", name=f"relu{block}")(x)
+    return keras.Model(inputs, _readout(x, scale_dropout), name=name)
+
+
+def _readout(x, scale_dropout):
+    """Class maps `(batch, S, H, W, classes)` → probabilities: spatial max per channel, max over channels."""
     x = keras.layers.TimeDistributed(keras.layers.GlobalMaxPooling2D(), name="spatial_max")(x)  # (batch, S, classes)
     x = ScalePooling("max", dropout=scale_dropout, name="scale_max")(x)
-    outputs = keras.layers.Activation("softmax", name="softmax")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.layers.Activation("softmax", name="softmax")(x)

@@ -5,6 +5,21 @@ import keras
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
 
 
+def _vgg16(weights, include_top, input_shape, classes):
+    """Keras' VGG16; a failed ImageNet download says what to do instead."""
+    try:
+        return keras.applications.VGG16(weights=weights, include_top=include_top, input_shape=input_shape, classes=classes)
+    except Exception as error:  # Keras raises a bare Exception for a failed download
+        if weights != "imagenet" or "URL fetch failure" not in str(error):
+            raise
+        raise ConnectionError(
+            "weights='imagenet' needs a one-time download of the ImageNet VGG16 weights, which "
+            f"failed ({str(error).splitlines()[0]}). Pass weights=None for random weights, or "
+            "weights='PATH' to a local copy of the Keras VGG16 weights file "
+            "(vgg16_weights_tf_dim_ordering_tf_kernels.h5, or ..._notop.h5 with include_top=False)."
+        ) from None
+
+
 def gaussian_vgg16(
     weights="imagenet",
     include_top=True,
@@ -36,19 +51,7 @@ def gaussian_vgg16(
     Returns:
         A functional `keras.Model` named "gaussian_vgg16".
     """
-    try:
-        base = keras.applications.VGG16(
-            weights=weights, include_top=include_top, input_shape=input_shape, classes=classes
-        )
-    except Exception as error:  # Keras raises a bare Exception for a failed download
-        if weights != "imagenet" or "URL fetch failure" not in str(error):
-            raise
-        raise ConnectionError(
-            "weights='imagenet' needs a one-time download of the ImageNet VGG16 weights, which "
-            f"failed ({str(error).splitlines()[0]}). Pass weights=None for random weights, or "
-            "weights='PATH' to a local copy of the Keras VGG16 weights file "
-            "(vgg16_weights_tf_dim_ordering_tf_kernels.h5, or ..._notop.h5 with include_top=False)."
-        ) from None
+    base = _vgg16(weights, include_top, input_shape, classes)
     copies = []
 
     def clone(layer):

@@ -110,21 +110,28 @@ def path_costs(spec, in_channels, filters, num_bases, num_kernels, combination, 
         basis = (prices["full_basis"] * f_in * b * n * k + mixing * f_in * b * n * f_out) * pixels
         costs = {"kernel": f_in * f_out * k * pixels, "basis": basis}
     if known:
-        lengths = fft_lengths(spatial, spec.extent, spec.strides, spec.padding)
-        length = math.prod(lengths)
-        freqs = length // lengths[-1] * (lengths[-1] // 2 + 1)
-        if combination == "depthwise":  # per-channel products, priced like the separable path's
-            transforms, multiplies = f_in + f_out + f_out / NOMINAL_BATCH, 4 * f_out * freqs
-            price, other = prices["fft_separable"], 0
-        elif combination == "separable":
-            transforms, multiplies = 2 * b * n + b * n / NOMINAL_BATCH, 4 * b * n * freqs
-            price, other = prices["fft_separable"], pointwise
-        else:
-            transforms, multiplies = f_in + f_out + f_in * f_out / NOMINAL_BATCH, 3 * f_in * f_out * freqs
-            price, other = prices["fft_full"], 0
-        costs["fft"] = price * (transforms * length * math.log2(length) + multiplies) + other
+        # the separable path's 1×1 steps are added unpriced, as the prices were fitted with them
+        costs["fft"] = _fft_cost(spec, spatial, f_in, f_out, b * n, combination, prices) + (
+            pointwise if combination == "separable" else 0
+        )
         costs = {path: cost + prices.get(f"fixed_{path}", 0.0) / NOMINAL_BATCH for path, cost in costs.items()}
     return costs
+
+
+def _fft_cost(spec, spatial, f_in, f_out, channels, combination, prices):
+    """The FFT path's transforms and pointwise products per image (`path_costs`); `channels` = B·N."""
+    lengths = fft_lengths(spatial, spec.extent, spec.strides, spec.padding)
+    length = math.prod(lengths)
+    freqs = length // lengths[-1] * (lengths[-1] // 2 + 1)
+    if combination == "depthwise":  # per-channel products, priced like the separable path's
+        transforms, multiplies, price = f_in + f_out + f_out / NOMINAL_BATCH, 4 * f_out * freqs, prices["fft_separable"]
+    elif combination == "separable":
+        transforms, multiplies = 2 * channels + channels / NOMINAL_BATCH, 4 * channels * freqs
+        price = prices["fft_separable"]
+    else:
+        transforms, multiplies = f_in + f_out + f_in * f_out / NOMINAL_BATCH, 3 * f_in * f_out * freqs
+        price = prices["fft_full"]
+    return price * (transforms * length * math.log2(length) + multiplies)
 
 
 def cheapest(costs):
