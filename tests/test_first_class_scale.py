@@ -12,10 +12,7 @@ from helpers import blobs_sampled, images, to_numpy
 from keras_gaussconv import (
     BasisConv1D,
     ConvNormAct,
-    GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
-    GaussianDerivativeConv3D,
-    GaussianDerivativeDepthwiseConv2D,
     GeometryMonitor,
     ScaleChannels,
     ScalePooling,
@@ -24,6 +21,7 @@ from keras_gaussconv.datasets import load_rescaled_digits
 from keras_gaussconv.export import export_onnx
 from keras_gaussconv.folding import is_foldable, is_structured, structured_layers
 from keras_gaussconv.models import gaussian_derivative_network
+from layer_kinds import GAUSSIAN_KINDS, KINDS
 
 pytestmark = pytest.mark.core
 
@@ -138,26 +136,19 @@ def test_normalize_basis_keeps_the_scale_normalised_covariance():
                                atol=1e-5)
 
 
-DISCRETE = {  # every Gaussian-derivative layer and rank, with no argument but the discretisation
-    "1d": (lambda **kw: GaussianDerivativeConv1D(2, 5, **kw), (1, 9, 1), "offset"),
-    "2d": (lambda **kw: GaussianDerivativeConv2D(2, 5, **kw), (1, 9, 9, 1), "theta"),
-    "3d": (lambda **kw: GaussianDerivativeConv3D(2, 3, order=1, **kw), (1, 5, 5, 5, 1), "rotation"),
-    "depthwise": (lambda **kw: GaussianDerivativeDepthwiseConv2D(5, **kw), (1, 9, 9, 2), "theta"),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(DISCRETE))
+@pytest.mark.parametrize("kind", GAUSSIAN_KINDS)
 def test_the_discrete_analogue_needs_no_other_argument(kind):
-    make, shape, orientation = DISCRETE[kind]
+    make, shape = KINDS[kind]
+    trained = [g.name for g in make().geometry]  # the default discretisation: shifts and orientations
+    assert trained[:2] == ["sigma", "offset"] and len(trained) == (2 if kind == "gaussian1d" else 3)
     layer = make(discretization="discrete")
     y = to_numpy(layer(images(shape)))
     assert [g.name for g in layer.geometry] == ["sigma"] and np.isfinite(y).all()
     config = layer.get_config()
-    assert config["trainable_offset"] is False
+    assert all(config[f"trainable_{name}"] is False for name in trained[1:])
     np.testing.assert_allclose(to_numpy(type(layer).from_config(config).compute_basis(sigma=layer.sigma.value)),
                                to_numpy(layer.basis()), atol=1e-6)
-    assert len(make().geometry) > 1  # the default discretisation still has shifts (and orientations)
-    for name in {"offset", orientation}:
+    for name in trained[1:]:
         with pytest.raises(ValueError, match=f"trainable_{name}=True"):
             make(discretization="discrete", **{f"trainable_{name}": True})
 

@@ -8,33 +8,16 @@ import pytest
 
 from helpers import blobs_sampled, images, to_numpy
 from keras_gaussconv import (
-    DisplacedGaussianConv2D,
-    GaborConv1D,
-    GaborConv2D,
-    GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
-    GaussianDerivativeConv3D,
-    GaussianDerivativeDepthwiseConv2D,
     ScaleChannels,
     ScalePooling,
-    rfnn_conv2d,
 )
 from keras_gaussconv.export import fold
+from layer_kinds import KINDS as LAYERS  # kind → (a structured layer, one channel's input shape)
 
 pytestmark = pytest.mark.core
 
 SCALES = (1.0, 1.5, 2.0)
-LAYERS = {  # kind → (a structured layer, one channel's input shape)
-    "gaussian1d": (lambda **kw: GaussianDerivativeConv1D(3, 9, order=2, num_bases=1, **kw), (2, 14, 2)),
-    "gaussian2d": (lambda **kw: GaussianDerivativeConv2D(4, 7, order=2, num_bases=2, **kw), (2, 10, 9, 3)),
-    "separable": (lambda **kw: GaussianDerivativeConv2D(4, 7, order=1, num_bases=2, separable=True, **kw), (2, 10, 9, 3)),
-    "gaussian3d": (lambda **kw: GaussianDerivativeConv3D(2, 5, order=1, **kw), (1, 6, 7, 6, 2)),
-    "depthwise": (lambda **kw: GaussianDerivativeDepthwiseConv2D(7, order=2, **kw), (2, 10, 9, 3)),
-    "gabor1d": (lambda **kw: GaborConv1D(3, 11, num_kernels=2, **kw), (2, 16, 2)),
-    "gabor2d": (lambda **kw: GaborConv2D(4, 7, num_kernels=3, num_bases=2, **kw), (2, 10, 9, 3)),
-    "displaced": (lambda **kw: DisplacedGaussianConv2D(4, 5, num_units=3, **kw), (2, 10, 9, 3)),
-    "rfnn": (lambda **kw: rfnn_conv2d(4, 5, order=2, **kw), (2, 10, 9, 3)),
-}
 # The rule, written here independently of the package: lengths × s, frequencies / s, the rest kept.
 POWERS = {"sigma": 1, "offset": 1, "frequency": -1}
 
