@@ -19,11 +19,26 @@ _KEYS = weakref.WeakKeyDictionary()  # layer → its settings, read once: get_co
 _OWN = weakref.WeakKeyDictionary()  # layer → its program, dropped with the layer
 
 
+# Config entries that never reach a basis: the convolution's and the combination's settings. The
+# geometric values are the program's arguments, so their initializers and trainability are left out
+# too (a geometric weight that is not made changes the arguments' structure, which jax.jit keys on).
+_NOT_BASIS = frozenset({
+    "name", "trainable", "dtype", "filters", "num_bases", "separable", "depth_multiplier", "strides", "padding",
+    "data_format", "dilation_rate", "activation", "use_bias", "implementation", "activity_regularizer",
+})
+
+
 def _settings(layer):
     """What a basis program of this package's layers depends on: its config (which `from_config`
-    rebuilds the layer from, so it is complete) and the kernel size fixed at build. The settings
-    that shape the basis are constructor arguments, so they are read once per built layer."""
-    config = {k: v for k, v in layer.get_config().items() if k != "name"}
+    rebuilds the layer from, so it is complete) without the entries that never reach the basis
+    (`_NOT_BASIS`, the weights' initializers, regularizers, constraints and trainability), and the
+    kernel size fixed at build. So the kernel, basis and FFT paths of one basis share a program.
+    The settings that shape the basis are constructor arguments, so they are read once per built layer."""
+    config = {
+        k: v for k, v in layer.get_config().items()
+        if k not in _NOT_BASIS and not k.endswith(("_initializer", "_regularizer", "_constraint"))
+        and not k.startswith("trainable_")
+    }
     return type(layer), tuple(layer.kernel_size), json.dumps(config, sort_keys=True, default=repr)
 
 
