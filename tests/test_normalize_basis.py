@@ -15,28 +15,13 @@ from helpers import (
     twin_layers,
 )
 from keras_gaussconv import (
-    DisplacedGaussianConv2D,
-    GaborConv1D,
-    GaborConv2D,
-    GaussianDerivativeConv1D,
     GaussianDerivativeConv2D,
-    GaussianDerivativeConv3D,
-    GaussianDerivativeDepthwiseConv2D,
 )
 from keras_gaussconv.export import fold
+from layer_kinds import KINDS as LAYERS  # (layer factory, input shape): every public structured layer, 1-D to 3-D
 
 pytestmark = pytest.mark.core
 
-# (layer factory, input shape): every public structured layer, 1-D to 3-D.
-LAYERS = {
-    "gaussian1d": (lambda **kw: GaussianDerivativeConv1D(4, 9, order=3, num_bases=2, **kw), (2, 20, 3)),
-    "gaussian2d": (lambda **kw: GaussianDerivativeConv2D(4, (5, 4), order=2, num_bases=2, **kw), (2, 11, 10, 3)),
-    "gaussian3d": (lambda **kw: GaussianDerivativeConv3D(4, 5, order=1, num_bases=2, **kw), (1, 7, 8, 6, 2)),
-    "depthwise": (lambda **kw: GaussianDerivativeDepthwiseConv2D(7, depth_multiplier=2, num_bases=2, **kw), (2, 12, 12, 4)),
-    "gabor1d": (lambda **kw: GaborConv1D(4, 11, num_kernels=3, **kw), (2, 24, 2)),
-    "gabor2d": (lambda **kw: GaborConv2D(4, 7, num_kernels=3, num_bases=2, **kw), (2, 12, 12, 3)),
-    "displaced": (lambda **kw: DisplacedGaussianConv2D(4, 5, num_units=3, **kw), (2, 10, 10, 3)),
-}
 
 
 def numpy_normalized(phi, rank):

@@ -11,22 +11,13 @@ import pytest
 from keras import ops
 
 from helpers import assert_gradients_match_numpy_finite_differences, blobs_sampled, numpy_basis_2d, to_numpy, twin_layers
-from keras_gaussconv import (
-    GaussianDerivativeConv1D,
-    GaussianDerivativeConv2D,
-    GaussianDerivativeConv3D,
-    GaussianDerivativeDepthwiseConv2D,
-)
+from keras_gaussconv import GaussianDerivativeConv2D
 from keras_gaussconv.bases import derivative_orders, scale_normalize
+from layer_kinds import GAUSSIAN_KINDS, KINDS
 
 pytestmark = pytest.mark.core
 
-LAYERS = {  # kind → (layer with the given options, input shape)
-    "gaussian1d": (lambda **kw: GaussianDerivativeConv1D(4, 7, order=3, num_bases=2, **kw), (2, 12, 3)),
-    "gaussian2d": (lambda **kw: GaussianDerivativeConv2D(4, 5, order=2, num_bases=2, **kw), (2, 9, 9, 3)),
-    "gaussian3d": (lambda **kw: GaussianDerivativeConv3D(2, 5, order=2, **kw), (1, 6, 6, 6, 2)),
-    "depthwise": (lambda **kw: GaussianDerivativeDepthwiseConv2D(5, order=2, **kw), (2, 9, 9, 3)),
-}
+LAYERS = {kind: KINDS[kind] for kind in GAUSSIAN_KINDS}  # kind → (layer with the given options, input shape)
 
 
 def numpy_factors(sigma, order):
