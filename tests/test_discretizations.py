@@ -204,7 +204,7 @@ def test_discrete_stays_exact_up_to_sigma_of_the_kernel_width():
 
 FROZEN = {1: dict(trainable_offset=False), 2: dict(trainable_offset=False, trainable_theta=False),
           3: dict(trainable_offset=False, trainable_rotation=False)}
-LAYERS = {
+LAYERS = {  # its own table (not layer_kinds.KINDS): each Gaussian class with its rank
     "1d": (lambda **kw: GaussianDerivativeConv1D(4, 9, order=3, num_bases=2, **kw), (2, 20, 3), 1),
     "2d": (lambda **kw: GaussianDerivativeConv2D(4, 5, order=2, num_bases=2, **kw), (2, 11, 10, 3), 2),
     "3d": (lambda **kw: GaussianDerivativeConv3D(4, 3, order=2, num_bases=2, **kw), (1, 6, 7, 5, 2), 3),

@@ -19,7 +19,7 @@ from keras_gaussconv.export import fold
 
 pytestmark = pytest.mark.core
 
-LAYERS = {
+LAYERS = {  # its own table (not layer_kinds.KINDS): every kind that takes kernel_size=None, folding to one layer
     "gaussian1d": (lambda **kw: GaussianDerivativeConv1D(3, None, order=2, padding="same", **kw), (2, 17, 2)),
     "gaussian2d": (lambda **kw: GaussianDerivativeConv2D(4, None, order=2, num_bases=2, padding="same", **kw), (2, 9, 8, 3)),
     "gaussian3d": (lambda **kw: GaussianDerivativeConv3D(2, None, order=1, padding="same", **kw), (1, 5, 6, 4, 2)),

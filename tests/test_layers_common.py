@@ -10,7 +10,7 @@ from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDeriva
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
-LAYERS = {
+LAYERS = {  # its own table (not layer_kinds.KINDS): filters and kernel size are the tests' parameters
     "gaussian": lambda filters, kernel_size, **kw: GaussianDerivativeConv2D(filters, kernel_size, order=2, **kw),
     "gabor": lambda filters, kernel_size, **kw: GaborConv2D(filters, kernel_size, num_kernels=4, **kw),
     "displaced": lambda filters, kernel_size, **kw: DisplacedGaussianConv2D(filters, kernel_size, num_units=3, **kw),

@@ -18,7 +18,7 @@ from keras_gaussconv.plotting import plot_layer
 
 pytestmark = pytest.mark.core
 
-LAYERS = {  # layer, input shape, number of filters the last row shows
+LAYERS = {  # layer, input shape, number of filters the last row shows (its own table: the rows it checks)
     "gaussian1d": (lambda: GaussianDerivativeConv1D(4, 9, order=2, num_bases=2), (None, 20, 2), 4),
     "gabor1d": (lambda: GaborConv1D(6, 15, num_kernels=3), (None, 30, 1), 6),
     "gaussian2d": (lambda: GaussianDerivativeConv2D(10, 7, order=2, num_bases=2), (None, 12, 12, 3), 8),

@@ -11,7 +11,7 @@ from keras_gaussconv import DisplacedGaussianConv2D, GaborConv2D, GaussianDeriva
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
-KINDS = {
+KINDS = {  # its own table (not layer_kinds.KINDS): the order is a drawn parameter of every kind
     "gaussian": lambda order, **kw: GaussianDerivativeConv2D(order=order, **kw),
     "gabor": lambda order, **kw: GaborConv2D(num_kernels=order + 1, **kw),
     "displaced": lambda order, **kw: DisplacedGaussianConv2D(num_units=order + 1, **kw),

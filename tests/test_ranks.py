@@ -173,7 +173,7 @@ def test_gabor_1d_matches_numpy(size, normalize):
 
 # --- layers ----------------------------------------------------------------
 
-LAYERS = {
+LAYERS = {  # its own table (not layer_kinds.KINDS): the 1-D and 3-D classes against their stock layers
     "gaussian1d": (GaussianDerivativeConv1D, dict(order=3), 1),
     "gabor1d": (GaborConv1D, dict(num_kernels=4), 1),
     "gaussian3d": (GaussianDerivativeConv3D, dict(order=2), 3),
