@@ -59,6 +59,16 @@ def gradient_function(model, variables):
     return gradients
 
 
+def _weight_groups(layer):
+    """{group: [variables]} a structured layer declares: its geometric weights by group, then
+    "coefficients", its combination weights."""
+    groups = {}
+    for g in layer.geometry:
+        groups.setdefault(g.group, []).append(getattr(layer, g.name))
+    groups["coefficients"] = list(layer.combination_weights())
+    return groups
+
+
 class GeometryMonitor(keras.callbacks.Callback):
     """Records, per epoch, the statistics of every weight group of a model's structured layers.
 
@@ -118,11 +128,7 @@ class GeometryMonitor(keras.callbacks.Callback):
         """{(layer name, group): [variables]} of the monitored groups."""
         weights = {}
         for layer in structured_layers(self.model):
-            # What the layer declares: its geometric weights by group, then its combination weights.
-            groups = {}
-            for g in layer.geometry:
-                groups.setdefault(g.group, []).append(getattr(layer, g.name))
-            groups["coefficients"] = list(layer.combination_weights())
+            groups = _weight_groups(layer)
             wanted = groups if self.groups is None else self.groups
             weights.update({(layer.name, group): groups[group] for group in wanted if group in groups})
         return weights
@@ -150,7 +156,7 @@ class GeometryMonitor(keras.callbacks.Callback):
         layers = structured_layers(self.model)
         if not layers:
             raise ValueError("GeometryMonitor needs a model with keras_gaussconv layers; this one has none.")
-        present = {"coefficients"} | {g.group for layer in layers for g in layer.geometry}
+        present = {group for layer in layers for group in _weight_groups(layer)}
         missing = [group for group in self.groups or () if group not in present]
         if missing:
             raise ValueError(

@@ -47,11 +47,11 @@ def inner_layers(layer):
 def structured_layers(layer):
     """Every structured layer in a layer or model, in order, each once: nested models,
     `ConvNormAct` and `ScaleChannels` wrappers included."""
+    if is_structured(layer):
+        return [layer]
     found = []
-    for candidate in [layer] if is_structured(layer) else inner_layers(layer):
-        for inner in [candidate] if is_structured(candidate) else structured_layers(candidate):
-            if not any(inner is seen for seen in found):
-                found.append(inner)
+    for inner in inner_layers(layer):
+        found += [candidate for candidate in structured_layers(inner) if not any(candidate is seen for seen in found)]
     return found
 
 
