@@ -162,6 +162,25 @@ def _built(layer, shape, weights):
 def fold_structured(layer, tolerance=None, phi=None, name=None):
     """Stock Keras layers that compute a structured layer's output with constant weights (`BasisConv.fold`).
 
+    Full layer: one `Conv{r}D` with the dense kernel W. Separable layer
+    (r = 1, 2): `Conv{r}D 1×1 (F_in → B·N) → DepthwiseConv{r}D (φ) →
+    Conv{r}D 1×1 (B·N → F_out, block-diagonal λ)` when that is faster than
+    one `Conv{r}D` (`separable_fold_is_cheaper`, from measured prices), else
+    one `Conv{r}D`. The last 1×1 is dense with zero blocks rather than
+    `groups=B`: TensorFlow's CPU grouped convolution measured 3× slower than
+    the dense one. Depthwise layer: `DepthwiseConv{r}D` (3-D: a `Conv3D` with
+    one group per channel). Bias and activation stay on the last convolution.
+
+    A `channels_first` layer folds into the same channels_last convolutions
+    between two `Permute` layers, as it computes itself: TensorFlow's CPU
+    kernels run a channels_first convolution only with oneDNN, so a folded
+    model runs wherever the layer did.
+
+    `tolerance` (`crop`; padding 'same' and strides 1) crops each kernel, the
+    same taps from both ends of an axis, to the smallest size whose discarded
+    weights W_d make |Δy_o| ≤ Σ|W_d[..., o]| · max|x| ≤ `tolerance` ·
+    Σ|W[..., o]| · max|x| for every output channel o.
+
     `phi`: the basis to fold with (default `layer.basis()`; `ScaleChannels`
     gives a channel's); `name`: of the folded layers (default the layer's).
     """
@@ -193,28 +212,37 @@ def fold_structured(layer, tolerance=None, phi=None, name=None):
         conv = conv_class(layer.filters, kernel_size, **spacing, **common, **last)
         parts = [_built(conv, shape, [full_kernel[window]] + tail)]
     else:
-        channels = layer.num_bases * layer.num_kernels
-        weights = layer.combination_weights()
-        beta, lam = (ops.convert_to_numpy(m) for m in paths.separable_matrices(*weights, layer.variable_dtype))
-        phi = ops.convert_to_numpy(paths.phi_channels(phi))[window]  # (*kernel_size, B·N)
-        mid, unit = (None,) * (r + 1) + (channels,), (None,) * r
         depthwise = getattr(keras.layers, f"DepthwiseConv{r}D")(
             kernel_size, use_bias=False, name=f"{name}_depthwise", **spacing, **common
         )
-        parts = [
-            _built(conv_class(channels, 1, use_bias=False, name=f"{name}_pointwise_in", **common), shape,
-                   [beta[unit]]),
-            _built(depthwise, mid, [phi[..., None]]),
-            _built(conv_class(layer.filters, 1, **{**last, "name": f"{name}_pointwise_out"}, **common), mid,
-                   [lam[unit]] + tail),
-        ]
-    if layer.data_format == "channels_first":
-        parts = [
-            keras.layers.Permute((*range(2, r + 2), 1), name=f"{name}_to_channels_last", dtype=layer.dtype_policy),
-            *parts,
-            keras.layers.Permute((r + 1, *range(1, r + 1)), name=f"{name}_to_channels_first", dtype=layer.dtype_policy),
-        ]
-    return parts
+        channels_phi = ops.convert_to_numpy(paths.phi_channels(phi))[window]  # (*kernel_size, B·N), cropped
+        parts = _separable_parts(layer, channels_phi, depthwise, conv_class, name, common, last, tail)
+    return _between_permutes(parts, layer, name) if layer.data_format == "channels_first" else parts
+
+
+def _between_permutes(parts, layer, name):
+    """channels_last `parts` for a channels_first layer: Permute to channels_last, the parts, Permute back."""
+    r, dtype = layer.rank, layer.dtype_policy
+    return [
+        keras.layers.Permute((*range(2, r + 2), 1), name=f"{name}_to_channels_last", dtype=dtype),
+        *parts,
+        keras.layers.Permute((r + 1, *range(1, r + 1)), name=f"{name}_to_channels_first", dtype=dtype),
+    ]
+
+
+def _separable_parts(layer, phi, depthwise, conv_class, name, common, last, tail):
+    """`Conv 1×1 (β) → depthwise (φ) → Conv 1×1 (block-diagonal λ)`, built; `phi` the cropped basis as
+    depthwise channels, `(*kernel_size, B·N)`."""
+    r, channels = layer.rank, layer.num_bases * layer.num_kernels
+    weights = layer.combination_weights()
+    beta, lam = (ops.convert_to_numpy(m) for m in paths.separable_matrices(*weights, layer.variable_dtype))
+    shape, mid, unit = (None,) * (r + 1) + (layer.in_channels,), (None,) * (r + 1) + (channels,), (None,) * r
+    return [
+        _built(conv_class(channels, 1, use_bias=False, name=f"{name}_pointwise_in", **common), shape, [beta[unit]]),
+        _built(depthwise, mid, [phi[..., None]]),
+        _built(conv_class(layer.filters, 1, **{**last, "name": f"{name}_pointwise_out"}, **common), mid,
+               [lam[unit]] + tail),
+    ]
 
 
 # --- a model -------------------------------------------------------------------

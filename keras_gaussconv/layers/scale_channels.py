@@ -100,18 +100,20 @@ class ScaleChannels(keras.layers.Wrapper):
         shape, _ = self.channel_shape(input_shape)
         return (shape[0], len(self.scales), *self.layer.compute_output_shape(shape)[1:])
 
-    def scaled_geometry(self, scale):
+    def scaled_geometry(self, scale, values=None):
         """The wrapped layer's geometric tensors by name for one channel: each × scale^p, p the
-        `scale_power` the layer declares for it (`GeometricWeight`: lengths 1, frequencies −1, angles 0)."""
-        values = self.layer.geometry_values()
+        `scale_power` the layer declares for it (`GeometricWeight`: lengths 1, frequencies −1, angles 0).
+        `values`: the layer's `geometry_values()`, when the caller has read them already."""
+        values = self.layer.geometry_values() if values is None else values
         return {g.name: values[g.name] * scale**g.scale_power if g.scale_power else values[g.name]
                 for g in self.layer.geometry}
 
     def channel_basis(self, scale):
         """The basis of the channel at `scale`: `basis_of` the scaled geometry, normalised (with
         `normalize_basis`) at the layer's own, s = 1, so the channels differ by the scaling alone."""
-        normalize_at = self.layer.geometry_values() if self.layer.normalize_basis else None
-        return compiled_basis(self.layer)(normalize_at=normalize_at, **self.scaled_geometry(scale))
+        values = self.layer.geometry_values()
+        normalize_at = values if self.layer.normalize_basis else None
+        return compiled_basis(self.layer)(normalize_at=normalize_at, **self.scaled_geometry(scale, values))
 
     def call(self, inputs):
         # Through the layer's __call__: its input_spec check, activity regulariser and dtype policy apply.
