@@ -28,7 +28,9 @@ DEMO_SETTINGS = {
 }
 DEMO_NETWORK = dict(filters=(8, 16, 16, 32), kernel_size=5, order=2, num_bases=2)
 # What `digits_demo` writes into its output directory.
-OUTPUTS = ("digits_results.md", "digits_results.json", "digits_kernels.png", "digits_learning_curves.png")
+RESULTS = "digits_results"  # digits_results.md (the table) and digits_results.json
+PICTURES = {"kernels": "digits_kernels.png", "curves": "digits_learning_curves.png"}
+OUTPUTS = (f"{RESULTS}.md", f"{RESULTS}.json", *PICTURES.values())
 
 
 def _initial_weights(layer_type, input_shape, seed):
@@ -88,12 +90,12 @@ def digits_demo(output_dir="keras-gaussconv-results", scale="full", layer_types=
         "trainable_parameters": parameters,
         "accuracy": accuracies,
     }
-    write_results(output, "digits_results", results, f"{demo_caption(results)}\n\n{demo_table(results)}")
-    plot_learning_curves(results, output / "digits_learning_curves.png")
+    write_results(output, RESULTS, results, f"{demo_caption(results)}\n\n{demo_table(results)}")
+    plot_learning_curves(results, output / PICTURES["curves"])
     if kernels_model is not None:
         from keras_gaussconv.plotting import plot_layer
 
-        plot_layer(kernels_model.get_layer("block1").conv, output / "digits_kernels.png")
+        plot_layer(kernels_model.get_layer("block1").conv, output / PICTURES["kernels"])
     return results
 
 

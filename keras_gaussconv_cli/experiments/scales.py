@@ -48,7 +48,9 @@ SCALE_NETWORK_NAMES = {
 
 
 # What `scales_demo` writes into its output directory.
-OUTPUTS = ("scales_results.md", "scales_results.json", "scales_accuracy.png")
+RESULTS = "scales_results"  # scales_results.md (the table) and scales_results.json
+PICTURES = {"accuracy": "scales_accuracy.png"}
+OUTPUTS = (f"{RESULTS}.md", f"{RESULTS}.json", *PICTURES.values())
 
 
 def scale_network(kind, canvas, settings):
@@ -166,8 +168,8 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=Non
         "trainable_parameters": parameters,
         "accuracy": accuracy,
     }
-    write_results(output, "scales_results", results, scales_table(results))
-    plot_scale_accuracy(results, output / "scales_accuracy.png")
+    write_results(output, RESULTS, results, scales_table(results))
+    plot_scale_accuracy(results, output / PICTURES["accuracy"])
     return results
 
 

@@ -168,7 +168,9 @@ DATA_SETS = {
 
 
 # What `nuclei_demo` writes into its output directory.
-OUTPUTS = ("nuclei_results.md", "nuclei_results.json", "nuclei_validation_dice.png", "nuclei_predictions.png")
+RESULTS = "nuclei_results"  # nuclei_results.md (the table) and nuclei_results.json
+PICTURES = {"dice": "nuclei_validation_dice.png", "predictions": "nuclei_predictions.png"}
+OUTPUTS = (f"{RESULTS}.md", f"{RESULTS}.json", *PICTURES.values())
 
 
 def nuclei_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
@@ -196,9 +198,9 @@ def nuclei_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
         results[name]["sizes"] = {split: len(data[split][0]) for split in SPLITS}
         pictures[name] = data["test"], predictions
     results["seconds"] = round(time.time() - start, 1)
-    write_results(output, "nuclei_results", results, segmentation_table(results))
-    plot_validation_dice(results, output / "nuclei_validation_dice.png")
-    plot_segmentations(pictures, output / "nuclei_predictions.png")
+    write_results(output, RESULTS, results, segmentation_table(results))
+    plot_validation_dice(results, output / PICTURES["dice"])
+    plot_segmentations(pictures, output / PICTURES["predictions"])
     return results
 
 

@@ -21,7 +21,9 @@ VOLUME_METHOD_NAMES = {"otsu": "Otsu threshold", "classical": "classical 3-D U-n
 
 
 # What `volume_demo` writes into its output directory.
-OUTPUTS = ("volumes_results.md", "volumes_results.json", "volumes_predictions.png")
+RESULTS = "volumes_results"  # volumes_results.md (the table) and volumes_results.json
+PICTURES = {"predictions": "volumes_predictions.png"}
+OUTPUTS = (f"{RESULTS}.md", f"{RESULTS}.json", *PICTURES.values())
 
 
 def volume_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
@@ -42,8 +44,8 @@ def volume_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
     results["settings"] = settings_json(settings)
     results["sizes"] = {split: len(data[split][0]) for split in SPLITS}
     results["seconds"] = round(time.time() - start, 1)
-    write_results(output, "volumes_results", results, volume_table(results))
-    plot_volume_segmentations(data["test"], predictions, output / "volumes_predictions.png")
+    write_results(output, RESULTS, results, volume_table(results))
+    plot_volume_segmentations(data["test"], predictions, output / PICTURES["predictions"])
     return results
 
 
