@@ -118,6 +118,22 @@ def blobs(coordinates):
     return f
 
 
+def doubled_channel_responses(conv):
+    """Channel s = 1 of `ScaleChannels(conv, scales=(1, 2))` on `blobs` sampled at spacing 1 (40²) and
+    channel s = 2 on the same function at spacing ½ (80², magnified 2×), at corresponding interior
+    points; σ drawn in [1.2, 1.5] and μ in [−½, ½] (for a 33-tap kernel: >= 5σ at both scales)."""
+    from keras_gaussconv import ScaleChannels
+
+    channels = ScaleChannels(conv, scales=(1.0, 2.0))
+    channels.build((None, 40, 40, 1))
+    draw = np.random.default_rng(0)
+    conv.sigma.assign(draw.uniform(1.2, 1.5, conv.sigma.shape).astype("float32"))
+    conv.offset.assign(draw.uniform(-0.5, 0.5, conv.offset.shape).astype("float32"))
+    a = to_numpy(channels(blobs_sampled(40, 1.0)))[0, 0, 8:32, 8:32]
+    b = to_numpy(channels(blobs_sampled(80, 0.5)))[0, 1, 16:64:2, 16:64:2]
+    return a, b
+
+
 def blobs_sampled(size, spacing):
     """f on a size × size grid of the given spacing: pixel (i, j) at (x, y) = (j, i) · spacing."""
     rows, cols = np.meshgrid(np.arange(size) * spacing, np.arange(size) * spacing, indexing="ij")
