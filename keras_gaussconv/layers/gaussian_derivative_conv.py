@@ -172,7 +172,8 @@ class GaussianDerivativeConv1D(GaussianDerivativeMixin, BasisConv1D):
         **kwargs,
     ):
         super().__init__(
-            filters, kernel_size, separable=separable, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            filters, kernel_size, separable=separable,
+            order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
             trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
             discretization=discretization, scale_normalized=scale_normalized,
             num_bases=num_bases, strides=strides, padding=padding, data_format=data_format,
@@ -238,7 +239,8 @@ class GaussianDerivativeConv2D(GaussianDerivativeMixin, BasisConv2D):
         **kwargs,
     ):
         super().__init__(
-            filters, kernel_size, separable=separable, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            filters, kernel_size, separable=separable,
+            order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
             trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
             discretization=discretization, scale_normalized=scale_normalized,
             orientation_initializer=theta_initializer, trainable_orientation=trainable_theta,
@@ -303,7 +305,8 @@ class GaussianDerivativeConv3D(GaussianDerivativeMixin, BasisConv3D):
         **kwargs,
     ):
         super().__init__(
-            filters, kernel_size, separable=separable, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            filters, kernel_size, separable=separable,
+            order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
             trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
             discretization=discretization, scale_normalized=scale_normalized,
             orientation_initializer=rotation_initializer, trainable_orientation=trainable_rotation,
@@ -375,7 +378,8 @@ class GaussianDerivativeDepthwiseConv2D(GaussianDerivativeMixin, BasisConv2D):
         **kwargs,
     ):
         super().__init__(
-            None, kernel_size, depth_multiplier=depth_multiplier, order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
+            None, kernel_size, depth_multiplier=depth_multiplier,
+            order=order, sigma_initializer=sigma_initializer, offset_initializer=offset_initializer,
             trainable_sigma=trainable_sigma, trainable_offset=trainable_offset, min_sigma=min_sigma,
             discretization=discretization, scale_normalized=scale_normalized,
             orientation_initializer=theta_initializer, trainable_orientation=trainable_theta,
