@@ -118,23 +118,27 @@ class Contender:
         same on every run, unlike a process' resident memory, which allocator
         caches blur at these sizes.
         """
-        import jax
-
-        model = self.model
-        frozen = [v.value for v in model.non_trainable_variables]
-
-        def loss(trainable, x, y):
-            out, _ = model.stateless_call(trainable, frozen, x, training=True)
-            return jax.numpy.mean(jax.numpy.square(out - y))
-
-        trainable = [v.value for v in model.trainable_variables]
-        stats = jax.jit(jax.grad(loss)).lower(trainable, self.x, self.y).compile().memory_analysis()
+        stats = compiled_jax_step(self.model, self.x, self.y).memory_analysis()
         return (stats.temp_size_in_bytes + stats.output_size_in_bytes) / 2**20
 
     def time(self, kind):
         start = time.perf_counter()
         self.step(kind)
         self.times[kind].append(time.perf_counter() - start)
+
+
+def compiled_jax_step(model, x, y):
+    """XLA's compiled forward + mean-square loss + gradient of `model`'s trainable weights (JAX only)."""
+    import jax
+
+    frozen = [v.value for v in model.non_trainable_variables]
+
+    def loss(trainable, x, y):
+        out, _ = model.stateless_call(trainable, frozen, x, training=True)
+        return jax.numpy.mean(jax.numpy.square(out - y))
+
+    trainable = [v.value for v in model.trainable_variables]
+    return jax.jit(jax.grad(loss)).lower(trainable, x, y).compile()
 
 
 def structured(filters, kernel, num_bases, order, separable, implementation):

@@ -1,4 +1,6 @@
-"""The keras-gaussconv command, run as a user would: a subprocess in an empty directory."""
+"""The keras-gaussconv command, in an empty directory: the console script as a subprocess (start-up,
+exit codes, one-line errors, a clean stderr), and the long end-to-end runs through the same `main` in
+this process (what they add is the command's code path, not a second TensorFlow start-up)."""
 
 import json
 import shutil
@@ -21,11 +23,18 @@ def run(args, cwd):
     return subprocess.run(command() + args, cwd=cwd, capture_output=True, text=True)
 
 
-def test_demo_smoke_end_to_end(tmp_path):
+def run_here(args, cwd, monkeypatch, capsys):
+    """`keras_gaussconv_cli.main(args)` in `cwd`: its exit status and what it printed to stdout."""
+    monkeypatch.chdir(cwd)
+    status = keras_gaussconv_cli.main(args)
+    return status, capsys.readouterr().out
+
+
+def test_demo_smoke_end_to_end(tmp_path, monkeypatch, capsys):
     from keras_gaussconv_cli.experiments import DEMO_LAYER_TYPES
 
-    result = run(["demo", "--smoke"], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    status, stdout = run_here(["demo", "--smoke"], tmp_path, monkeypatch, capsys)
+    assert status == 0
     output = tmp_path / "keras-gaussconv-results"  # the default output directory
     assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]
     for name in ("digits_results.json", "digits_results.md", "digits_kernels.png", "digits_learning_curves.png"):
@@ -36,11 +45,11 @@ def test_demo_smoke_end_to_end(tmp_path):
     assert len(gaussian) == 2  # two seeds
     assert sum(gaussian) / 2 > 0.2  # chance is 0.1; 60 steps reach 0.36 here
     # The table, its caption, and progress lines that say which layer type and size run.
-    assert "| gaussian |" in result.stdout and "mean ± std over 2 seeds" in result.stdout
+    assert "| gaussian |" in stdout and "mean ± std over 2 seeds" in stdout
     assert "Test accuracy (%)" in (output / "digits_results.md").read_text()
     for kind in DEMO_LAYER_TYPES:
-        assert f"{kind} (" in result.stdout and "), n = 200 training images: 2 seeds" in result.stdout, kind
-    assert result.stdout.count("test accuracy:") >= len(DEMO_LAYER_TYPES)  # one bar per layer type and size
+        assert f"{kind} (" in stdout and "), n = 200 training images: 2 seeds" in stdout, kind
+    assert stdout.count("test accuracy:") >= len(DEMO_LAYER_TYPES)  # one bar per layer type and size
 
 
 def test_plot_writes_the_png_asked_for(tmp_path):
@@ -112,10 +121,10 @@ def test_plot_choices_match_the_builders():
     assert set(keras_gaussconv_cli.PLOTTABLE) == set(LAYER_TYPES) - {"free_form"}
 
 
-def test_unet_smoke_end_to_end(tmp_path):
+def test_unet_smoke_end_to_end(tmp_path, monkeypatch, capsys):
     # --output-dir (shared by demo and unet) puts every file there, nothing in the cwd.
-    result = run(["unet", "--smoke", "--quiet", "--output-dir", "results"], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    status, stdout = run_here(["unet", "--smoke", "--quiet", "--output-dir", "results"], tmp_path, monkeypatch, capsys)
+    assert status == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
     output = tmp_path / "results"
     results = json.loads((output / "nuclei_results.json").read_text())
@@ -137,7 +146,7 @@ def test_unet_smoke_end_to_end(tmp_path):
         assert 0.0 < results[data_set]["otsu"]["test"]["dice"] < 1.0
     for name in ("nuclei_results.md", "nuclei_validation_dice.png", "nuclei_predictions.png"):
         assert (output / name).stat().st_size > 0, name
-    assert "| Gaussian-derivative U-net |" in result.stdout and "| Otsu on haematoxylin | 0 |" in result.stdout
+    assert "| Gaussian-derivative U-net |" in stdout and "| Otsu on haematoxylin | 0 |" in stdout
     assert f"mean ± std over {len(seeds)} seeds" in (output / "nuclei_results.md").read_text()
 
 
@@ -156,9 +165,9 @@ def test_export_under_torch_is_one_line(tmp_path, monkeypatch, capsys):
 
 
 
-def test_unet_volumes_smoke_end_to_end(tmp_path):
-    result = run(["unet", "--volumes", "--smoke", "--quiet", "--output-dir", "results"], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_unet_volumes_smoke_end_to_end(tmp_path, monkeypatch, capsys):
+    status, stdout = run_here(["unet", "--volumes", "--smoke", "--quiet", "--output-dir", "results"], tmp_path, monkeypatch, capsys)
+    assert status == 0
     output = tmp_path / "results"
     results = json.loads((output / "volumes_results.json").read_text())
     classical, gaussian = results["classical"], results["gaussian"]
@@ -170,7 +179,7 @@ def test_unet_volumes_smoke_end_to_end(tmp_path):
     assert 0.0 < results["otsu"]["test"]["dice"] < 1.0
     for name in ("volumes_results.md", "volumes_predictions.png"):
         assert (output / name).stat().st_size > 0, name
-    assert "| Gaussian-derivative 3-D U-net |" in result.stdout and "| Otsu threshold | 0 |" in result.stdout
+    assert "| Gaussian-derivative 3-D U-net |" in stdout and "| Otsu threshold | 0 |" in stdout
 
 
 def test_scales_smoke_end_to_end(tmp_path, capsys):

@@ -1,11 +1,12 @@
 """What only TensorFlow graphs have: a traced spatial size of None (`tf.function` with a
-relaxed input signature), and a countable training step. Not a core module: the JAX and PyTorch passes do not collect it,
+relaxed input signature), a countable training step, and XLA's compilation of a step. Not a core module: the JAX and PyTorch passes do not collect it,
 since their traced shapes are always concrete."""
 
 import keras
 import numpy as np
 import pytest
 from helpers import rng, tensorflow_only, to_numpy
+from layer_kinds import KINDS
 
 from keras_gaussconv import GaussianDerivativeConv1D, GaussianDerivativeConv2D, GaussianDerivativeDepthwiseConv2D
 
@@ -53,3 +54,36 @@ def test_the_analytic_basis_gradient_keeps_a_training_step_small(make, stock, sh
     # The basis' backward pass is its own (heat equation, rotation), not autodiff through
     # every operation: the step stays within a few times a stock layer's graph.
     assert training_step_ops(make(), shape) <= bound * training_step_ops(stock(), shape)
+
+
+def _one_sgd_step(make, shape, jit_compile, weights=None):
+    """A model of one layer `make()` after one SGD step on a fixed batch (compiled with `jit_compile`)."""
+    model = keras.Sequential([keras.Input(shape[1:], batch_size=shape[0]), make()])
+    if weights is not None:
+        model.set_weights(weights)
+    model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=jit_compile)
+    assert model.jit_compile is jit_compile  # Keras turns XLA off, with a warning, for a layer that refuses it
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    y = np.random.default_rng(1).normal(size=model.output_shape).astype("float32")
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(x, y)
+    return model, before, loss
+
+
+@pytest.mark.parametrize(
+    "kind,implementation",
+    # Every kind's basis (its own custom gradient) on the path `auto` picks; the other paths'
+    # code is shared by the kinds, and runs for a full and a separable layer.
+    [(kind, "auto") for kind in KINDS] + [(kind, path) for kind in ("gaussian2d", "separable") for path in ("basis", "fft")],
+)
+def test_every_layer_trains_under_xla(kind, implementation):
+    # Keras compiles a TensorFlow training step with XLA on a GPU (jit_compile="auto"): every
+    # kind's step compiles there and takes the step the graph without XLA takes.
+    make, shape = KINDS[kind]
+    factory = lambda: make(implementation=implementation)  # noqa: E731
+    xla, before, xla_loss = _one_sgd_step(factory, shape, jit_compile=True)
+    graph, _, graph_loss = _one_sgd_step(factory, shape, jit_compile=False, weights=before)
+    np.testing.assert_allclose(xla_loss, graph_loss, rtol=1e-5)
+    for w, w0, reference in zip(xla.get_weights(), before, graph.get_weights()):
+        np.testing.assert_allclose(w, reference, rtol=1e-4, atol=1e-6)
+    assert any(not np.allclose(w, w0) for w, w0 in zip(xla.get_weights(), before))
