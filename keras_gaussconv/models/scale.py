@@ -1,8 +1,9 @@
-"""Scale-channel networks: Lindeberg's Gaussian derivative networks (GaussDerNet)."""
+"""Scale-channel networks: Lindeberg's Gaussian derivative networks (GaussDerNet) and their
+residual form (GaussDerResNet)."""
 
 import keras
 
-from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D
+from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, GaussianDerivativeDepthwiseConv2D
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
 from keras_gaussconv.layers.validation import check_fraction, check_positive_float, check_positive_int
 
@@ -45,23 +46,102 @@ def gaussian_derivative_network(
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    sigma, sigma_ratio = check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio)
-    scale_dropout, momentum = check_fraction("scale_dropout", scale_dropout), check_fraction("momentum", momentum)
-    sizes = [*(check_positive_int("filters", width) for width in filters), check_positive_int("num_classes", num_classes)]
+    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum)
+    make = dict(kernel_size=kernel_size, order=order, discretization=discretization)
     inputs = keras.Input(input_shape)
     x = inputs
     for block, width in enumerate(sizes):
-        conv = GaussianDerivativeConv2D(
-            width, kernel_size, order=order, padding="same", scale_normalized=True,
-            sigma_initializer=keras.initializers.Constant(sigma * sigma_ratio**block),
-            offset_initializer="zeros", use_bias=block == len(filters), name=f"conv{block}",
-            discretization=discretization,
-        )
-        x = ScaleChannels(conv, scales=scales, name=f"scales{block}")(x)  # (batch, S, H, W, width)
-        if block < len(filters):
-            x = keras.layers.BatchNormalization(momentum=momentum, name=f"norm{block}")(x)
-            x = keras.layers.Activation("relu", name=f"relu{block}")(x)
+        last = block == len(filters)
+        x = _scale_conv(width, block, f"{block}", settings, use_bias=last, **make)(x)
+        if not last:
+            x = _norm_relu(x, f"{block}", momentum)
     return keras.Model(inputs, _readout(x, scale_dropout), name=name)
+
+
+def gaussian_derivative_resnet(
+    input_shape, num_classes, scales=(1.0, 2.0, 4.0), filters=(8, 16, 16, 32), order=2, sigma=1.0,
+    sigma_ratio=2**0.5, kernel_size=None, separable=False, scale_dropout=0.0, discretization="sampled",
+    momentum=0.9, name="gaussian_derivative_resnet",
+):
+    """`gaussian_derivative_network` with residual blocks (GaussDerResNet, Perzanowski & Lindeberg).
+
+    Block 0 is the plain network's (scale channels of a Gaussian-derivative
+    layer → `BatchNormalization` → ReLU); every later block l, of width
+    w = `filters[l]`, is residual:
+
+        y = BN(C_l(ReLU(BN(C_l(x))))),   out = ReLU(y + P x)
+
+    with C_l a `ScaleChannels` Gaussian-derivative layer of width w and σ
+    initialised to sigma · sigma_ratio^l (both of the block's), and P the
+    identity where the width is unchanged, else a pointwise `Dense(w)` (a 1×1
+    convolution, shared by every channel and pixel, so the block stays
+    scale-covariant). With `separable=True` each C_l is depthwise-separable:
+    a `GaussianDerivativeDepthwiseConv2D` in scale channels, then a
+    pointwise `Dense(w)`: C·k² + C·w multiply-adds per pixel and channel
+    (C input channels, k² taps) instead of C·w·k², and C·N + C·w
+    coefficients instead of C·w·N. Readout as the plain network's.
+
+    Args:
+        separable: depthwise-separable residual blocks (block 0 and the
+            class layer stay full: the image has too few channels).
+        input_shape, num_classes, scales, filters, order, sigma, sigma_ratio,
+            kernel_size, scale_dropout, discretization, momentum, name: as
+            `gaussian_derivative_network`.
+
+    Returns:
+        A functional `keras.Model` from images to class probabilities.
+    """
+    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum)
+    if not isinstance(separable, bool):
+        raise ValueError(f"`separable` must be True or False. Received: separable={separable!r}")
+    make = dict(kernel_size=kernel_size, order=order, discretization=discretization)
+    inputs = keras.Input(input_shape)
+    x = _norm_relu(_scale_conv(sizes[0], 0, "0", settings, **make)(inputs), "0", momentum)
+    for block, width in enumerate(sizes[1:-1], start=1):
+        y = x
+        for half in ("a", "b"):
+            if half == "b":
+                y = keras.layers.Activation("relu", name=f"relu{block}a")(y)
+            y = _residual_conv(y, width, block, half, settings, separable, make)
+            y = keras.layers.BatchNormalization(momentum=momentum, name=f"norm{block}{half}")(y)
+        shortcut = x if x.shape[-1] == width else keras.layers.Dense(width, use_bias=False, name=f"project{block}")(x)
+        x = keras.layers.Activation("relu", name=f"relu{block}")(keras.layers.Add(name=f"add{block}")([y, shortcut]))
+    x = _scale_conv(sizes[-1], len(filters), str(len(filters)), settings, use_bias=True, **make)(x)
+    return keras.Model(inputs, _readout(x, scale_dropout), name=name)
+
+
+def _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum):
+    """The widths (`filters`, then `num_classes`) and `(sigma, sigma_ratio, scales)`, each argument checked by name."""
+    check_fraction("scale_dropout", scale_dropout), check_fraction("momentum", momentum)
+    sizes = [*(check_positive_int("filters", width) for width in filters), check_positive_int("num_classes", num_classes)]
+    return sizes, (check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio), scales)
+
+
+def _scale_conv(width, block, suffix, settings, kernel_size, order, discretization, use_bias=False, depthwise=False):
+    """`ScaleChannels` of a scale-normalised Gaussian-derivative layer with σ = sigma · sigma_ratio^block."""
+    sigma, ratio, scales = settings
+    arguments = dict(
+        order=order, padding="same", scale_normalized=True, offset_initializer="zeros", use_bias=use_bias,
+        sigma_initializer=keras.initializers.Constant(sigma * ratio**block), discretization=discretization,
+    )
+    if depthwise:
+        conv = GaussianDerivativeDepthwiseConv2D(kernel_size, name=f"conv{suffix}", **arguments)
+    else:
+        conv = GaussianDerivativeConv2D(width, kernel_size, name=f"conv{suffix}", **arguments)
+    return ScaleChannels(conv, scales=scales, name=f"scales{suffix}")
+
+
+def _residual_conv(x, width, block, half, settings, separable, make):
+    """One C_l of a residual block (`gaussian_derivative_resnet`): full, or depthwise then pointwise."""
+    if not separable:
+        return _scale_conv(width, block, f"{block}{half}", settings, **make)(x)
+    x = _scale_conv(None, block, f"{block}{half}", settings, depthwise=True, **make)(x)
+    return keras.layers.Dense(width, use_bias=False, name=f"pointwise{block}{half}")(x)
+
+
+def _norm_relu(x, suffix, momentum):
+    x = keras.layers.BatchNormalization(momentum=momentum, name=f"norm{suffix}")(x)
+    return keras.layers.Activation("relu", name=f"relu{suffix}")(x)
 
 
 def _readout(x, scale_dropout):
