@@ -47,16 +47,17 @@ def test_blocks_are_residual_with_the_plain_networks_sigma_schedule(separable):
 def test_a_magnified_image_moves_the_class_maps_to_the_next_channel(build):
     # The class maps (before the readout) of blobs sampled at spacing 1 in channel s = 1 and of the
     # same function at spacing ½ (magnified 2×) in channel s = 2, at corresponding interior points.
-    keras.utils.set_random_seed(0)
     model = build((None, None, 1), 3, scales=(1.0, 2.0), filters=(4, 4, 6), sigma=1.5, sigma_ratio=1.2, kernel_size=41)
     maps = keras.Model(model.input, model.get_layer("scales3").output)
     coarse, fine = to_numpy(maps(blobs_sampled(40, 1.0)))[0], to_numpy(maps(blobs_sampled(80, 0.5)))[0]
     a, b = coarse[0, 8:32, 8:32], fine[1, 16:64:2, 16:64:2]
-    scale = np.abs(a).max()
-    # Measured: 0.20 % of the maps' range for the plain network, 0.28 % residual, 0.31 % separable
-    # (sampling of the intermediate maps and the boundary); the channel that does not correspond is far off.
-    assert np.abs(a - b).max() < 5e-3 * scale
-    assert np.abs(a - fine[0, 16:64:2, 16:64:2]).max() > 0.1 * scale
+    error, scale = np.abs(a - b).max(), np.abs(a).max()
+    # Each operation is covariant on the continuous image; what limits the agreement is the ReLU'd
+    # intermediate maps sampled at spacing 1 in the coarse channel: measured 0.1–2 % of the maps'
+    # range (3 seeds, TensorFlow and PyTorch; plain, residual and separable alike). The channel that
+    # does not correspond to the magnification is off by an order of magnitude more.
+    assert error < 0.03 * scale
+    assert np.abs(a - fine[0, 16:64:2, 16:64:2]).max() > 10 * error
 
 
 def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):

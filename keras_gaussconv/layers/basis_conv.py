@@ -20,7 +20,7 @@ from keras_gaussconv.layers.validation import (
 )
 from keras_gaussconv.ops import costs as cost_model
 from keras_gaussconv.ops import paths
-from keras_gaussconv.ops.compiled import compiled_basis
+from keras_gaussconv.ops.compiled import compiled_basis, compiled_convolve
 from keras_gaussconv.ops.conv_spec import ConvSpec
 
 IMPLEMENTATIONS = ("auto", *paths.PATHS)
@@ -361,7 +361,8 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         if self.data_format == "channels_first":
             x = ops.moveaxis(x, 1, last)
         phi = ops.cast(phi, x.dtype)
-        x = paths.convolve(x, phi, self.combination_weights(), self.combination, self._path, self.spec)
+        convolve = compiled_convolve(x)
+        x = convolve(x, phi, self.combination_weights(), combination=self.combination, path=self._path, spec=self.spec)
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)
         if self.data_format == "channels_first":

@@ -1,4 +1,4 @@
-"""One XLA program per basis on JAX, where every eager operation is a program of its own.
+"""One XLA program per basis, and per convolution, on JAX, where every eager operation is a program of its own.
 
 Eagerly (a layer's `build`, an eager call, `fold`, plots) JAX compiles each
 operation of a new shape separately: the ~100 small operations of a basis
@@ -73,4 +73,34 @@ def compiled_basis(layer):
     if program is None:
         owner = weakref.ref(layer)
         program = _OWN[layer] = jax.jit(lambda **geometry: owner().basis_of(**geometry))
+    return program
+
+
+_CONVOLVE = {}  # the jitted `paths.convolve`, made once
+
+
+def compiled_convolve(x):
+    """`paths.convolve` as one jitted program on JAX when `x` is a concrete array (an eager call);
+    itself elsewhere and inside a trace (where it is part of the traced step anyway).
+
+    Eagerly, each of a path's operations of a new shape compiles on its own: about 18 small
+    programs for a layer's first call on an input shape, where one program does (the path,
+    combination and `ConvSpec` are its static arguments; the tensors its arguments)."""
+    from keras_gaussconv.ops import paths
+
+    if keras.backend.backend() != "jax":
+        return paths.convolve
+    import jax
+
+    if isinstance(x, jax.core.Tracer):
+        return paths.convolve
+    program = _CONVOLVE.get("convolve")
+    if program is None:
+        jitted = jax.jit(paths.convolve, static_argnames=("combination", "path", "spec"))
+
+        def program(x, phi, coefficients, **static):  # a keras.Variable is no JAX array: its value is
+            values = tuple(c.value if isinstance(c, keras.Variable) else c for c in coefficients)
+            return jitted(x, phi, values, **static)
+
+        _CONVOLVE["convolve"] = program
     return program
