@@ -116,7 +116,7 @@ def _check_split(split):
     return split
 
 
-def load_synthetic_nuclei(split="train", count=100, size=64, seed=0):
+def load_synthetic_nuclei(split="train", count=100, size=64, seed=0, magnification=1.0):
     """Rendered histology-like images with exact nuclei masks (`render_synthetic_nuclei`).
 
     Image i of a split is rendered from `numpy.random.default_rng([seed, s, i])`
@@ -128,6 +128,10 @@ def load_synthetic_nuclei(split="train", count=100, size=64, seed=0):
         count: number of images.
         size: their side in pixels.
         seed: of the whole data set.
+        magnification: the objective's, m > 0 (`render_synthetic_nuclei`):
+            every length m times today's (1), the same pixel size. Image i of a
+            split is drawn from the same generator at every m (the same slide
+            statistics, not the same slide: counts depend on m).
 
     Returns:
         `(images, masks, instances)`: float32 (count, size, size, 3) in [0, 1],
@@ -135,7 +139,7 @@ def load_synthetic_nuclei(split="train", count=100, size=64, seed=0):
         (count, size, size) instance labels (0 background).
     """
     s = SPLITS.index(_check_split(split))
-    rendered = [render_synthetic_nuclei(np.random.default_rng([seed, s, i]), size) for i in range(count)]
+    rendered = [render_synthetic_nuclei(np.random.default_rng([seed, s, i]), size, magnification) for i in range(count)]
     images = np.stack([image for image, _, _ in rendered])
     instances = np.stack([labels for _, labels, _ in rendered])
     return images, (instances > 0)[..., None].astype("float32"), instances

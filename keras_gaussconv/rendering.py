@@ -7,6 +7,7 @@ They need scikit-image (the `examples` extra).
 
 import numpy as np
 
+from keras_gaussconv.layers.validation import check_positive_float
 from keras_gaussconv.utils import require
 
 
@@ -17,10 +18,10 @@ def _smooth_noise(rng, shape, sigma):
     return noise / (noise.std() + 1e-12)
 
 
-def render_synthetic_nuclei(rng, size=64):
+def render_synthetic_nuclei(rng, size=64, magnification=1.0):
     """One histology-like RGB image with exactly known nuclei (haematoxylin, DAB counterstain).
 
-    Nuclei are ellipses (semi-axes 3–7 px, axis ratio 0.5–1, any orientation),
+    Nuclei are ellipses (semi-axes 3–7 px at magnification 1, axis ratio 0.5–1, any orientation),
     half of them in clusters, so they touch and overlap; each is drawn with
     `skimage.draw.ellipse` over the earlier ones. Their haematoxylin density
     varies 7-fold between nuclei, with chromatin texture and, for some, a dark
@@ -30,9 +31,18 @@ def render_synthetic_nuclei(rng, size=64):
     vectors perturbed per image (slides differ), then optical blur (σ = 0.7 px),
     an illumination ramp (±10–30 %) and sensor noise (σ = 0.015).
 
+    At magnification m the same kind of slide is seen through another
+    objective at the same pixel size: every length above (semi-axes, cluster
+    spread, membranes, chromatin grain, background staining, fibre width,
+    debris, optical blur) is multiplied by m, the number of nuclei and debris
+    per image divided by m² (the field holds 1/m² of the area) and of fibres,
+    which cross the field, by m. The slide-wide ramp and the per-pixel noise
+    stay. Magnification 1 gives the images of earlier versions.
+
     Args:
         rng: a `numpy.random.Generator`; the image is a function of its state.
         size: side of the square image in pixels.
+        magnification: m > 0 (e.g. 0.5 … 4).
 
     Returns:
         `(image, instances, ellipses)`: float32 (size, size, 3) in [0, 1];
@@ -41,39 +51,40 @@ def render_synthetic_nuclei(rng, size=64):
         (count, 5) rows `(row, col, row_radius, col_radius, rotation)` as
         `skimage.draw.ellipse` takes them.
     """
+    m = check_positive_float("magnification", magnification)
     shape = (size, size)
-    ellipses = _nucleus_ellipses(rng, size)
-    haematoxylin, dab, instances = _stained_nuclei(rng, ellipses, shape)
-    haematoxylin = _fibres_and_debris(rng, haematoxylin, instances == 0)
-    return _slide_image(rng, haematoxylin, dab), instances, ellipses
+    ellipses = _nucleus_ellipses(rng, size, m)
+    haematoxylin, dab, instances = _stained_nuclei(rng, ellipses, shape, m)
+    haematoxylin = _fibres_and_debris(rng, haematoxylin, instances == 0, m)
+    return _slide_image(rng, haematoxylin, dab, m), instances, ellipses
 
 
-def _nucleus_ellipses(rng, size):
+def _nucleus_ellipses(rng, size, m):
     """(count, 5) rows (row, col, row_radius, col_radius, rotation): half the nuclei in clusters."""
-    count = rng.poisson(size * size / 180)
+    count = rng.poisson(size * size / (180 * m * m))
     clusters = rng.uniform(0, size, (max(1, count // 6), 2))
     centres = [
-        clusters[rng.integers(len(clusters))] + rng.normal(0, 6, 2) if rng.random() < 0.5
-        else rng.uniform(-3, size + 3, 2)
+        clusters[rng.integers(len(clusters))] + rng.normal(0, 6 * m, 2) if rng.random() < 0.5
+        else rng.uniform(-3 * m, size + 3 * m, 2)
         for _ in range(count)
     ]
-    radii = [(a, a * rng.uniform(0.5, 1.0)) for a in rng.uniform(3.0, 7.0, count)]
+    radii = [(a, a * rng.uniform(0.5, 1.0)) for a in m * rng.uniform(3.0, 7.0, count)]
     ellipses = np.array([(r, c, a, b, rng.uniform(0, np.pi)) for (r, c), (a, b) in zip(centres, radii)])
     return ellipses.reshape(count, 5)
 
 
-def _stained_nuclei(rng, ellipses, shape):
+def _stained_nuclei(rng, ellipses, shape, m):
     """Haematoxylin and DAB concentrations with the nuclei (and membranes) drawn, and the instances."""
     draw = require("skimage.draw", "scikit-image")
     size = shape[0]
-    haematoxylin = 0.008 + 0.02 * rng.uniform() * np.clip(_smooth_noise(rng, shape, size / 8), 0, None)
-    dab = 0.03 * rng.uniform() * np.clip(_smooth_noise(rng, shape, size / 10), 0, None)
+    haematoxylin = 0.008 + 0.02 * rng.uniform() * np.clip(_smooth_noise(rng, shape, m * size / 8), 0, None)
+    dab = 0.03 * rng.uniform() * np.clip(_smooth_noise(rng, shape, m * size / 10), 0, None)
     for r, c, a, b, rotation in ellipses:  # membranes first: the nuclei lie on top
         if rng.random() < 0.5:
-            grow = rng.uniform(2, 4)
+            grow = m * rng.uniform(2, 4)
             rows, cols = draw.ellipse(r, c, a + grow, b + grow, shape, rotation)
             dab[rows, cols] += rng.uniform(0.03, 0.12)
-    chromatin = _smooth_noise(rng, shape, 1.0)
+    chromatin = _smooth_noise(rng, shape, m)
     instances = np.zeros(shape, np.int32)
     for k, (r, c, a, b, rotation) in enumerate(ellipses, start=1):
         rows, cols = draw.ellipse(r, c, a, b, shape, rotation)
@@ -87,26 +98,27 @@ def _stained_nuclei(rng, ellipses, shape):
     return haematoxylin, dab, instances
 
 
-def _fibres_and_debris(rng, haematoxylin, background):
+def _fibres_and_debris(rng, haematoxylin, background, m):
     """Haematoxylin-stained fibres and debris on the background: stained like nuclei, but not nuclei."""
     draw = require("skimage.draw", "scikit-image")
     filters = require("skimage.filters", "scikit-image")
     shape, size = haematoxylin.shape, haematoxylin.shape[0]
-    for _ in range(rng.poisson(3)):  # fibres
+    for _ in range(rng.poisson(3 / m)):  # fibres
         points = rng.uniform(0, size, (3, 2)).astype(int)
         rows, cols = draw.bezier_curve(*points[0], *points[1], *points[2], 1, shape)
         fibre = np.zeros(shape)
         fibre[rows, cols] = rng.uniform(0.04, 0.1)
-        fibre = 4 * filters.gaussian(fibre, rng.uniform(0.7, 1.5))
+        # A line blurred m times wider keeps its peak when its integral across grows m times.
+        fibre = 4 * m * filters.gaussian(fibre, m * rng.uniform(0.7, 1.5))
         haematoxylin = np.where(background, np.maximum(haematoxylin, fibre), haematoxylin)
-    for _ in range(rng.poisson(size * size / 600)):  # debris
-        rows, cols = draw.disk(rng.uniform(0, size, 2), rng.uniform(0.8, 1.8), shape=shape)
+    for _ in range(rng.poisson(size * size / (600 * m * m))):  # debris
+        rows, cols = draw.disk(rng.uniform(0, size, 2), m * rng.uniform(0.8, 1.8), shape=shape)
         outside = background[rows, cols]
         haematoxylin[rows[outside], cols[outside]] = rng.uniform(0.05, 0.11)
     return haematoxylin
 
 
-def _slide_image(rng, haematoxylin, dab):
+def _slide_image(rng, haematoxylin, dab, m):
     """The RGB image: stains combined with perturbed vectors, optical blur, illumination ramp, noise."""
     color = require("skimage.color", "scikit-image")
     filters = require("skimage.filters", "scikit-image")
@@ -114,7 +126,7 @@ def _slide_image(rng, haematoxylin, dab):
     stains = np.stack([haematoxylin, np.full(haematoxylin.shape, 0.01), dab], axis=-1)
     vectors = color.rgb_from_hed + rng.normal(0, 0.06, (3, 3))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    rgb = filters.gaussian(color.combine_stains(stains, vectors), sigma=0.7, channel_axis=-1)
+    rgb = filters.gaussian(color.combine_stains(stains, vectors), sigma=0.7 * m, channel_axis=-1)
     rows, cols = np.mgrid[0:size, 0:size] / size - 0.5
     angle = rng.uniform(0, 2 * np.pi)
     ramp = rows * np.cos(angle) + cols * np.sin(angle)

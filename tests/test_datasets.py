@@ -240,3 +240,38 @@ def test_synthetic_volumes_splits_masks_and_a_threshold_baseline():
         dice.append(2 * np.sum(predicted & (mask > 0)) / (predicted.sum() + mask.sum()))
     # stained shells, haze and debris keep a global threshold from solving it
     assert 0.4 < np.mean(dice) < 0.85, dice
+
+
+@pytest.mark.parametrize("magnification", [0.5, 2.0])
+def test_a_magnified_slide_has_its_lengths_multiplied_and_exact_instances(magnification):
+    _, instances, ellipses = render_synthetic_nuclei(rng(), 64, magnification)
+    expected, boundary = painted_ellipses(ellipses, 64)
+    assert np.array_equal(instances[~boundary], expected[~boundary])
+    radii = ellipses[:, 2]
+    assert radii.min() >= 3 * magnification and radii.max() <= 7 * magnification
+    assert np.all((0.5 * radii <= ellipses[:, 3]) & (ellipses[:, 3] <= radii))
+
+
+def test_magnification_scales_counts_and_areas_and_keeps_the_coverage():
+    def statistics(m):
+        _, masks, instances = load_synthetic_nuclei("test", count=24, size=64, magnification=m)
+        areas = np.concatenate([np.bincount(i.ravel())[1:] for i in instances])
+        counts = [np.unique(i).size - 1 for i in instances]
+        return np.mean(counts), np.median(areas[areas > 0]), masks.mean()
+
+    # Measured over these 24 images: 82.9, 20.3, 5.2 nuclei; median visible areas 11, 38, 139 px
+    # (below m² because nuclei overlap and are cut at the border); coverage 25, 22, 19 %.
+    (n_half, a_half, f_half), (n_one, a_one, f_one), (n_two, a_two, f_two) = map(statistics, (0.5, 1.0, 2.0))
+    assert 3.5 < n_half / n_one < 4.5 and 3.5 < n_one / n_two < 4.5  # 1/m² of the area per image
+    assert 3 < a_one / a_half < 4.5 and 3 < a_two / a_one < 4.5  # areas grow as m²
+    assert max(f_half, f_one, f_two) - min(f_half, f_one, f_two) < 0.1  # the same slide coverage
+    # Magnification 1 is the default.
+    default = load_synthetic_nuclei("test", count=2, size=32)
+    for a, b in zip(default, load_synthetic_nuclei("test", count=2, size=32, magnification=1)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "2"])
+def test_a_bad_magnification_is_named(value):
+    with pytest.raises(ValueError, match=f"`magnification` must be a positive number. Received: magnification={value!r}"):
+        render_synthetic_nuclei(rng(), 32, value)
