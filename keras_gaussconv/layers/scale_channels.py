@@ -14,7 +14,8 @@ from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.validation import check_fraction
 from keras_gaussconv.ops.compiled import compiled_basis
 
-def _check_scales(scales):
+def check_scales(scales):
+    """`scales` as a tuple of floats if it is a non-empty list of positive numbers, else ValueError naming it."""
     if (
         not isinstance(scales, (list, tuple))
         or not scales
@@ -69,7 +70,7 @@ class ScaleChannels(keras.layers.Wrapper):
             kwargs["dtype"] = layer.dtype_policy
         super().__init__(layer, **kwargs)
         layer.dtype_policy = self.dtype_policy
-        self.scales = _check_scales(scales)
+        self.scales = check_scales(scales)
 
     def channel_shape(self, input_shape):
         """(the input shape of one channel, whether the input has a scale axis)."""

@@ -1,10 +1,14 @@
 """U-nets for segmentation of signals, images or volumes: classical (size-5 `Conv{r}D`) and
 made of Gaussian-derivative layers."""
 
+import math
+
 import keras
 
 from keras_gaussconv.layers import gaussian_derivative_conv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
+from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling, check_scales
+from keras_gaussconv.layers.validation import check_fraction, check_positive_float, check_positive_int
 
 
 def _classical_conv(rank):
@@ -44,20 +48,31 @@ def apply_unet_block(x, make_conv, filters, name, norm="batch", momentum=0.9):
     return x
 
 
+def _levels(x, block, pool, upsample, base_filters, depth):
+    """The U-net on features `x`: `block(x, filters, name)` at every level, `pool(x, name)` and
+    `upsample(x, name)` between them, skip concatenations; the last level's features."""
+    skips = []
+    for level in range(depth):
+        x = block(x, base_filters * 2**level, f"down{level + 1}")
+        skips.append(x)
+        x = pool(x, f"down{level + 1}_pool")
+    x = block(x, base_filters * 2**depth, "bottleneck")
+    for level in reversed(range(depth)):
+        x = upsample(x, f"up{level + 1}_upsample")
+        x = keras.layers.Concatenate(name=f"up{level + 1}_concat")([x, skips[level]])
+        x = block(x, base_filters * 2**level, f"up{level + 1}")
+    return x
+
+
 def _unet(make_conv, input_shape, num_classes, base_filters, depth, norm, momentum, name):
     rank = len(input_shape) - 1
     pool, upsample, conv = (getattr(keras.layers, f"{kind}{rank}D") for kind in ("MaxPooling", "UpSampling", "Conv"))
     inputs = keras.Input(input_shape, name="image")
-    x, skips = inputs, []
-    for level in range(depth):
-        x = apply_unet_block(x, make_conv, base_filters * 2**level, f"down{level + 1}", norm, momentum)
-        skips.append(x)
-        x = pool(name=f"down{level + 1}_pool")(x)
-    x = apply_unet_block(x, make_conv, base_filters * 2**depth, "bottleneck", norm, momentum)
-    for level in reversed(range(depth)):
-        x = upsample(name=f"up{level + 1}_upsample")(x)
-        x = keras.layers.Concatenate(name=f"up{level + 1}_concat")([x, skips[level]])
-        x = apply_unet_block(x, make_conv, base_filters * 2**level, f"up{level + 1}", norm, momentum)
+
+    def block(x, filters, block_name):
+        return apply_unet_block(x, make_conv, filters, block_name, norm, momentum)
+
+    x = _levels(inputs, block, lambda x, n: pool(name=n)(x), lambda x, n: upsample(name=n)(x), base_filters, depth)
     activation = "sigmoid" if num_classes == 1 else "softmax"
     outputs = conv(num_classes, 1, activation=activation, name="segmentation")(x)
     return keras.Model(inputs, outputs, name=name)
@@ -119,3 +134,73 @@ def gaussian_unet(
     """
     make = _gaussian_conv(_rank(input_shape, depth), kernel_size, order, num_bases, normalize_basis, discretization)
     return _unet(make, input_shape, num_classes, base_filters, depth, norm, momentum, name)
+
+
+def scale_channel_unet(
+    input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
+    num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="sampled", momentum=0.9,
+    name="scale_channel_unet",
+):
+    """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
+
+    Every Gaussian-derivative layer (scale-normalised, energy-normalised,
+    σ initialised to `sigma`) is wrapped in `ScaleChannels(scales)`, so
+    channel i sees the image through the same filters with every length
+    multiplied by sᵢ; batch norm, ReLU, max pooling and upsampling act on
+    each channel (`TimeDistributed`), the skips concatenate per channel, a
+    pointwise `Dense(num_classes)` gives each channel's logits, and
+    `ScalePooling(pooling, dropout=scale_dropout)` keeps, at every pixel, the
+    strongest (or the mean) over the channels before the sigmoid (one class)
+    or softmax. A structure m times larger than a training one meets the
+    channel with m times larger filters (exactly so before the first pooling;
+    pooling at a fixed stride makes it approximate deeper down).
+
+    Args:
+        input_shape, num_classes, base_filters, depth, momentum, name: as `unet`.
+        scales: the channels' sᵢ.
+        kernel_size: odd int, or None (default): 2·⌈4·sigma·max(scales)⌉ + 1,
+            ±4σ·sᵢ at the largest channel for the initial σ.
+        order, num_bases, discretization: of the Gaussian-derivative layers.
+        sigma: initial σ (pixels of the level, at s = 1) of every layer.
+        pooling: "max" or "average" over the channels (`ScalePooling`).
+        scale_dropout: `ScalePooling`'s scale-channel dropout in training.
+
+    Returns:
+        A functional `keras.Model` from `(batch, *input_shape)` to per-pixel probabilities.
+        It saves, folds and exports like `gaussian_unet`; to ONNX from TensorFlow or
+        PyTorch (Keras 3.15's JAX export of any max pooling, the stock `unet`'s too,
+        gives an ONNX `MaxPool` that onnxruntime refuses).
+    """
+    rank = _rank(input_shape, depth)
+    sigma, momentum = check_positive_float("sigma", sigma), check_fraction("momentum", momentum)
+    check_positive_int("base_filters", base_filters), check_positive_int("num_classes", num_classes)
+    check_fraction("scale_dropout", scale_dropout)
+    if pooling not in ("max", "average"):
+        raise ValueError(f"`pooling` must be 'max' or 'average'. Received: pooling={pooling!r}")
+    scales = check_scales(scales)
+    if kernel_size is None:
+        kernel_size = 2 * math.ceil(4 * sigma * max(scales)) + 1
+    layer = getattr(gaussian_derivative_conv, f"GaussianDerivativeConv{rank}D")
+
+    def block(x, filters, block_name):
+        for i in (1, 2):
+            conv = layer(
+                filters, kernel_size, order=order, num_bases=num_bases, padding="same", use_bias=False,
+                scale_normalized=True, normalize_basis=True, sigma_initializer=keras.initializers.Constant(sigma),
+                discretization=discretization, name=f"{block_name}_{i}_conv",
+            )
+            x = ScaleChannels(conv, scales=scales, name=f"{block_name}_{i}")(x)
+            x = keras.layers.BatchNormalization(momentum=momentum, name=f"{block_name}_{i}_norm")(x)
+            x = keras.layers.Activation("relu", name=f"{block_name}_{i}_relu")(x)
+        return x
+
+    def per_channel(kind):  # each scale channel pooled or upsampled on its own
+        return lambda x, n: keras.layers.TimeDistributed(getattr(keras.layers, f"{kind}{rank}D")(), name=n)(x)
+
+    inputs = keras.Input(input_shape, name="image")
+    x = _levels(inputs, block, per_channel("MaxPooling"), per_channel("UpSampling"), base_filters, depth)
+    x = keras.layers.Dense(num_classes, name="segmentation_logits")(x)  # a 1×1 convolution shared by the channels
+    x = ScalePooling(pooling, dropout=scale_dropout, name="scale_pooling")(x)
+    activation = "sigmoid" if num_classes == 1 else "softmax"
+    return keras.Model(inputs, keras.layers.Activation(activation, name="segmentation")(x), name=name)
+
