@@ -100,6 +100,28 @@ def output_and_gradients(layer, x, target):
     return outputs_and_gradients([layer], x, target)[0]
 
 
+def assert_trains_saves_folds_and_exports(model, x, y, loss, directory):
+    """One SGD epoch of `model` on `(x, y)` moves its weights; the `.keras` round trip, `fold(model)`
+    and the ONNX export (no structured layer left, run in onnxruntime) give its outputs to 1e-5."""
+    import onnxruntime
+
+    from keras_gaussconv.export import export_onnx, fold
+    from keras_gaussconv.folding import structured_layers
+
+    model.compile(keras.optimizers.SGD(0.05), loss)
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, epochs=1, verbose=0)
+    assert any(not np.allclose(w, w0) for w, w0 in zip(model.get_weights(), before))
+    expected = to_numpy(model(x))
+    model.save(directory / "m.keras")
+    np.testing.assert_allclose(to_numpy(keras.saving.load_model(directory / "m.keras")(x)), expected, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(fold(model)(x)), expected, atol=1e-5)
+    assert not structured_layers(export_onnx(model, directory / "m.onnx"))
+    session = onnxruntime.InferenceSession(str(directory / "m.onnx"))
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], expected, atol=1e-5)
+    return expected
+
+
 def twin_layers(make, shape, option, **kwargs):
     """`make(**kwargs)` without and with `option=True`, built for `shape` with the same weights, and an input."""
     plain, optioned = make(**kwargs), make(**{option: True}, **kwargs)

@@ -3,13 +3,10 @@ the plain network's scale covariance, its weight sharing, and save, fold and exp
 
 import keras
 import numpy as np
-import onnxruntime
 import pytest
 
-from helpers import blobs_sampled, images, to_numpy
+from helpers import assert_trains_saves_folds_and_exports, blobs_sampled, images, to_numpy
 from keras_gaussconv import GaussianDerivativeDepthwiseConv2D, ScaleChannels, count_parameters
-from keras_gaussconv.export import export_onnx, fold
-from keras_gaussconv.folding import structured_layers
 from keras_gaussconv.models import gaussian_derivative_network, gaussian_derivative_resnet
 
 
@@ -64,19 +61,8 @@ def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
     model = gaussian_derivative_resnet((16, 16, 1), 3, scales=(1.0, 2.0), filters=(2, 4), kernel_size=9,
                                        separable=True, scale_dropout=0.25)
     x, y = images((4, 16, 16, 1)), np.array([0, 1, 2, 0])
-    model.compile(keras.optimizers.SGD(0.05), "sparse_categorical_crossentropy")
-    before = [w.copy() for w in model.get_weights()]
-    model.fit(x, y, epochs=1, verbose=0)
-    assert any(not np.allclose(w, w0) for w, w0 in zip(model.get_weights(), before))
-    expected = to_numpy(model(x))
-    np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-5)
-    model.save(tmp_path / "m.keras")
-    np.testing.assert_allclose(to_numpy(keras.saving.load_model(tmp_path / "m.keras")(x)), expected, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(fold(model)(x)), expected, atol=1e-5)
-    folded = export_onnx(model, tmp_path / "m.onnx")
-    assert not structured_layers(folded)
-    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
-    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], expected, atol=1e-5)
+    probabilities = assert_trains_saves_folds_and_exports(model, x, y, "sparse_categorical_crossentropy", tmp_path)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

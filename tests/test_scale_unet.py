@@ -3,12 +3,10 @@ covariant before its first pooling, pooled over the channels per pixel; saves, f
 
 import keras
 import numpy as np
-import onnxruntime
 import pytest
 
-from helpers import blobs_sampled, images, to_numpy
+from helpers import assert_trains_saves_folds_and_exports, blobs_sampled, images, to_numpy
 from keras_gaussconv import ScaleChannels, ScalePooling, count_parameters
-from keras_gaussconv.export import export_onnx, fold
 from keras_gaussconv.folding import structured_layers
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet
 
@@ -49,18 +47,7 @@ def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
                                scale_dropout=0.5)
     x = images((2, 16, 16, 1))
     y = (images((2, 16, 16, 1)) > 0).astype("float32")
-    model.compile(keras.optimizers.SGD(0.1), "binary_crossentropy")
-    before = [w.copy() for w in model.get_weights()]
-    model.fit(x, y, epochs=1, verbose=0)
-    assert any(not np.allclose(w, w0) for w, w0 in zip(model.get_weights(), before))
-    expected = to_numpy(model(x))
-    model.save(tmp_path / "m.keras")
-    np.testing.assert_allclose(to_numpy(keras.saving.load_model(tmp_path / "m.keras")(x)), expected, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(fold(model)(x)), expected, atol=1e-5)
-    folded = export_onnx(model, tmp_path / "m.onnx")
-    assert not structured_layers(folded)
-    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
-    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], expected, atol=1e-5)
+    assert_trains_saves_folds_and_exports(model, x, y, "binary_crossentropy", tmp_path)
 
 
 @pytest.mark.parametrize(
