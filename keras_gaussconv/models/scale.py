@@ -82,11 +82,20 @@ def gaussian_derivative_resnet(
     coefficients instead of C·w·N. Readout as the plain network's.
 
     Args:
+        input_shape: as `gaussian_derivative_network`.
+        num_classes: as `gaussian_derivative_network`.
+        scales: as `gaussian_derivative_network`.
+        filters: widths of the blocks; block l > 0 is residual.
+        order: as `gaussian_derivative_network`.
+        sigma: as `gaussian_derivative_network`.
+        sigma_ratio: σ grows by it from block to block (both layers of a block share it).
+        kernel_size: as `gaussian_derivative_network`.
         separable: depthwise-separable residual blocks (block 0 and the
             class layer stay full: the image has too few channels).
-        input_shape, num_classes, scales, filters, order, sigma, sigma_ratio,
-            kernel_size, scale_dropout, discretization, momentum, name: as
-            `gaussian_derivative_network`.
+        scale_dropout: as `gaussian_derivative_network`.
+        discretization: as `gaussian_derivative_network`.
+        momentum: as `gaussian_derivative_network`.
+        name: of the model.
 
     Returns:
         A functional `keras.Model` from images to class probabilities.

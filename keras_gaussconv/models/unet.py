@@ -156,14 +156,21 @@ def scale_channel_unet(
     pooling at a fixed stride makes it approximate deeper down).
 
     Args:
-        input_shape, num_classes, base_filters, depth, momentum, name: as `unet`.
+        input_shape: as `unet`.
+        num_classes: as `unet`.
         scales: the channels' sᵢ.
+        base_filters: as `unet`.
+        depth: as `unet`.
         kernel_size: odd int, or None (default): 2·⌈4·sigma·max(scales)⌉ + 1,
             ±4σ·sᵢ at the largest channel for the initial σ.
-        order, num_bases, discretization: of the Gaussian-derivative layers.
+        order: of the Gaussian-derivative layers.
+        num_bases: of the Gaussian-derivative layers.
         sigma: initial σ (pixels of the level, at s = 1) of every layer.
         pooling: "max" or "average" over the channels (`ScalePooling`).
         scale_dropout: `ScalePooling`'s scale-channel dropout in training.
+        discretization: of the Gaussian-derivative layers.
+        momentum: as `unet`.
+        name: as `unet`.
 
     Returns:
         A functional `keras.Model` from `(batch, *input_shape)` to per-pixel probabilities.
