@@ -2,7 +2,8 @@
 
 Outside `jit` (a notebook's `layer(x)`, `predict` aside, the tests) JAX compiles every operation of
 a new shape as a program of its own. A layer's eager call runs its convolution through
-`keras_gaussconv.ops.compiled.compiled_convolve` (one program per path, combination and shape);
+`keras_gaussconv.ops.compiled.compiled_convolve` (one program per path, combination and shape) on the basis and FFT paths, which this
+measures on all three;
 the other contender calls `keras_gaussconv.ops.paths.convolve` directly, operation by operation
 (what a call did before). Both get the same basis (already computed) and weights. For each
 path and each new input size: the first call (compilation included) and the median of 5 repeats.
@@ -38,13 +39,14 @@ def main():
     layer.build((None, None, None, 8))
     phi = layer.basis()
     weights = tuple(w.value for w in layer.combination_weights())
+    jitted = compiled.compiled_convolve(phi, "fft")  # the program the basis and FFT paths' eager calls run
     print(f"JAX {__import__('jax').__version__}, Keras {keras.__version__}\n")
     print("| path | input | first call, compiled / op by op | later calls, compiled / op by op |\n|---|---|---|---|")
     for path in ("kernel", "basis", "fft"):
         for size in (24, 32, 40):
             static = dict(combination=layer.combination, path=path, spec=layer.spec)
             calls = {
-                "compiled": lambda x: compiled.compiled_convolve(x)(x, phi, weights, **static),
+                "compiled": lambda x: jitted(x, phi, weights, **static),
                 "op by op": lambda x: paths.convolve(x, phi, weights, **static),
             }
             first, later = {}, {}

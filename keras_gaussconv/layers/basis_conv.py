@@ -361,7 +361,7 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         if self.data_format == "channels_first":
             x = ops.moveaxis(x, 1, last)
         phi = ops.cast(phi, x.dtype)
-        convolve = compiled_convolve(x)
+        convolve = compiled_convolve(x, self._path)
         x = convolve(x, phi, self.combination_weights(), combination=self.combination, path=self._path, spec=self.spec)
         if self.use_bias:
             x = x + ops.cast(self.bias, x.dtype)

@@ -79,16 +79,19 @@ def compiled_basis(layer):
 _CONVOLVE = {}  # the jitted `paths.convolve`, made once
 
 
-def compiled_convolve(x):
-    """`paths.convolve` as one jitted program on JAX when `x` is a concrete array (an eager call);
-    itself elsewhere and inside a trace (where it is part of the traced step anyway).
+def compiled_convolve(x, path):
+    """`paths.convolve` as one jitted program on JAX for an eager call (`x` a concrete array) on the
+    basis and FFT paths; itself elsewhere, inside a trace (part of the traced step anyway) and on
+    the kernel path.
 
-    Eagerly, each of a path's operations of a new shape compiles on its own: about 18 small
-    programs for a layer's first call on an input shape, where one program does (the path,
-    combination and `ConvSpec` are its static arguments; the tensors its arguments)."""
+    Eagerly, each of a path's operations of a new shape compiles on its own: the first call
+    on a new input shape took 0.2 s on the basis path and 1.7 s on the FFT path, as one program
+    0.07 s and 0.2 s (`benchmarks/bench_eager_jax.py`; the path, combination and `ConvSpec`
+    are static arguments). The kernel path is a dense kernel and one convolution: op by op its
+    first call costs 14 ms, as a program 50 ms, so it stays op by op."""
     from keras_gaussconv.ops import paths
 
-    if keras.backend.backend() != "jax":
+    if keras.backend.backend() != "jax" or path == "kernel":
         return paths.convolve
     import jax
 
