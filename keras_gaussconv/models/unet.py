@@ -18,13 +18,14 @@ def _classical_conv(rank):
     return make
 
 
-def _gaussian_conv(rank, kernel_size, order, num_bases, normalize_basis, discretization):
+def _gaussian_conv(rank, kernel_size, order, num_bases, normalize_basis, discretization, **options):
+    """`make(filters, name)`: a 'same', bias-free `GaussianDerivativeConv{rank}D` (`options`: more arguments)."""
     layer = getattr(gaussian_derivative_conv, f"GaussianDerivativeConv{rank}D")
 
     def make(filters, name):
         return layer(
             filters, kernel_size, order=order, num_bases=num_bases, normalize_basis=normalize_basis,
-            padding="same", use_bias=False, name=name, discretization=discretization,
+            padding="same", use_bias=False, name=name, discretization=discretization, **options,
         )
 
     return make
@@ -143,17 +144,14 @@ def scale_channel_unet(
 ):
     """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
 
-    Every Gaussian-derivative layer (scale-normalised, energy-normalised,
-    σ initialised to `sigma`) is wrapped in `ScaleChannels(scales)`, so
-    channel i sees the image through the same filters with every length
-    multiplied by sᵢ; batch norm, ReLU, max pooling and upsampling act on
-    each channel (`TimeDistributed`), the skips concatenate per channel, a
-    pointwise `Dense(num_classes)` gives each channel's logits, and
-    `ScalePooling(pooling, dropout=scale_dropout)` keeps, at every pixel, the
-    strongest (or the mean) over the channels before the sigmoid (one class)
-    or softmax. A structure m times larger than a training one meets the
-    channel with m times larger filters (exactly so before the first pooling;
-    pooling at a fixed stride makes it approximate deeper down).
+    Every Gaussian-derivative layer (scale- and energy-normalised, σ initialised
+    to `sigma`) is wrapped in `ScaleChannels(scales)`; batch norm, ReLU, pooling
+    and upsampling act on each channel, the skips concatenate per channel, a
+    pointwise `Dense` gives each channel's logits and `ScalePooling(pooling,
+    dropout=scale_dropout)` reduces the channels at every pixel before the
+    sigmoid (one class) or softmax. A structure m times larger meets filters m
+    times larger in another channel: exactly before the first pooling,
+    approximately after it (pooling strides are fixed).
 
     Args:
         input_shape: as `unet`.
@@ -173,10 +171,9 @@ def scale_channel_unet(
         name: as `unet`.
 
     Returns:
-        A functional `keras.Model` from `(batch, *input_shape)` to per-pixel probabilities.
-        It saves, folds and exports like `gaussian_unet`; to ONNX from TensorFlow or
-        PyTorch (Keras 3.15's JAX export of any max pooling, the stock `unet`'s too,
-        gives an ONNX `MaxPool` that onnxruntime refuses).
+        A functional `keras.Model` to per-pixel probabilities; it saves, folds and exports like
+        `gaussian_unet` (ONNX from TensorFlow or PyTorch: Keras 3.15's JAX export of any max
+        pooling gives a `MaxPool` onnxruntime refuses).
     """
     rank = _rank(input_shape, depth)
     sigma, momentum = check_positive_float("sigma", sigma), check_fraction("momentum", momentum)
@@ -185,18 +182,12 @@ def scale_channel_unet(
     if pooling not in ("max", "average"):
         raise ValueError(f"`pooling` must be 'max' or 'average'. Received: pooling={pooling!r}")
     scales = check_scales(scales)
-    if kernel_size is None:
-        kernel_size = 2 * math.ceil(4 * sigma * max(scales)) + 1
-    layer = getattr(gaussian_derivative_conv, f"GaussianDerivativeConv{rank}D")
+    make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma * max(scales)) + 1, order, num_bases, True,
+                          discretization, scale_normalized=True, sigma_initializer=keras.initializers.Constant(sigma))
 
-    def block(x, filters, block_name):
+    def block(x, filters, block_name):  # conv → norm → ReLU twice, each in every scale channel
         for i in (1, 2):
-            conv = layer(
-                filters, kernel_size, order=order, num_bases=num_bases, padding="same", use_bias=False,
-                scale_normalized=True, normalize_basis=True, sigma_initializer=keras.initializers.Constant(sigma),
-                discretization=discretization, name=f"{block_name}_{i}_conv",
-            )
-            x = ScaleChannels(conv, scales=scales, name=f"{block_name}_{i}")(x)
+            x = ScaleChannels(make(filters, f"{block_name}_{i}_conv"), scales=scales, name=f"{block_name}_{i}")(x)
             x = keras.layers.BatchNormalization(momentum=momentum, name=f"{block_name}_{i}_norm")(x)
             x = keras.layers.Activation("relu", name=f"{block_name}_{i}_relu")(x)
         return x
