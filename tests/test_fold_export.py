@@ -166,7 +166,7 @@ def test_channels_first_folds_run_without_onednn():
     tensorflow = keras.backend.backend() == "tensorflow"
     selection = "channels_first and not onednn" if tensorflow else "channels_first_model_folds_and_exports"
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                __file__, "-k", selection]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
