@@ -90,9 +90,8 @@ def counts(out, dry_run):
     if keras.backend.backend() == "torch":
         import count_ops
 
-        cases = {name: count_ops.CASES[name] for name in ("GaussianDerivativeConv2D, kernel path", "Conv2D")}
-        if not dry_run:
-            cases = count_ops.CASES
+        smallest = ("GaussianDerivativeConv2D, kernel path", "Conv2D")
+        cases = {name: count_ops.CASES[name] for name in smallest} if dry_run else count_ops.CASES
         payload = {"aten_ops": {name: count_ops.training_step_ops(make(), shape) for name, (make, shape) in cases.items()}}
     else:
         import count_xla

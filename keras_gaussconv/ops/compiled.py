@@ -9,10 +9,13 @@ compiling and get the function itself.
 """
 
 import collections
+import functools
 import json
 import weakref
 
 import keras
+
+from keras_gaussconv.ops import paths
 
 _SHARED = collections.OrderedDict()  # (class, settings) → program, the most recent 256
 _KEYS = weakref.WeakKeyDictionary()  # layer → its settings, read once: get_config costs more than an eager basis
@@ -76,9 +79,6 @@ def compiled_basis(layer):
     return program
 
 
-_CONVOLVE = {}  # the jitted `paths.convolve`, made once
-
-
 def compiled_convolve(x, path):
     """`paths.convolve` as one jitted program on JAX for an eager call (`x` a concrete array) on the
     basis and FFT paths; itself elsewhere, inside a trace (part of the traced step anyway) and on
@@ -89,21 +89,21 @@ def compiled_convolve(x, path):
     0.07 s and 0.2 s (`benchmarks/bench_eager_jax.py`; the path, combination and `ConvSpec`
     are static arguments). The kernel path is a dense kernel and one convolution: op by op its
     first call costs 14 ms, as a program 50 ms, so it stays op by op."""
-    from keras_gaussconv.ops import paths
-
     if keras.backend.backend() != "jax" or path == "kernel":
         return paths.convolve
     import jax
 
-    if isinstance(x, jax.core.Tracer):
-        return paths.convolve
-    program = _CONVOLVE.get("convolve")
-    if program is None:
-        jitted = jax.jit(paths.convolve, static_argnames=("combination", "path", "spec"))
+    return paths.convolve if isinstance(x, jax.core.Tracer) else _convolve_program()
 
-        def program(x, phi, coefficients, **static):  # a keras.Variable is no JAX array: its value is
-            values = tuple(c.value if isinstance(c, keras.Variable) else c for c in coefficients)
-            return jitted(x, phi, values, **static)
 
-        _CONVOLVE["convolve"] = program
+@functools.cache
+def _convolve_program():
+    """The jitted `paths.convolve` (made once), taking `keras.Variable` coefficients by their values."""
+    import jax
+
+    jitted = jax.jit(paths.convolve, static_argnames=("combination", "path", "spec"))
+
+    def program(x, phi, coefficients, **static):  # a keras.Variable is no JAX array: its value is
+        return jitted(x, phi, tuple(c.value if isinstance(c, keras.Variable) else c for c in coefficients), **static)
+
     return program
