@@ -59,6 +59,16 @@ def float64():
         yield
 
 
+def pytest_collection_modifyitems(config, items):
+    """Leaves the `torch_pass` tests (PyTorch-native code) to the PyTorch pass, reported as deselected."""
+    if keras.backend.backend() == "torch":
+        return
+    kept = [item for item in items if item.get_closest_marker("torch_pass") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Says how the test order was shuffled (pytest-randomly; its header line is hidden by -q)."""
     seed = getattr(config.option, "randomly_seed", None)

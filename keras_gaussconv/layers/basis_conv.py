@@ -8,6 +8,7 @@ The layer holds state (weights, config) and calls the pure execution paths of
 import keras
 from keras import ops
 
+from keras_gaussconv import native
 from keras_gaussconv.bases.autodiff import normalize_energy
 from keras_gaussconv.initializers import basis_he_normal, seeded_copy
 from keras_gaussconv.layers.docstrings import AXES, conv_docstring
@@ -104,6 +105,7 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         self.coefficients_constraint = keras.constraints.get(coefficients_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        self._native = native.enabled()  # backend-native functions, chosen at construction
         if self.full_support and (self.padding != "same" or max(self.strides) > 1 or max(self.dilation_rate) > 1):
             raise ValueError(
                 "kernel_size=None (a kernel as large as the input) computes 'same' outputs at stride 1: "
@@ -237,6 +239,7 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
                 regularizer=self.bias_regularizer, constraint=self.bias_constraint,
             )
         self._path = self._choose_path()
+        self._native_conv = native.conv_path(self._path) if self._native else None  # None: the keras.ops reference
 
     def _build_input(self, input_shape):
         """What the input fixes: the channels (and a depthwise layer's `filters`), the input spec,
@@ -356,6 +359,13 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
             # for it, PyTorch's FFTs refuse it. Nothing to compute. (Only a static size is
             # read: a traced one, as in torch.onnx's export, is left to the graph.)
             return ops.zeros(self.compute_output_shape(inputs.shape), self.compute_dtype)
+        if self._native_conv is not None:
+            bias = self.bias if self.use_bias else None
+            x = self._native_conv(
+                inputs, phi, self.combination_weights(), bias, self.combination, self.spec,
+                self.data_format == "channels_first",
+            )
+            return x if self.activation is None else self.activation(x)
         x = inputs
         last = self.rank + 1
         if self.data_format == "channels_first":

@@ -18,6 +18,7 @@ from keras_gaussconv.initializers import RandomRotation
 from keras_gaussconv.layers.basis_conv import BasisConv1D, BasisConv2D, BasisConv3D
 from keras_gaussconv.layers.docstrings import conv_docstring
 from keras_gaussconv.layers.validation import check_bool, check_non_negative_int
+from keras_gaussconv.native import gaussian_basis as native_gaussian_basis
 
 
 class GaussianDerivativeMixin:
@@ -41,6 +42,7 @@ class GaussianDerivativeMixin:
         self.scale_normalized = check_bool("scale_normalized", scale_normalized)
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
         self.discretization = check_discretization(discretization)
+        self._native_basis = native_gaussian_basis(self.discretization)  # None: the keras.ops reference
         self.frozen_at_zero = []  # weights the discrete analogue cannot hold (not made)
         if self.discretization == "discrete" and self.kernel_size is not None:  # None: 2n − 1 taps, always odd
             check_discrete_kernel_size(self.kernel_size)
@@ -74,8 +76,13 @@ class GaussianDerivativeMixin:
 
     def compute_basis(self, sigma, offset=None, theta=None, rotation=None):
         """The basis of the layer's rank; the orientation is θ (2-D) or a rotation vector (3-D)."""
-        grid = numpy_grid(self.kernel_size, sigma.dtype)  # constants
+        phi = None
+        if self._native_basis is not None:
+            phi = self._native_basis(self.kernel_size, self.order, self.min_sigma, sigma, offset, theta, rotation)
+        if phi is not None:
+            return scale_normalize(phi, self.bounded_sigma(sigma), self.order) if self.scale_normalized else phi
         sigma = self.bounded_sigma(sigma)
+        grid = numpy_grid(self.kernel_size, sigma.dtype)  # constants
         if self.rank == 1:
             phi = gaussian_derivative_basis_1d(grid, sigma, offset, self.order, self.discretization)
         elif self.rank == 2:

@@ -98,4 +98,6 @@ class DeclaresGeometry:
 
     def geometry_values(self):
         """The geometric weights' current values as tensors, by name (`basis_of`'s arguments)."""
+        if keras.config.backend() == "torch":  # the value is the tensor: converting would dispatch a copy
+            return {g.name: getattr(self, g.name).value for g in self.geometry}
         return {g.name: ops.convert_to_tensor(getattr(self, g.name)) for g in self.geometry}

@@ -1,0 +1,96 @@
+"""The kernel path of a structured convolution in PyTorch's own operations (`ops.paths`' "kernel").
+
+The dense kernel is built in PyTorch's `(F_out, F_in / groups, *kernel_size)` layout by
+one contraction and applied by one `torch.nn.functional.conv{r}d` with the bias fused:
+`keras.ops.conv` spends ~15 dispatches around the same convolution (conversions,
+transposes of input and kernel, memory-format copies). Shapes as in `ops.paths`.
+"""
+
+import keras
+import torch
+import torch.nn.functional as F
+
+from keras_gaussconv.ops.conv_spec import paddings
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+class Contraction(torch.autograd.Function):
+    """`torch.einsum(equation, *operands).reshape(shape)` with the gradient of each operand as one
+    contraction of the upstream gradient with the others (autodiff of an einsum dispatches ~20
+    transposes, reshapes and batched products for the same)."""
+
+    @staticmethod
+    def forward(ctx, equation, shape, *operands):
+        result = torch.einsum(equation, *operands)
+        ctx.equation, ctx.result_shape = equation, result.shape
+        ctx.save_for_backward(*operands)
+        return result.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        operands = ctx.saved_tensors
+        inputs, output = ctx.equation.split("->")
+        subscripts = inputs.split(",")
+        upstream = upstream.reshape(ctx.result_shape)
+        grads = []
+        for i, needed in enumerate(ctx.needs_input_grad[2:]):
+            others = [s for j, s in enumerate(subscripts) if j != i]
+            rest = [o for j, o in enumerate(operands) if j != i]
+            equation = f"{','.join([output, *others])}->{subscripts[i]}"
+            grads.append(torch.einsum(equation, upstream, *rest) if needed else None)
+        return (None, None, *grads)
+
+
+def tracing():
+    """Whether torch is tracing (torch.onnx, torch.jit.trace, torch.export, torch.compile), which cannot
+    trace a Python `autograd.Function`: the plain operations serve then."""
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def _contract(equation, shape, *operands):
+    if tracing():
+        return torch.einsum(equation, *operands).reshape(shape)
+    return Contraction.apply(equation, shape, *operands)
+
+
+def torch_kernel(phi, coefficients, combination):
+    """W `(F_out, F_in / groups, *kernel_size)` for `phi` `(B, *kernel_size, N)`, `ops.paths.dense_kernel`'s
+    map in PyTorch's layout: full W[b·J + j, i] = Σ_n ω[b, i, j, n] φ[b, …, n]; separable
+    Σ_n β[b, i, n] φ[b, …, n] λ[b, n, j]; depthwise W[c·M + m, 0] = Σ_n ω[c, m, n] φ[c // (C/B), …, n]."""
+    b, kernel_size = phi.shape[0], tuple(phi.shape[1:-1])
+    if combination == "full":
+        (omega,) = coefficients
+        return _contract("b...n,bijn->bji...", (-1, omega.shape[1], *kernel_size), phi, omega)
+    if combination == "separable":
+        beta, lam = coefficients
+        return _contract("bin,b...n,bnj->bji...", (-1, beta.shape[1], *kernel_size), beta, phi, lam)
+    (omega,) = coefficients
+    c, m, n = omega.shape
+    return _contract("b...n,bgmn->bgm...", (c * m, 1, *kernel_size), phi, omega.view(b, c // b, m, n))
+
+
+def _as(value, dtype):
+    """A tensor or `keras.Variable` (its autocast value) as a torch tensor of `dtype`, without a
+    dispatch where it has it already."""
+    value = value.value if isinstance(value, keras.Variable) else value
+    return value if value.dtype == dtype else value.to(dtype)
+
+
+def kernel_path(x, phi, coefficients, bias, combination, spec, channels_first):
+    """The layer's convolution plus bias (or None) by the kernel path, `x` in the layer's data format."""
+    rank, dtype = spec.rank, x.dtype
+    kernel = torch_kernel(_as(phi, dtype), [_as(c, dtype) for c in coefficients], combination)
+    bias = None if bias is None else _as(bias, dtype)
+    if not channels_first:
+        x = x.permute(0, rank + 1, *range(1, rank + 1))
+    padding = 0
+    if spec.padding == "same":
+        pads = paddings(x.shape[2:], spec.extent, spec.strides, "same")
+        if all(before == after for before, after in pads):
+            padding = tuple(before for before, _ in pads)
+        else:  # the extra zero after, as Keras: F.pad takes the last axis first
+            x = F.pad(x, [p for pair in reversed(pads) for p in pair])
+    groups = x.shape[1] if combination == "depthwise" else 1
+    y = _CONV[rank](x, kernel, bias, spec.strides, padding, spec.dilation_rate, groups)
+    return y if channels_first else y.permute(0, *range(2, rank + 2), 1)

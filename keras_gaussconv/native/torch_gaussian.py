@@ -1,0 +1,180 @@
+"""The sampled Gaussian-derivative basis in PyTorch's own operations: one `torch.autograd.Function`.
+
+The mathematics of `keras_gaussconv.bases.gaussian._sampled_basis` (docs/math.md),
+written for the dispatcher: on an eager backend each operation is a dispatch (and a
+kernel launch on a GPU), and Keras' conversions around every `keras.ops` call
+doubled a layer's count. Every derivative of order m at once, with u = y/σ,
+
+    G_m(y, σ) = (−1)^m σ^{−m−1} He_m(u) e^{−u²/2} / √(2π),
+
+the probabilists' Hermite polynomials He_m as one contraction of the powers u^l with
+a constant table; φ = Π_a G_{p_a}(y_a, σ_a) and the analytic gradient
+∂φ/∂y_a = G_{p_a+1} Π_{b≠a}, ∂φ/∂σ_a = σ_a G_{p_a+2} Π_{b≠a} (heat equation).
+Constants (grid terms, Hermite table, exponents) are made once per kernel size,
+order, dtype and device. Layouts inside: taps flattened, `(B, P, N, r)`.
+"""
+
+import functools
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numpy.polynomial import hermite_e
+
+from keras_gaussconv.bases.gaussian import derivative_orders
+from keras_gaussconv.bases.grid import numpy_grid, rotation_matrix
+from keras_gaussconv.native.torch_conv import tracing
+
+_DERIVATIVES = 3  # G_p for φ, G_{p+1} for ∂/∂y, G_{p+2} for ∂/∂σ
+
+
+class Constants(NamedTuple):
+    """What a basis of one kernel size and order K needs, as tensors of one dtype and device.
+
+    terms `(T, *kernel_size, r)`: y_a = base_a + Σ_t c_t terms[t, …, a], c the T coefficients
+    of the geometry (`_terms`); base `(*kernel_size, 1, r)`: the 1-D grid x, else None;
+    shift `(r, *kernel_size, r)`: ∂y/∂μ; turn `(4, *kernel_size, 2)` (2-D): ∂y/∂θ =
+    Σ_t c_t turn[t]; table `(J, N, r, K + 3)`: the coefficient of u^l in (−1)^m He_m(u)/√(2π),
+    m = p_{n,a} + j; exponents `(J, 1, N, r)`: −m − 1; powers `(K + 3,)`: l; zero, one:
+    scalars; tie: ∂max(σ, f)/∂σ at σ = f, ½ as `torch.maximum`'s gradient, 1 in float64,
+    where `at_least` compares instead.
+    """
+
+    terms: torch.Tensor
+    base: torch.Tensor
+    shift: torch.Tensor
+    turn: torch.Tensor
+    table: torch.Tensor
+    exponents: torch.Tensor
+    powers: torch.Tensor
+    zero: torch.Tensor
+    one: torch.Tensor
+    tie: torch.Tensor
+
+
+@functools.lru_cache(maxsize=256)
+def constants(kernel_size, order, dtype, device):
+    """The `Constants` of kernels of `kernel_size` and order K, made once."""
+    rank = len(kernel_size)
+    grid = np.stack(numpy_grid(kernel_size, "float64"), axis=-1)  # (*kernel_size, r): x, y, z
+    orders = np.array(derivative_orders(order, rank))  # (N, r)
+    size = order + _DERIVATIVES
+    hermite = np.zeros((size, size))
+    for m in range(size):
+        hermite[m, : m + 1] = hermite_e.herme2poly([0] * m + [1])
+    m = orders[None] + np.arange(_DERIVATIVES)[:, None, None]  # (J, N, r)
+    table = hermite[m] * ((-1.0) ** m / math.sqrt(2.0 * math.pi))[..., None]
+    eye = np.eye(rank).reshape(rank, *[1] * rank, rank)
+    shift = -np.broadcast_to(eye, (rank, *grid.shape[:-1], rank)) if rank > 1 else None
+    turn = None
+    if rank == 2:
+        x, y = grid[..., 0], grid[..., 1]
+        zero = np.zeros_like(x)
+        turn = np.stack([np.stack(pair, -1) for pair in ([y, -x], [-x, -y], [zero, zero], [zero, zero])])
+    tensor = functools.partial(torch.as_tensor, dtype=dtype, device=device)
+    optional = lambda a: None if a is None else tensor(np.ascontiguousarray(a))  # noqa: E731
+    return Constants(
+        tensor(_terms(grid, rank)), optional(grid[..., None, :] if rank == 1 else None), optional(shift),
+        optional(turn), tensor(table), tensor(-(m + 1.0)[:, None]), tensor(np.arange(size, dtype="float64")),
+        tensor(0.0), tensor(1.0), tensor(1.0 if dtype == torch.float64 else 0.5),
+    )
+
+
+def _terms(grid, rank):
+    """`(T, *kernel_size, r)`: 1-D y = x − μ (c = (μ,), x in `base`); 2-D y₁ = x cos θ + y sin θ − μ₁,
+    y₂ = −x sin θ + y cos θ − μ₂ (c = (cos θ, sin θ, μ₁, μ₂)); 3-D y_a = Σ_c R[c, a] x_c − μ_a
+    (c = (R[0, 0], R[0, 1], …, R[2, 2], μ₁, μ₂, μ₃))."""
+    one = np.ones(grid.shape[:-1])
+    if rank == 1:
+        return -one[None, ..., None]
+    zero = 0.0 * one
+    if rank == 2:
+        x, y = grid[..., 0], grid[..., 1]
+        return np.stack([np.stack(pair, -1) for pair in ([x, y], [y, -x], [-one, zero], [zero, -one])])
+    along = [[grid[..., c] if b == a else zero for b in range(3)] for c in range(3) for a in range(3)]
+    shifts = [[-one if b == a else zero for b in range(3)] for a in range(3)]
+    return np.stack([np.stack(t, -1) for t in along + shifts])
+
+
+def _letters(rank):
+    return "dhw"[3 - rank :]
+
+
+class SampledBasis(torch.autograd.Function):
+    """φ `(B, *kernel_size, N)` from raw σ, bounded below by `floor` in the forward pass, and the
+    geometry's parameters: 1-D `(offset (B, N),)`, 2-D `(offset (B, N, 2), theta (B, N))`, 3-D the
+    coefficients `(R (9), μ (3))` per kernel `(B, N, 12)` (their map from a rotation vector by autograd).
+
+    Inside, every tensor is laid out `(B, *kernel_size, N, r)`, so that φ = Π_a G_{p_a} is the
+    product over the last axis, already in the basis' layout.
+    """
+
+    @staticmethod
+    def forward(ctx, kernel_size, order, floor, sigma, *params):
+        rank, s_ = len(kernel_size), _letters(len(kernel_size))
+        k = constants(kernel_size, order, sigma.dtype, sigma.device)
+        bounded = torch.clamp_min(sigma, floor)  # (B, N, r); 1-D (B, N)
+        if rank == 1:
+            bounded = bounded.unsqueeze(-1)
+            c = params[0]
+            y = torch.einsum(f"bn,t{s_}a->b{s_}na", c, k.terms) + k.base
+        else:
+            c = params[0]
+            if rank == 2:  # (cos θ, sin θ, μ₁, μ₂)
+                c = torch.cat((torch.view_as_real(torch.polar(k.one, params[1])), c), -1)
+            y = torch.einsum(f"bnt,t{s_}a->b{s_}na", c, k.terms)
+        u = y / bounded.view(bounded.shape[0], *[1] * rank, *bounded.shape[1:])
+        gauss = torch.exp(torch.addcmul(k.zero, u, u, value=-0.5))
+        derivatives = torch.einsum(  # (J, B, *kernel_size, N, r): G_{p + j}
+            f"b{s_}nal,jnal,b{s_}na,jbna->jb{s_}na", u.unsqueeze(-1) ** k.powers, k.table, gauss,
+            bounded**k.exponents,
+        )
+        ctx.save_for_backward(sigma, c, derivatives)
+        ctx.floor, ctx.constants = floor, k
+        return derivatives[0].prod(-1)
+
+    @staticmethod
+    def backward(ctx, d_phi):
+        sigma, c, derivatives = ctx.saved_tensors
+        k, rank = ctx.constants, len(derivatives.shape) - 4
+        s_ = _letters(rank)
+        g0, g1, g2 = derivatives.unbind(0)
+        # ∂φ/∂y_a = G_{p_a+1} · other_a, ∂φ/∂σ_a = σ_a G_{p_a+2} · other_a, other_a = Π_{b≠a} G_{p_b}.
+        factors, subscripts = [d_phi], [f"b{s_}n"]
+        if rank > 1:
+            factors.append(g0.flip(-1) if rank == 2 else g0.roll(-1, -1) * g0.roll(-2, -1))
+            subscripts.append(f"b{s_}na")
+        grads = [None] * len(ctx.needs_input_grad)  # kernel_size, order, floor, sigma, *params
+        if ctx.needs_input_grad[3]:
+            # ∂max(σ, f)/∂σ: 1 above the floor, 0 below, `tie` at it; σ's own shape (1-D: (B, N)).
+            passed = torch.heaviside(sigma - ctx.floor, k.tie)
+            own = "bn" if rank == 1 else "bna"
+            equation = ",".join([*subscripts, f"b{s_}na", own, own]) + "->" + own
+            grads[3] = torch.einsum(equation, *factors, g2, sigma, passed)
+        along = ",".join([*subscripts, f"b{s_}na"])
+        if rank == 1 and ctx.needs_input_grad[4]:
+            grads[4] = torch.einsum(f"{along},t{s_}a->bn", *factors, g1, k.terms)
+        elif rank == 2:
+            if ctx.needs_input_grad[4]:
+                grads[4] = torch.einsum(f"{along},t{s_}a->bnt", *factors, g1, k.shift)
+            if ctx.needs_input_grad[5]:
+                grads[5] = torch.einsum(f"{along},t{s_}a,bnt->bn", *factors, g1, k.turn, c)
+        elif rank == 3 and ctx.needs_input_grad[4]:
+            grads[4] = torch.einsum(f"{along},t{s_}a->bnt", *factors, g1, k.terms)
+        return tuple(grads)
+
+
+def sampled_basis(kernel_size, order, min_sigma, sigma, offset, theta=None, rotation=None):
+    """`SampledBasis` for the layers' geometric tensors (σ unbounded, bounded here). None, for the
+    reference to serve, while torch traces for an export or a compiler (torch.onnx and torch.export
+    cannot trace this Python `autograd.Function`) or where a value is no torch tensor (NumPy values)."""
+    given = [t for t in (sigma, offset, theta, rotation) if t is not None]
+    if tracing() or not all(isinstance(t, torch.Tensor) for t in given):
+        return None
+    if rotation is not None:
+        b, n = rotation.shape[:2]
+        coefficients = torch.cat((rotation_matrix(rotation).reshape(b, n, 9), offset), -1)
+        return SampledBasis.apply(tuple(kernel_size), order, min_sigma, sigma, coefficients)
+    params = (offset,) if theta is None else (offset, theta)
+    return SampledBasis.apply(tuple(kernel_size), order, min_sigma, sigma, *params)
