@@ -48,6 +48,15 @@ def test_every_gaussian_kind_and_path_agrees_with_the_reference(kind, path):
     assert_same_outputs_and_gradients(native, reference, x)
 
 
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - set(GAUSSIAN_KINDS)))
+def test_other_kinds_kernel_path_agrees_with_the_reference(kind):
+    """Gabor, displaced-Gaussian and RFNN bases stay `keras.ops`; their kernel path is native."""
+    make, shape = KINDS[kind]
+    native, reference, x = native_and_reference(make, shape, implementation="kernel")
+    assert native._native_conv is not None and reference._native_conv is None
+    assert_same_outputs_and_gradients(native, reference, x)
+
+
 @pytest.mark.parametrize(
     "options",
     [

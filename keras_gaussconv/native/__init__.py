@@ -55,3 +55,5 @@ def conv_path(path):
     from keras_gaussconv.native.torch_conv import kernel_path
 
     return kernel_path
+
+__all__ = ["conv_path", "enabled", "gaussian_basis", "use_native"]
