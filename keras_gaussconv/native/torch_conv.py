@@ -59,16 +59,47 @@ class Contraction(torch.autograd.Function):
         return (None, None, *grads)
 
 
+class Combination(torch.autograd.Function):
+    """The full or depthwise combination as batched matrix products, one per basis b:
+    W_b = Ω_b φ_bᵀ, Ω_b `(R, N)` the coefficients of basis b's R (output, input) pairs in
+    PyTorch's order, φ_b `(P, N)`; ∂L/∂Ω_b = G_b φ_b, ∂L/∂φ_b = G_bᵀ Ω_b. Full: R = J·I, Ω_b[j·I + i]
+    = ω[b, i, j] (one copy of ω); depthwise: R = (C/B)·M, Ω_b = ω's rows of basis b (a view).
+    Unlike an einsum, nothing copies the kernel or its gradient to reorder them."""
+
+    @staticmethod
+    def forward(ctx, combination, phi, omega):
+        b, n = phi.shape[0], phi.shape[-1]
+        if combination == "full":
+            flat, inputs = omega.transpose(1, 2).reshape(b, -1, n), omega.shape[1]
+        else:
+            flat, inputs = omega.view(b, -1, n), 1
+        ctx.save_for_backward(phi, omega if combination == "full" else flat)
+        ctx.combination, ctx.omega_shape = combination, omega.shape
+        # Two-operand einsums over aligned layouts: one batched product each, no copy of the kernel.
+        return torch.einsum("brn,b...n->br...", flat, phi).view(-1, inputs, *phi.shape[1:-1])
+
+    @staticmethod
+    def backward(ctx, upstream):
+        phi, coefficients = ctx.saved_tensors
+        b = phi.shape[0]
+        if ctx.combination == "full":  # G (B, J, I, *k) against ω (B, I, J, N)
+            upstream = upstream.view(b, -1, ctx.omega_shape[1], *phi.shape[1:-1])
+            equations = "bji...,bijn->b...n", "bji...,b...n->bijn"
+        else:  # G (B, R, *k) against Ω (B, R, N)
+            upstream = upstream.view(b, coefficients.shape[1], *phi.shape[1:-1])
+            equations = "br...,brn->b...n", "br...,b...n->brn"
+        d_phi = torch.einsum(equations[0], upstream, coefficients) if ctx.needs_input_grad[1] else None
+        d_omega = None
+        if ctx.needs_input_grad[2]:
+            d_omega = torch.einsum(equations[1], upstream, phi)
+            d_omega = d_omega if ctx.combination == "full" else d_omega.view(ctx.omega_shape)
+        return None, d_phi, d_omega
+
+
 def tracing():
     """Whether torch is tracing (torch.onnx, torch.jit.trace, torch.export, torch.compile), which cannot
     trace a Python `autograd.Function`: the plain operations serve then."""
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
-
-
-def _contract(equation, shape, *operands):
-    if tracing():
-        return fixed_order(torch.einsum)(equation, *operands).reshape(shape)
-    return Contraction.apply(equation, shape, *operands)
 
 
 def torch_kernel(phi, coefficients, combination):
@@ -76,15 +107,20 @@ def torch_kernel(phi, coefficients, combination):
     map in PyTorch's layout: full W[b·J + j, i] = Σ_n ω[b, i, j, n] φ[b, …, n]; separable
     Σ_n β[b, i, n] φ[b, …, n] λ[b, n, j]; depthwise W[c·M + m, 0] = Σ_n ω[c, m, n] φ[c // (C/B), …, n]."""
     b, kernel_size = phi.shape[0], tuple(phi.shape[1:-1])
-    if combination == "full":
-        (omega,) = coefficients
-        return _contract("b...n,bijn->bji...", (-1, omega.shape[1], *kernel_size), phi, omega)
+    traced = tracing()
     if combination == "separable":
         beta, lam = coefficients
-        return _contract("bin,b...n,bnj->bji...", (-1, beta.shape[1], *kernel_size), beta, phi, lam)
+        shape, equation = (-1, beta.shape[1], *kernel_size), "bin,b...n,bnj->bji..."
+        if traced:
+            return fixed_order(torch.einsum)(equation, beta, phi, lam).reshape(shape)
+        return Contraction.apply(equation, shape, beta, phi, lam)
     (omega,) = coefficients
+    if not traced:
+        return Combination.apply(combination, phi, omega)
+    if combination == "full":
+        return torch.einsum("b...n,bijn->bji...", phi, omega).reshape(-1, omega.shape[1], *kernel_size)
     c, m, n = omega.shape
-    return _contract("b...n,bgmn->bgm...", (c * m, 1, *kernel_size), phi, omega.view(b, c // b, m, n))
+    return torch.einsum("b...n,bgmn->bgm...", phi, omega.view(b, c // b, m, n)).reshape(c * m, 1, *kernel_size)
 
 
 def _as(value, dtype):
