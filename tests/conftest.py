@@ -60,13 +60,18 @@ def float64():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leaves the `torch_pass` tests (PyTorch-native code) to the PyTorch pass, reported as deselected."""
-    if keras.backend.backend() == "torch":
-        return
-    kept = [item for item in items if item.get_closest_marker("torch_pass") is None]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-        items[:] = kept
+    """Leaves the `torch_pass` tests to the PyTorch pass, and the `native` ones to the backends that have
+    native functions (TensorFlow, PyTorch; `keras_gaussconv.native`): reported as deselected."""
+    backend = keras.backend.backend()
+    markers = {"torch_pass": backend == "torch", "native": backend in ("tensorflow", "torch")}
+
+    def kept(item):
+        return all(wanted or item.get_closest_marker(name) is None for name, wanted in markers.items())
+
+    deselected = [item for item in items if not kept(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if kept(item)]
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -32,6 +32,7 @@ from keras_gaussconv.bases import (
     sampling_grid,
 )
 from keras_gaussconv.export import fold
+from keras_gaussconv.native import use_native
 
 pytestmark = pytest.mark.core
 
@@ -165,11 +166,16 @@ def test_rotated_integrated_kernels_integrate_along_the_kernels_own_axes():
         close(phi[0, ..., k], expected.reshape(size, size))
 
 
-@pytest.mark.parametrize("discretization", DISCRETIZATIONS)
-def test_gradients_match_finite_differences_of_the_numpy_formulas(discretization, float64):
+@pytest.mark.parametrize(
+    "discretization,native",  # the sampled basis by both implementations where a backend has a native one
+    [(d, False) for d in DISCRETIZATIONS] + [pytest.param("sampled", True, marks=pytest.mark.native, id="sampled-native")],
+)
+def test_gradients_match_finite_differences_of_the_numpy_formulas(discretization, native, float64):
     discrete = discretization == "discrete"
     frozen = dict(trainable_offset=False, trainable_theta=False) if discrete else {}
-    layer = GaussianDerivativeConv2D(2, 7, order=3, num_bases=2, discretization=discretization, dtype="float64", **frozen)
+    with use_native(native):
+        layer = GaussianDerivativeConv2D(2, 7, order=3, num_bases=2, discretization=discretization, dtype="float64", **frozen)
+    assert (layer._native_basis is not None) == native
     layer.build((None, 9, 9, 1))
     layer.sigma.assign(np.random.default_rng(5).uniform(0.25, 2.5, layer.sigma.shape))  # small σ included
     weights = np.random.default_rng(3).normal(size=(2, 7, 7, layer.num_kernels))

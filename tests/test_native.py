@@ -1,20 +1,23 @@
-"""PyTorch-native basis and kernel path (`keras_gaussconv.native`) against the `keras.ops` reference.
+"""Backend-native functions (`keras_gaussconv.native`) against the `keras.ops` reference.
 
-Runs in the PyTorch pass only (marker `torch_pass`; conftest leaves it out of other backends'
-passes): each case builds the same layer twice, once with `use_native(False)`, with the same
-weights, and compares outputs and every gradient; `gradcheck` differentiates the native basis by
-finite differences.
+Each case builds the same layer twice, once with `use_native(False)`, with the same weights,
+and compares outputs and every gradient. TensorFlow and PyTorch have a native basis (marker
+`native`: a core module there, JAX deselects it); PyTorch's own kernel path and the
+finite-difference check of its `autograd.Function` run in the PyTorch pass only (`torch_pass`).
 """
 
 import numpy as np
 import pytest
 from layer_kinds import GAUSSIAN_KINDS, KINDS
 
+import keras
+
 from helpers import images, outputs_and_gradients, rng, to_numpy
 from keras_gaussconv import GaussianDerivativeConv2D, ScaleChannels
 from keras_gaussconv.native import use_native
 
-pytestmark = pytest.mark.torch_pass
+pytestmark = [pytest.mark.core, pytest.mark.native]
+TORCH = keras.backend.backend() == "torch"  # the only backend with a native kernel path
 
 
 def native_and_reference(make, shape, **kwargs):
@@ -44,10 +47,11 @@ def test_every_gaussian_kind_and_path_agrees_with_the_reference(kind, path):
     make, shape = KINDS[kind]
     native, reference, x = native_and_reference(make, shape, implementation=path, padding="same")
     assert native._native_basis is not None and reference._native_basis is None
-    assert (native._native_conv is not None) == (path == "kernel") and reference._native_conv is None
+    assert (native._native_conv is not None) == (path == "kernel" and TORCH) and reference._native_conv is None
     assert_same_outputs_and_gradients(native, reference, x)
 
 
+@pytest.mark.torch_pass
 @pytest.mark.parametrize("kind", sorted(set(KINDS) - set(GAUSSIAN_KINDS)))
 def test_other_kinds_kernel_path_agrees_with_the_reference(kind):
     """Gabor, displaced-Gaussian and RFNN bases stay `keras.ops`; their kernel path is native."""
@@ -84,9 +88,10 @@ def test_float64_agrees_to_float64_round_off(float64):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_floor_of_sigma_has_the_reference_gradient(dtype):
+def test_the_floor_of_sigma_has_the_reference_gradient(dtype, float64):
     """At σ = min_sigma (where the constraint leaves a σ pushed below it) the gradient is the
-    reference's: ½ of the unbounded one as torch.maximum's in float32, all of it in float64."""
+    reference's: on PyTorch ½ of the unbounded one as torch.maximum's in float32, all of it in
+    float64; on TensorFlow all of it, as its maximum's."""
     make = lambda **kw: GaussianDerivativeConv2D(2, 5, order=2, num_bases=1, dtype=dtype, min_sigma=0.25, **kw)  # noqa: E731
     native, reference, x = native_and_reference(make, (1, 7, 7, 1), implementation="kernel")
     sigma = to_numpy(native.sigma)
@@ -104,6 +109,7 @@ def test_scale_channels_agree_with_the_reference():
     assert_same_outputs_and_gradients(native, reference, x)
 
 
+@pytest.mark.torch_pass
 @pytest.mark.parametrize("rank", [1, 2, 3])
 def test_the_native_basis_gradient_matches_finite_differences(rank):
     import torch

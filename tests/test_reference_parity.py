@@ -6,6 +6,7 @@ from helpers import to_numpy
 
 from keras_gaussconv.bases import gaussian_derivative_basis, sampling_grid
 from keras_gaussconv.compat import from_reference_config, load_reference_weights
+from keras_gaussconv.native import use_native
 
 pytestmark = pytest.mark.core  # CI runs these under TensorFlow and JAX
 
@@ -47,10 +48,16 @@ def reference_layer(reference, case, **kwargs):
     return load_reference_weights(layer, weights)
 
 
+# Both implementations where a backend has a native basis (`keras_gaussconv.native`; JAX has none).
+NATIVE_OR_REFERENCE = [pytest.param(True, marks=pytest.mark.native, id="native"), pytest.param(False, id="keras.ops")]
+
+
+@pytest.mark.parametrize("native", NATIVE_OR_REFERENCE)
 @pytest.mark.parametrize("implementation", ["kernel", "basis"])
 @pytest.mark.parametrize("case", LAYER_CASES)
-def test_layer_parity(reference, case, implementation):
-    layer = reference_layer(reference, case, implementation=implementation)
+def test_layer_parity(reference, case, implementation, native):
+    with use_native(native):
+        layer = reference_layer(reference, case, implementation=implementation)
     assert layer.execution_path == implementation
     output = to_numpy(layer(reference[f"{case}/input"]))
     expected = reference[f"{case}/output"]

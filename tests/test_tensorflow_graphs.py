@@ -9,6 +9,7 @@ from helpers import rng, tensorflow_only, to_numpy
 from layer_kinds import KINDS
 
 from keras_gaussconv import GaussianDerivativeConv1D, GaussianDerivativeConv2D, GaussianDerivativeDepthwiseConv2D
+from keras_gaussconv.native import use_native
 
 pytestmark = tensorflow_only
 
@@ -41,19 +42,27 @@ def training_step_ops(layer, shape):
 
 @pytest.mark.parametrize(
     "make,stock,shape,bound",
-    [  # measured (TF 2.21): 100 / 34, 106 / 43, 146 / 37; with autodiff through the basis: 326, 242, 372
+    # Measured (TF 2.21), native basis: 133 / 34, 118 / 43, 179 / 37; the keras.ops reference: 100, 106,
+    # 146; autodiff through the basis: 326, 242, 372. The bounds sit between the native counts and
+    # autodiff's: issue 40 retired issue 21's 100-operation goal, which the broadcast products that
+    # halve TensorFlow's basis time exceed (what counts is time per step, docs/speed.md).
+    [
         (lambda: GaussianDerivativeConv2D(32, 7, num_bases=4, order=2, padding="same", implementation="kernel"),
-         lambda: keras.layers.Conv2D(32, 7, padding="same"), (32, 8, 8, 32), 100 / 34),  # issue 21's goal: 100
+         lambda: keras.layers.Conv2D(32, 7, padding="same"), (32, 8, 8, 32), 4.5),
         (lambda: GaussianDerivativeConv1D(32, 7, num_bases=4, order=2, padding="same", implementation="kernel"),
-         lambda: keras.layers.Conv1D(32, 7, padding="same"), (32, 8, 32), 2.5),
+         lambda: keras.layers.Conv1D(32, 7, padding="same"), (32, 8, 32), 3),
         (lambda: GaussianDerivativeDepthwiseConv2D(7, num_bases=4, order=2, padding="same"),
-         lambda: keras.layers.DepthwiseConv2D(7, padding="same"), (32, 8, 8, 32), 4),
+         lambda: keras.layers.DepthwiseConv2D(7, padding="same"), (32, 8, 8, 32), 5.5),
     ],
 )
-def test_the_analytic_basis_gradient_keeps_a_training_step_small(make, stock, shape, bound):
+@pytest.mark.parametrize("native", [True, False], ids=["native", "reference"])
+def test_the_analytic_basis_gradient_keeps_a_training_step_small(make, stock, shape, bound, native):
     # The basis' backward pass is its own (heat equation, rotation), not autodiff through
     # every operation: the step stays within a few times a stock layer's graph.
-    assert training_step_ops(make(), shape) <= bound * training_step_ops(stock(), shape)
+    with use_native(native):
+        layer = make()
+    assert (layer._native_basis is not None) == native
+    assert training_step_ops(layer, shape) <= bound * training_step_ops(stock(), shape)
 
 
 def _one_sgd_step(make, shape, jit_compile, weights=None):

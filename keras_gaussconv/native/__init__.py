@@ -8,6 +8,8 @@ and a GPU's kernel launches), the layer takes the native one, chosen once per la
 * PyTorch: the sampled Gaussian-derivative basis, one `torch.autograd.Function`
   (`torch_gaussian.SampledBasis`), and the kernel path's dense kernel and convolution
   (`torch_conv.kernel_path`).
+* TensorFlow: the sampled Gaussian-derivative basis with `tf.custom_gradient`, broadcast
+  products instead of einsums (`tf_gaussian.sampled_basis`).
 
 `use_native(False)` (a context manager) makes the layers constructed inside it take the
 reference, as the tests that compare the two do.
@@ -40,9 +42,13 @@ def gaussian_basis(discretization):
     """A function `(kernel_size, order, min_sigma, sigma, offset, theta, rotation) → φ` computing
     `GaussianDerivativeMixin.compute_basis`' unnormalised basis natively, or None where the
     reference serves (another backend or discretisation, or `use_native(False)`)."""
-    if not _ENABLED[0] or discretization != "sampled" or keras.config.backend() != "torch":
+    backend = keras.config.backend()
+    if not _ENABLED[0] or discretization != "sampled" or backend not in ("tensorflow", "torch"):
         return None
-    from keras_gaussconv.native.torch_gaussian import sampled_basis
+    if backend == "tensorflow":
+        from keras_gaussconv.native.tf_gaussian import sampled_basis
+    else:
+        from keras_gaussconv.native.torch_gaussian import sampled_basis
 
     return sampled_basis
 

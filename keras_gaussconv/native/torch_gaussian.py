@@ -8,38 +8,26 @@ doubled a layer's count. Every derivative of order m at once, with u = y/σ,
     G_m(y, σ) = (−1)^m σ^{−m−1} He_m(u) e^{−u²/2} / √(2π),
 
 the probabilists' Hermite polynomials He_m as one contraction of the powers u^l with
-a constant table; φ = Π_a G_{p_a}(y_a, σ_a) and the analytic gradient
+a constant table (`native.tables`); φ = Π_a G_{p_a}(y_a, σ_a) and the analytic gradient
 ∂φ/∂y_a = G_{p_a+1} Π_{b≠a}, ∂φ/∂σ_a = σ_a G_{p_a+2} Π_{b≠a} (heat equation).
 Constants (grid terms, Hermite table, exponents) are made once per kernel size,
-order, dtype and device. Layouts inside: taps flattened, `(B, P, N, r)`.
+order, dtype and device.
 """
 
 import functools
-import math
 from typing import NamedTuple
 
 import numpy as np
 import torch
-from numpy.polynomial import hermite_e
 
-from keras_gaussconv.bases.gaussian import derivative_orders
-from keras_gaussconv.bases.grid import numpy_grid
+from keras_gaussconv.native.tables import gaussian_tables
 from keras_gaussconv.native.torch_conv import fixed_order, tracing
-
-_DERIVATIVES = 3  # G_p for φ, G_{p+1} for ∂/∂y, G_{p+2} for ∂/∂σ
 
 
 class Constants(NamedTuple):
-    """What a basis of one kernel size and order K needs, as tensors of one dtype and device.
-
-    terms `(T, *kernel_size, r)`: y_a = base_a + Σ_t c_t terms[t, …, a], c the T coefficients
-    of the geometry (`_terms`); base `(*kernel_size, 1, r)`: the 1-D grid x, else None;
-    shift `(r, *kernel_size, r)`: ∂y/∂μ; turn `(4, *kernel_size, 2)` (2-D): ∂y/∂θ =
-    Σ_t c_t turn[t]; table `(J, N, r, K + 3)`: the coefficient of u^l in (−1)^m He_m(u)/√(2π),
-    m = p_{n,a} + j; exponents `(J, 1, N, r)`: −m − 1; powers `(K + 3,)`: l; zero, one:
-    scalars; tie: ∂max(σ, f)/∂σ at σ = f, ½ as `torch.maximum`'s gradient, 1 in float64,
-    where `at_least` compares instead.
-    """
+    """`tables.Tables` as tensors of one dtype and device, and scalars: zero, one; tie:
+    ∂max(σ, f)/∂σ at σ = f, ½ as `torch.maximum`'s gradient, 1 in float64, where `at_least`
+    compares instead."""
 
     terms: torch.Tensor
     base: torch.Tensor
@@ -56,45 +44,9 @@ class Constants(NamedTuple):
 @functools.lru_cache(maxsize=256)
 def constants(kernel_size, order, dtype, device):
     """The `Constants` of kernels of `kernel_size` and order K, made once."""
-    rank = len(kernel_size)
-    grid = np.stack(numpy_grid(kernel_size, "float64"), axis=-1)  # (*kernel_size, r): x, y, z
-    orders = np.array(derivative_orders(order, rank))  # (N, r)
-    size = order + _DERIVATIVES
-    hermite = np.zeros((size, size))
-    for m in range(size):
-        hermite[m, : m + 1] = hermite_e.herme2poly([0] * m + [1])
-    m = orders[None] + np.arange(_DERIVATIVES)[:, None, None]  # (J, N, r)
-    table = hermite[m] * ((-1.0) ** m / math.sqrt(2.0 * math.pi))[..., None]
-    eye = np.eye(rank).reshape(rank, *[1] * rank, rank)
-    shift = -np.broadcast_to(eye, (rank, *grid.shape[:-1], rank)) if rank > 1 else None
-    turn = None
-    if rank == 2:
-        x, y = grid[..., 0], grid[..., 1]
-        zero = np.zeros_like(x)
-        turn = np.stack([np.stack(pair, -1) for pair in ([y, -x], [-x, -y], [zero, zero], [zero, zero])])
     tensor = functools.partial(torch.as_tensor, dtype=dtype, device=device)
-    optional = lambda a: None if a is None else tensor(np.ascontiguousarray(a))  # noqa: E731
-    return Constants(
-        tensor(_terms(grid, rank)), optional(grid[..., None, :] if rank == 1 else None), optional(shift),
-        optional(turn), tensor(table), tensor(-(m + 1.0)[:, None]), tensor(np.arange(size, dtype="float64")),
-        tensor(0.0), tensor(1.0), tensor(1.0 if dtype == torch.float64 else 0.5),
-    )
-
-
-def _terms(grid, rank):
-    """`(T, *kernel_size, r)`: 1-D y = x − μ (c = (μ,), x in `base`); 2-D y₁ = x cos θ + y sin θ − μ₁,
-    y₂ = −x sin θ + y cos θ − μ₂ (c = (cos θ, sin θ, μ₁, μ₂)); 3-D y_a = Σ_c R[c, a] x_c − μ_a
-    (c = (R[0, 0], R[0, 1], …, R[2, 2], μ₁, μ₂, μ₃))."""
-    one = np.ones(grid.shape[:-1])
-    if rank == 1:
-        return -one[None, ..., None]
-    zero = 0.0 * one
-    if rank == 2:
-        x, y = grid[..., 0], grid[..., 1]
-        return np.stack([np.stack(pair, -1) for pair in ([x, y], [y, -x], [-one, zero], [zero, -one])])
-    along = [[grid[..., c] if b == a else zero for b in range(3)] for c in range(3) for a in range(3)]
-    shifts = [[-one if b == a else zero for b in range(3)] for a in range(3)]
-    return np.stack([np.stack(t, -1) for t in along + shifts])
+    tables = [None if a is None else tensor(a) for a in gaussian_tables(kernel_size, order)]
+    return Constants(*tables, tensor(0.0), tensor(1.0), tensor(1.0 if dtype == torch.float64 else 0.5))
 
 
 def _letters(rank):
