@@ -8,6 +8,8 @@ with transposes around them (~100–180 µs each, docs/speed.md). Layout inside:
 `(B, N, *kernel_size, r)`.
 """
 
+import functools
+
 import tensorflow as tf
 
 from keras_gaussconv.bases.grid import rotation_matrix
@@ -21,14 +23,18 @@ def _matmul_last(c, terms):
     return tf.reshape(flat, (*c.shape[:2], *rest))
 
 
+@functools.lru_cache(maxsize=256)
 def _basis_function(kernel_size, order, floor, dtype, rank):
-    """`basis(sigma, *params) → φ` with its gradient (`sampled_basis`' arguments), for one layer setting."""
-    t = gaussian_tables(tuple(kernel_size), order)
-    const = lambda a: None if a is None else tf.constant(a, dtype)  # noqa: E731
-    terms, base, turn = const(t.terms), const(t.base), const(t.turn)
-    table = tf.reshape(const(t.table), (t.table.shape[0], 1, t.table.shape[1], *[1] * rank, *t.table.shape[2:]))
-    exponents = tf.reshape(const(t.exponents), (t.table.shape[0], 1, t.table.shape[1], *[1] * rank, rank))
-    powers, taps = const(t.powers), tuple(range(2, 2 + rank))
+    """`basis(sigma, *params) → φ` with its gradient (`sampled_basis`' arguments), made once per layer
+    setting; its constants eager (`init_scope`), so that every graph and eager call can capture them."""
+    t = gaussian_tables(kernel_size, order)
+    j, n = t.table.shape[:2]
+    with tf.init_scope():
+        const = lambda a: None if a is None else tf.constant(a, dtype)  # noqa: E731
+        terms, base, turn, powers = const(t.terms), const(t.base), const(t.turn), const(t.powers)
+        table = const(t.table.reshape(j, 1, n, *[1] * rank, *t.table.shape[2:]))
+        exponents = const(t.exponents.reshape(j, 1, n, *[1] * rank, rank))
+    taps = tuple(range(2, 2 + rank))
     to_basis = (0, *range(2, 2 + rank), 1)  # (B, N, *k) → (B, *k, N)
 
     @tf.custom_gradient
