@@ -8,8 +8,6 @@ with transposes around them (~100–180 µs each, docs/speed.md). Layout inside:
 `(B, N, *kernel_size, r)`.
 """
 
-import functools
-
 import tensorflow as tf
 
 from keras_gaussconv.bases.grid import rotation_matrix
@@ -23,17 +21,18 @@ def _matmul_last(c, terms):
     return tf.reshape(flat, (*c.shape[:2], *rest))
 
 
-@functools.lru_cache(maxsize=256)
 def _basis_function(kernel_size, order, floor, dtype, rank):
-    """`basis(sigma, *params) → φ` with its gradient (`sampled_basis`' arguments), made once per layer
-    setting; its constants eager (`init_scope`), so that every graph and eager call can capture them."""
+    """`basis(sigma, *params) → φ` with its gradient (`sampled_basis`' arguments) for one layer setting.
+
+    Made at each call, its constants in the graph being traced: constants made once eagerly and
+    captured would be a traced graph's inputs, which the ONNX converter leaves unfed. The NumPy
+    tables themselves are made once (`gaussian_tables`)."""
     t = gaussian_tables(kernel_size, order)
     j, n = t.table.shape[:2]
-    with tf.init_scope():
-        const = lambda a: None if a is None else tf.constant(a, dtype)  # noqa: E731
-        terms, base, turn, powers = const(t.terms), const(t.base), const(t.turn), const(t.powers)
-        table = const(t.table.reshape(j, 1, n, *[1] * rank, *t.table.shape[2:]))
-        exponents = const(t.exponents.reshape(j, 1, n, *[1] * rank, rank))
+    const = lambda a: None if a is None else tf.constant(a, dtype)  # noqa: E731
+    terms, base, turn, powers = const(t.terms), const(t.base), const(t.turn), const(t.powers)
+    table = const(t.table.reshape(j, 1, n, *[1] * rank, *t.table.shape[2:]))
+    exponents = const(t.exponents.reshape(j, 1, n, *[1] * rank, rank))
     taps = tuple(range(2, 2 + rank))
     to_basis = (0, *range(2, 2 + rank), 1)  # (B, N, *k) → (B, *k, N)
 

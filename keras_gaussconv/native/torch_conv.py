@@ -99,7 +99,8 @@ class Combination(torch.autograd.Function):
 def tracing():
     """Whether torch is tracing (torch.onnx, torch.jit.trace, torch.export, torch.compile), which cannot
     trace a Python `autograd.Function`: the plain operations serve then."""
-    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+    compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling  # the latter before 2.3
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or compiling()
 
 
 def torch_kernel(phi, coefficients, combination):
