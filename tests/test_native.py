@@ -51,6 +51,17 @@ def test_every_gaussian_kind_and_path_agrees_with_the_reference(kind, path):
     assert_same_outputs_and_gradients(native, reference, x)
 
 
+def test_the_choice_is_made_at_construction():
+    """A layer built under the other setting of `use_native` keeps the one it was constructed with."""
+    native = GaussianDerivativeConv2D(4, 5, implementation="kernel")
+    with use_native(False):
+        reference = GaussianDerivativeConv2D(4, 5, implementation="kernel")
+        native.build((1, 8, 8, 2))
+    reference.build((1, 8, 8, 2))
+    assert native._native_basis is not None and reference._native_basis is None
+    assert (native._native_conv is not None) == TORCH and reference._native_conv is None
+
+
 @pytest.mark.torch_pass
 @pytest.mark.parametrize("kind", sorted(set(KINDS) - set(GAUSSIAN_KINDS)))
 def test_other_kinds_kernel_path_agrees_with_the_reference(kind):

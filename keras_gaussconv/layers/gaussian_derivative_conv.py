@@ -42,7 +42,8 @@ class GaussianDerivativeMixin:
         self.scale_normalized = check_bool("scale_normalized", scale_normalized)
         self.num_kernels = num_gaussian_derivatives(self.order, rank)
         self.discretization = check_discretization(discretization)
-        self._native_basis = native_gaussian_basis(self.discretization)  # None: the keras.ops reference
+        # None: the keras.ops reference (BasisConv read `use_native` at construction)
+        self._native_basis = native_gaussian_basis(self.discretization) if self._native else None
         self.frozen_at_zero = []  # weights the discrete analogue cannot hold (not made)
         if self.discretization == "discrete" and self.kernel_size is not None:  # None: 2n − 1 taps, always odd
             check_discrete_kernel_size(self.kernel_size)

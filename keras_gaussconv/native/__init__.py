@@ -12,7 +12,8 @@ and a GPU's kernel launches), the layer takes the native one, chosen once per la
   products instead of einsums (`tf_gaussian.sampled_basis`).
 
 `use_native(False)` (a context manager) makes the layers constructed inside it take the
-reference, as the tests that compare the two do.
+reference, as the tests that compare the two do: a layer reads `enabled()` once, at
+construction, and asks `gaussian_basis` and `conv_path` only when it is on.
 """
 
 import contextlib
@@ -41,9 +42,9 @@ def enabled():
 def gaussian_basis(discretization):
     """A function `(kernel_size, order, min_sigma, sigma, offset, theta, rotation) → φ` computing
     `GaussianDerivativeMixin.compute_basis`' unnormalised basis natively, or None where the
-    reference serves (another backend or discretisation, or `use_native(False)`)."""
+    reference serves (another backend or discretisation)."""
     backend = keras.config.backend()
-    if not _ENABLED[0] or discretization != "sampled" or backend not in ("tensorflow", "torch"):
+    if discretization != "sampled" or backend not in ("tensorflow", "torch"):
         return None
     if backend == "tensorflow":
         from keras_gaussconv.native.tf_gaussian import sampled_basis
@@ -56,7 +57,7 @@ def gaussian_basis(discretization):
 def conv_path(path):
     """A function `(x, phi, coefficients, bias, combination, spec, channels_first) → y` running
     `BasisConv`'s convolution and bias by `path` natively, or None where the reference serves."""
-    if not _ENABLED[0] or path != "kernel" or keras.config.backend() != "torch":
+    if path != "kernel" or keras.config.backend() != "torch":
         return None
     from keras_gaussconv.native.torch_conv import kernel_path
 
