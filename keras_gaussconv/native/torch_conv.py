@@ -68,15 +68,10 @@ class Combination(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, combination, phi, omega):
-        b, n = phi.shape[0], phi.shape[-1]
-        if combination == "full":
-            flat, inputs = omega.transpose(1, 2).reshape(b, -1, n), omega.shape[1]
-        else:
-            flat, inputs = omega.view(b, -1, n), 1
+        flat = _coefficient_rows(combination, omega, phi.shape[0])
         ctx.save_for_backward(phi, omega if combination == "full" else flat)
         ctx.combination, ctx.omega_shape = combination, omega.shape
-        # Two-operand einsums over aligned layouts: one batched product each, no copy of the kernel.
-        return torch.einsum("brn,b...n->br...", flat, phi).view(-1, inputs, *phi.shape[1:-1])
+        return _combine(combination, flat, phi, omega)
 
     @staticmethod
     def backward(ctx, upstream):
@@ -96,6 +91,20 @@ class Combination(torch.autograd.Function):
         return None, d_phi, d_omega
 
 
+def _coefficient_rows(combination, omega, b):
+    """Ω `(B, R, N)`: full ω `(B, I, J, N)` transposed to rows j·I + i (one copy), depthwise ω `(C, M, N)`
+    viewed per basis."""
+    n = omega.shape[-1]
+    return omega.transpose(1, 2).reshape(b, -1, n) if combination == "full" else omega.view(b, -1, n)
+
+
+def _combine(combination, flat, phi, omega):
+    """W = Ω φᵀ per basis in PyTorch's kernel layout. A two-operand einsum over aligned layouts:
+    one batched product, no copy of the kernel."""
+    inputs = omega.shape[1] if combination == "full" else 1
+    return torch.einsum("brn,b...n->br...", flat, phi).view(-1, inputs, *phi.shape[1:-1])
+
+
 def tracing():
     """Whether torch is tracing (torch.onnx, torch.jit.trace, torch.export, torch.compile), which cannot
     trace a Python `autograd.Function`: the plain operations serve then."""
@@ -107,21 +116,17 @@ def torch_kernel(phi, coefficients, combination):
     """W `(F_out, F_in / groups, *kernel_size)` for `phi` `(B, *kernel_size, N)`, `ops.paths.dense_kernel`'s
     map in PyTorch's layout: full W[b·J + j, i] = Σ_n ω[b, i, j, n] φ[b, …, n]; separable
     Σ_n β[b, i, n] φ[b, …, n] λ[b, n, j]; depthwise W[c·M + m, 0] = Σ_n ω[c, m, n] φ[c // (C/B), …, n]."""
-    b, kernel_size = phi.shape[0], tuple(phi.shape[1:-1])
-    traced = tracing()
+    traced = tracing()  # the same products without the autograd.Functions
     if combination == "separable":
         beta, lam = coefficients
-        shape, equation = (-1, beta.shape[1], *kernel_size), "bin,b...n,bnj->bji..."
+        shape, equation = (-1, beta.shape[1], *phi.shape[1:-1]), "bin,b...n,bnj->bji..."
         if traced:
             return fixed_order(torch.einsum)(equation, beta, phi, lam).reshape(shape)
         return Contraction.apply(equation, shape, beta, phi, lam)
     (omega,) = coefficients
-    if not traced:
-        return Combination.apply(combination, phi, omega)
-    if combination == "full":
-        return torch.einsum("b...n,bijn->bji...", phi, omega).reshape(-1, omega.shape[1], *kernel_size)
-    c, m, n = omega.shape
-    return torch.einsum("b...n,bgmn->bgm...", phi, omega.view(b, c // b, m, n)).reshape(c * m, 1, *kernel_size)
+    if traced:
+        return _combine(combination, _coefficient_rows(combination, omega, phi.shape[0]), phi, omega)
+    return Combination.apply(combination, phi, omega)
 
 
 def _as(value, dtype):
