@@ -118,6 +118,14 @@ def cmd_scales(args):
     _print_written(args.output_dir, scales)
 
 
+def cmd_magnification(args):
+    from keras_gaussconv_cli.experiments import magnification
+
+    results = magnification.magnification_demo(args.output_dir, scale=args.scale, verbose=0 if args.quiet else 1)
+    print(f"\n{magnification.magnification_table(results)}")
+    _print_written(args.output_dir, magnification)
+
+
 def check_export(args):
     model = Path(args.model)
     if not model.is_file():
@@ -226,7 +234,11 @@ def build_parser():
     scales = _add_parser(
         commands, "scales", "scale generalisation: stock CNN vs Gaussian vs scale-channel network, digits at ×0.5 … ×4"
     )
-    for sub in (demo, unet, scales):
+    magnification = _add_parser(
+        commands, "magnification",
+        "U-nets trained at one magnification (stock, Gaussian, scale-channel; a scale-jittered stock one) tested at 0.5 … 2.83",
+    )
+    for sub in (demo, unet, scales, magnification):
         scale = sub.add_mutually_exclusive_group()
         scale.add_argument(
             "--quick", action="store_const", dest="scale", const="quick", default="full",
@@ -249,6 +261,7 @@ def build_parser():
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)
     scales.set_defaults(run=cmd_scales, check=check_run)
+    magnification.set_defaults(run=cmd_magnification, check=check_run)
 
     export = _add_parser(commands, "export", "fold a saved model and export it")
     export.add_argument("model", help="a .keras file with keras_gaussconv layers (scale channels and wrappers included)")

@@ -21,7 +21,7 @@ from keras_gaussconv.layers.validation import (
 )
 from keras_gaussconv.ops import costs as cost_model
 from keras_gaussconv.ops import paths
-from keras_gaussconv.ops.compiled import compiled_basis, compiled_convolve
+from keras_gaussconv.ops.compiled import compiled_basis, convolve_layer
 from keras_gaussconv.ops.conv_spec import ConvSpec
 
 IMPLEMENTATIONS = ("auto", *paths.PATHS)
@@ -359,27 +359,11 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
             # for it, PyTorch's FFTs refuse it. Nothing to compute. (Only a static size is
             # read: a traced one, as in torch.onnx's export, is left to the graph.)
             return ops.zeros(self.compute_output_shape(inputs.shape), self.compute_dtype)
-        if self._native_conv is not None:
-            bias = self.bias if self.use_bias else None
-            x = self._native_conv(
-                inputs, phi, self.combination_weights(), bias, self.combination, self.spec,
-                self.data_format == "channels_first",
-            )
-            return x if self.activation is None else self.activation(x)
-        x = inputs
-        last = self.rank + 1
-        if self.data_format == "channels_first":
-            x = ops.moveaxis(x, 1, last)
-        phi = ops.cast(phi, x.dtype)
-        convolve = compiled_convolve(x, self._path)
-        x = convolve(x, phi, self.combination_weights(), combination=self.combination, path=self._path, spec=self.spec)
-        if self.use_bias:
-            x = x + ops.cast(self.bias, x.dtype)
-        if self.data_format == "channels_first":
-            x = ops.moveaxis(x, last, 1)
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
+        bias = self.bias if self.use_bias else None
+        args = (inputs, phi, self.combination_weights(), bias, self.combination, self.spec,
+                self.data_format == "channels_first")
+        x = self._native_conv(*args) if self._native_conv is not None else convolve_layer(*args, path=self._path)
+        return x if self.activation is None else self.activation(x)
 
     # --- fold ---------------------------------------------------------------
 

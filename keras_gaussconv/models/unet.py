@@ -137,6 +137,15 @@ def gaussian_unet(
     return _unet(make, input_shape, num_classes, base_filters, depth, norm, momentum, name)
 
 
+def _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout, pooling, scales):
+    """`scale_channel_unet`'s arguments checked: (sigma, momentum, scales) as floats and a tuple."""
+    check_positive_int("base_filters", base_filters), check_positive_int("num_classes", num_classes)
+    check_fraction("scale_dropout", scale_dropout)
+    if pooling not in ("max", "average"):
+        raise ValueError(f"`pooling` must be 'max' or 'average'. Received: pooling={pooling!r}")
+    return check_positive_float("sigma", sigma), check_fraction("momentum", momentum), check_scales(scales)
+
+
 def scale_channel_unet(
     input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
     num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="sampled", momentum=0.9,
@@ -176,12 +185,7 @@ def scale_channel_unet(
         pooling gives a `MaxPool` onnxruntime refuses).
     """
     rank = _rank(input_shape, depth)
-    sigma, momentum = check_positive_float("sigma", sigma), check_fraction("momentum", momentum)
-    check_positive_int("base_filters", base_filters), check_positive_int("num_classes", num_classes)
-    check_fraction("scale_dropout", scale_dropout)
-    if pooling not in ("max", "average"):
-        raise ValueError(f"`pooling` must be 'max' or 'average'. Received: pooling={pooling!r}")
-    scales = check_scales(scales)
+    sigma, momentum, scales = _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout, pooling, scales)
     make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma * max(scales)) + 1, order, num_bases, True,
                           discretization, scale_normalized=True, sigma_initializer=keras.initializers.Constant(sigma))
 

@@ -96,6 +96,19 @@ def compiled_convolve(x, path):
     return paths.convolve if isinstance(x, jax.core.Tracer) else _convolve_program()
 
 
+def convolve_layer(x, phi, coefficients, bias, combination, spec, channels_first, path):
+    """A `BasisConv`'s convolution by `path` plus `bias` (None: none), `x` and the output in the layer's
+    data format: the `keras.ops` reference of `keras_gaussconv.native.conv_path`'s functions."""
+    last = spec.rank + 1
+    if channels_first:
+        x = keras.ops.moveaxis(x, 1, last)
+    phi = keras.ops.cast(phi, x.dtype)
+    x = compiled_convolve(x, path)(x, phi, coefficients, combination=combination, path=path, spec=spec)
+    if bias is not None:
+        x = x + keras.ops.cast(bias, x.dtype)
+    return keras.ops.moveaxis(x, last, 1) if channels_first else x
+
+
 @functools.cache
 def _convolve_program():
     """The jitted `paths.convolve` (made once), taking `keras.Variable` coefficients by their values."""

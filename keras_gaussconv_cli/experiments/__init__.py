@@ -1,7 +1,7 @@
-"""The experiments behind `keras-gaussconv demo`, `unet` and `scales`: one module per experiment.
+"""The experiments behind `keras-gaussconv demo`, `unet`, `scales` and `magnification`: one module per experiment.
 
 `protocol` holds what they share (run sizes, data draws, fresh runs, metrics, tables); each of
-`digits`, `segmentation` (2-D nuclei), `volumes` (3-D nuclei) and `scales` holds one
+`digits`, `segmentation` (2-D nuclei), `volumes` (3-D nuclei), `scales` and `magnification` holds one
 experiment's settings, run, table and pictures, and its `OUTPUTS`, the files it writes.
 """
 
@@ -13,6 +13,11 @@ from keras_gaussconv_cli.experiments.digits import (
     demo_table,
     digits_demo,
     plot_learning_curves,
+)
+from keras_gaussconv_cli.experiments.magnification import (
+    MAGNIFICATION_SETTINGS,
+    magnification_demo,
+    magnification_table,
 )
 from keras_gaussconv_cli.experiments.protocol import (
     BATCH,
@@ -31,5 +36,6 @@ from keras_gaussconv_cli.experiments.segmentation import (
     segmentation_experiment,
     segmentation_table,
     train_run,
+    tuned_runs,
 )
 from keras_gaussconv_cli.experiments.volumes import VOLUME_SETTINGS, volume_demo, volume_table

@@ -1,5 +1,6 @@
 """`keras-gaussconv unet`: classical vs Gaussian-derivative U-net vs Otsu on nuclei, with one fair protocol."""
 
+import functools
 import time
 from pathlib import Path
 
@@ -79,21 +80,27 @@ def train_run(model, weights, data, learning_rate, settings):
     return {"val_dice": (2 * iou / (1 + iou)).tolist(), "epoch_seconds": timer.seconds}
 
 
-def _predict(model, images):
+def predict_masks(model, images):
+    """Binary masks (float32, threshold 0.5) of `model`'s per-pixel probabilities for `images`."""
     return (keras.ops.convert_to_numpy(model.predict(images, batch_size=64, verbose=0)) > 0.5).astype("float32")
 
 
-def segmentation_networks(input_shape, settings):
+def segmentation_networks(input_shape, settings, builders=None):
     """`{name: (compiled model, {seed: initial weights})}` for the networks compared.
 
-    One compiled model per network serves every run (and data set of that input
-    shape): runs differ in the weights and optimizer state `reset` gives it.
+    `builders`: `{name: input_shape → model}`; default `SEGMENTATION_NETWORKS` with one
+    output class, `settings["depth"]` and `UNET_MOMENTUM`. One compiled model per network
+    serves every run (and data set of that input shape): runs differ in the weights and
+    optimizer state `reset` gives it.
     """
+    if builders is None:
+        builders = {name: functools.partial(builder, num_classes=1, depth=settings["depth"], momentum=UNET_MOMENTUM)
+                    for name, builder in SEGMENTATION_NETWORKS.items()}
     networks = {}
-    for name, builder in SEGMENTATION_NETWORKS.items():
+    for name, builder in builders.items():
         def build(seed):
             keras.utils.set_random_seed(seed)
-            return builder(input_shape, 1, depth=settings["depth"], momentum=UNET_MOMENTUM)
+            return builder(input_shape)
 
         model = build(0)
         model.compile(keras.optimizers.Adam(), "binary_crossentropy",
@@ -132,33 +139,54 @@ def segmentation_experiment(data, settings, networks=None, verbose=1, baseline=h
     predictions = {"otsu": otsu}
     networks = networks or segmentation_networks(images.shape[1:], settings)
     for name, (model, initial) in networks.items():
-        parameters = count_parameters(model)
-        runs, grid, rate = {}, {}, None
-        for candidate in settings["learning_rates"]:  # seed 0 chooses the learning rate
-            if verbose:
-                print(f"{name} U-net ({parameters:,} trainable parameters): learning rate {candidate:g}, seed 0")
-            run = train_run(model, initial[0], data, candidate, settings)
-            grid[candidate] = max(run["val_dice"])
-            if rate is None or grid[candidate] > grid[rate]:  # on a tie the first rate stays
-                rate, runs[0], best_weights = candidate, run, model.get_weights()
-        model.set_weights(best_weights)
-        predictions[name] = _predict(model, images)
-        tests = [segmentation_metrics(masks, predictions[name], instances)]
-        for seed in settings["seeds"][1:]:
-            if verbose:
-                print(f"{name} U-net: learning rate {rate:g} (best on validation), seed {seed}")
-            runs[seed] = train_run(model, initial[seed], data, rate, settings)
-            tests.append(segmentation_metrics(masks, _predict(model, images), instances))
-        results[name] = {
-            "trainable_parameters": parameters,
-            "validation_dice_by_learning_rate": {f"{r:g}": round(d, 4) for r, d in grid.items()},
-            "learning_rate": rate,
-            "seconds_per_epoch": float(np.median([t for r in runs.values() for t in r["epoch_seconds"]])),
-            "val_dice": [runs[s]["val_dice"] for s in settings["seeds"]],
-            "best_epoch": [int(np.argmax(runs[s]["val_dice"])) + 1 for s in settings["seeds"]],
-            "test": {m: [t[m] for t in tests] for m in METRICS},
-        }
+        results[name], seeds_predictions = tuned_runs(model, initial, data, settings, lambda m: predict_masks(m, images),
+                                                      verbose, f"{name} U-net")
+        predictions[name] = seeds_predictions[0]
+        tests = [segmentation_metrics(masks, p, instances) for p in seeds_predictions]
+        results[name]["test"] = {m: [t[m] for t in tests] for m in METRICS}
     return results, predictions
+
+
+def tuned_runs(model, initial, data, settings, evaluate, verbose=1, label="U-net"):
+    """One network under the fair protocol: the learning rate of `settings["learning_rates"]` with the
+    best validation Dice (seed 0; a tie keeps the first), then every other seed at that rate.
+
+    Args:
+        model, initial: as `segmentation_networks` gives them.
+        data: `{split: (images, masks, instances)}` with "train" and "validation".
+        evaluate: the trained model → what a run reports (e.g. its test predictions).
+        label: names the network in progress lines.
+
+    Returns:
+        `(summary, evaluations)`: the summary's trainable parameters, validation Dice per rate,
+        chosen rate, median seconds per epoch, validation Dice curves and best epochs per seed;
+        `evaluate`'s value per seed, in `settings["seeds"]` order.
+    """
+    parameters = count_parameters(model)
+    runs, grid, rate = {}, {}, None
+    for candidate in settings["learning_rates"]:
+        if verbose:
+            print(f"{label} ({parameters:,} trainable parameters): learning rate {candidate:g}, seed 0")
+        run = train_run(model, initial[0], data, candidate, settings)
+        grid[candidate] = max(run["val_dice"])
+        if rate is None or grid[candidate] > grid[rate]:
+            rate, runs[0], best_weights = candidate, run, model.get_weights()
+    model.set_weights(best_weights)
+    evaluations = [evaluate(model)]
+    for seed in settings["seeds"][1:]:
+        if verbose:
+            print(f"{label}: learning rate {rate:g} (best on validation), seed {seed}")
+        runs[seed] = train_run(model, initial[seed], data, rate, settings)
+        evaluations.append(evaluate(model))
+    seeds = settings["seeds"]
+    return {
+        "trainable_parameters": parameters,
+        "validation_dice_by_learning_rate": {f"{r:g}": round(d, 4) for r, d in grid.items()},
+        "learning_rate": rate,
+        "seconds_per_epoch": float(np.median([t for r in runs.values() for t in r["epoch_seconds"]])),
+        "val_dice": [runs[s]["val_dice"] for s in seeds],
+        "best_epoch": [int(np.argmax(runs[s]["val_dice"])) + 1 for s in seeds],
+    }, evaluations
 
 
 DATA_SETS = {

@@ -1,0 +1,69 @@
+"""`keras-gaussconv magnification`: slides at chosen magnifications, the fair protocol per network, the
+tables' numbers, and the command end to end."""
+
+import json
+
+import numpy as np
+import pytest
+
+import keras_gaussconv_cli
+from keras_gaussconv.datasets import load_synthetic_nuclei
+from keras_gaussconv_cli.experiments import magnification
+
+
+def test_slides_come_in_equal_shares_and_no_test_slide_is_a_training_one():
+    images, masks, instances = magnification.slides("train", 5, 24, (1.0, 2.0))
+    first, second = load_synthetic_nuclei("train", 3, 24, 0, 1.0), load_synthetic_nuclei("train", 2, 24, 1, 2.0)
+    for got, a, b in zip((images, masks, instances), first, second):
+        np.testing.assert_array_equal(got, np.concatenate([a, b]))
+    test = magnification.slides("test", 3, 24, (1.0,))[0]
+    assert not any(np.array_equal(t, x) for t in test for x in first[0])
+    assert [magnification.key(m) for m in magnification.MAGNIFICATIONS] == ["0.5", "0.707", "1", "1.41", "2", "2.83"]
+
+
+def _summary(dice):
+    return {"trainable_parameters": 10, "learning_rate": 0.01, "seconds_per_epoch": 1.0,
+            "test": {m: {"dice": d, "object_f1": [0.5] * len(d)} for m, d in dice.items()}}
+
+
+def test_the_table_says_how_far_each_network_falls_from_magnification_1():
+    results = {
+        "settings": {"training": ["1"], "test": 4, "test_size": 32, "seeds": [0, 1]},
+        "otsu": {m: {"dice": 0.6, "object_f1": 0.4} for m in ("0.5", "1", "2", "2.83")},
+        "training": {"1": {
+            "stock": _summary({"0.5": [0.4, 0.6], "1": [0.9, 0.9], "2": [0.7, 0.7], "2.83": [0.1, 0.1]}),
+            "gaussian": _summary({"0.5": [0.8, 0.8], "1": [0.9, 0.9], "2": [0.85, 0.85], "2.83": [0.1, 0.1]}),
+            "scale_channels": _summary({"0.5": [0.85, 0.85], "1": [0.9, 0.9], "2": [0.88, 0.88], "2.83": [0.1, 0.1]}),
+        }},
+        "jittered": _summary({"0.5": [0.9, 0.9], "1": [0.9, 0.9], "2": [0.92, 0.92], "2.83": [0.9, 0.9]}),
+        "seconds": 1.0,
+    }
+    table = magnification.magnification_table(results)
+    # Means over seeds; ×2.83 lies outside the ×0.5 … ×2 range of the claim.
+    assert "stock -0.400, gaussian -0.100, scale_channels -0.050" in table
+    assert "shortfall against the jittered stock U-net: +0.050" in table
+    assert "| stock U-net (5×5 `Conv2D`) | 10 | 0.01 | 1.00 | 0.500 ± 0.100 | 0.900 ± 0.000 |" in table
+    assert table.count("| Otsu on haematoxylin | 0 |") == 2  # the Dice and the object-F1 table
+
+
+@pytest.mark.filterwarnings("ignore:.*shuffle=True")
+def test_magnification_smoke_end_to_end(tmp_path, capsys):
+    settings = magnification.MAGNIFICATION_SETTINGS["smoke"]
+    args = ["magnification", "--smoke", "--quiet", "--output-dir", str(tmp_path / "results")]
+    assert keras_gaussconv_cli.main(args) == 0
+    output = tmp_path / "results"
+    results = json.loads((output / "magnification_results.json").read_text())
+    keys = [magnification.key(m) for m in settings["magnifications"]]
+    assert list(results["otsu"]) == keys and list(results["training"]) == list(settings["training"])
+    methods = {**results["training"]["1"], "jittered": results["jittered"]}
+    assert list(methods) == list(magnification.MAGNIFICATION_NETWORKS)
+    for r in methods.values():
+        assert list(r["test"]) == keys and r["learning_rate"] in settings["learning_rates"]
+        for by_metric in r["test"].values():
+            assert all(len(v) == len(settings["seeds"]) and all(0 <= x <= 1 for x in v) for v in by_metric.values())
+    # The channels share every weight: the scale-channel U-net has the Gaussian U-net's parameters.
+    assert methods["scale_channels"]["trainable_parameters"] == methods["gaussian"]["trainable_parameters"]
+    for name in magnification.OUTPUTS:
+        assert (output / name).stat().st_size > 0, name
+    stdout = capsys.readouterr().out
+    assert "| scale-channel U-net |" in stdout and "Largest Dice change from ×1" in stdout
