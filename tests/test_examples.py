@@ -5,6 +5,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 from helpers import to_numpy
 from keras_gaussconv import GaborConv1D, GaussianDerivativeDepthwiseConv2D, count_parameters
@@ -78,6 +79,8 @@ def test_convnext_classifier_trains():
     assert sum(not np.array_equal(to_numpy(w), b) for w, b in zip(model.trainable_weights, before)) == len(before)
 
 
+# Backend-neutral end to end: once, in the PyTorch pass, where it runs 1.5-8x faster than on TensorFlow (docs/testing.md).
+@pytest.mark.torch_pass
 def test_convnext_digits_smoke():
     module = example("convnext_digits")
     rows = module.run(module.SETTINGS["smoke"])
@@ -87,6 +90,8 @@ def test_convnext_digits_smoke():
 
 
 
+# Backend-neutral end to end: once, in the PyTorch pass, where it runs 1.5-8x faster than on TensorFlow (docs/testing.md).
+@pytest.mark.torch_pass
 def test_geometry_monitor_example_smoke(tmp_path):
     module = example("geometry_monitor")
     results, history = module.run(epochs=1, train_count=6, test_count=3, batch=3, initial_models=tmp_path)
@@ -102,6 +107,8 @@ def test_geometry_monitor_example_smoke(tmp_path):
     assert all(row["mean step per epoch"] > 0 for row in table.values())  # every group moved in the epoch
 
 
+# Backend-neutral end to end: once, in the PyTorch pass, where it runs 1.5-8x faster than on TensorFlow (docs/testing.md).
+@pytest.mark.torch_pass
 def test_geometry_study_variants_smoke():
     module = example("geometry_monitor")
     names = ("normalized_fast_geometry",)  # one training run; the other variants only swap layers or arguments
@@ -123,6 +130,8 @@ def test_geometry_study_variants_smoke():
     assert len(module.kernels(module.variant_model("classical"))) == 14  # 7 blocks of 2, not the 1×1 output
 
 
+# Backend-neutral end to end: once, in the PyTorch pass, where it runs 1.5-8x faster than on TensorFlow (docs/testing.md).
+@pytest.mark.torch_pass
 def test_discretization_experiments_smoke(tmp_path):
     module = example("discretizations")
     configurations = [c for c in module.digits_configurations() if c[0] in ("integrated", "normalized, μ = θ = 0")]

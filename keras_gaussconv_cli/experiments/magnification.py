@@ -12,6 +12,7 @@ from keras_gaussconv.models import gaussian_unet, scale_channel_unet, unet
 from keras_gaussconv_cli.experiments.protocol import (
     check_scale,
     mean_std,
+    score_panel,
     segmentation_metrics,
     settings_json,
     write_results,
@@ -208,10 +209,6 @@ def plot_magnification_dice(results, path):
         ax.axvspan(min(trained) / 1.05, max(trained) * 1.05, color="gray", alpha=0.12)
         ax.set_xscale("log", base=2)
         ax.set_xticks(x, [f"×{m}" for m in magnifications])
-        ax.set_title(f"trained at magnification {training} (shaded)", fontsize=10)
-        ax.set_xlabel("test magnification")
-        ax.set_ylabel("test Dice")
-        ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, loc="lower center")
+        score_panel(ax, f"trained at magnification {training} (shaded)", "test magnification", "test Dice", "lower center")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -117,3 +117,12 @@ def segmentation_metrics(masks, predicted, instances):
         "pixel_accuracy": float(np.mean(truth == guess)),
         "object_f1": object_f1(instances, predicted),
     }
+
+
+def score_panel(ax, title, xlabel, ylabel, legend_loc):
+    """Labels one panel of scores in [0, 1] (Dice, accuracy) the way the experiments' plots do."""
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, loc=legend_loc)

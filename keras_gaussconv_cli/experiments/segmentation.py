@@ -16,6 +16,7 @@ from keras_gaussconv_cli.experiments.protocol import (
     check_scale,
     mean_std,
     reset,
+    score_panel,
     segmentation_metrics,
     settings_json,
     write_results,
@@ -284,11 +285,8 @@ def plot_validation_dice(results, path):
             ax.plot(epochs, mean, color=colour, label=f"{METHOD_NAMES[method].split(' (')[0]} (lr {r['learning_rate']:g})")
             ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.25)
         ax.axhline(results[name]["otsu"]["val_dice"], color="gray", linestyle="--", label="Otsu on haematoxylin")
-        ax.set_title(f"{name} ({'exact' if name == 'synthetic' else 'pseudo'} ground truth)", fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("validation Dice")
-        ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, loc="lower right")
+        truth = "exact" if name == "synthetic" else "pseudo"
+        score_panel(ax, f"{name} ({truth} ground truth)", "epoch", "validation Dice", "lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
