@@ -121,7 +121,8 @@ def cmd_scales(args):
 def cmd_magnification(args):
     from keras_gaussconv_cli.experiments import magnification
 
-    results = magnification.magnification_demo(args.output_dir, scale=args.scale, verbose=0 if args.quiet else 1)
+    results = magnification.magnification_demo(args.output_dir, scale=args.scale, discretization=args.discretization,
+                                               verbose=0 if args.quiet else 1)
     print(f"\n{magnification.magnification_table(results)}")
     _print_written(args.output_dir, magnification)
 
@@ -257,6 +258,10 @@ def build_parser():
     scales.add_argument(
         "--training", choices=["1", "1-2"], action="append",
         help="train on this range: scale 1 or scales 1–2 (repeatable; None: both, with --quick and --smoke: 1)",
+    )
+    magnification.add_argument(
+        "--discretization", default="sampled", choices=["sampled", "normalized", "integrated", "discrete"],
+        help="of the Gaussian layers of the Gaussian and the scale-channel U-net",
     )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)

@@ -21,6 +21,18 @@ def test_slides_come_in_equal_shares_and_no_test_slide_is_a_training_one():
     assert [magnification.key(m) for m in magnification.MAGNIFICATIONS] == ["0.5", "0.707", "1", "1.41", "2", "2.83"]
 
 
+def test_the_discretization_choices_are_the_bases_and_a_wrong_one_is_named(tmp_path):
+    from keras_gaussconv.bases.gaussian import DISCRETIZATIONS
+
+    parser = keras_gaussconv_cli.build_parser()
+    command = next(a.choices["magnification"] for a in parser._actions if getattr(a, "choices", None)
+                   and "magnification" in a.choices)
+    option = next(a for a in command._actions if a.dest == "discretization")
+    assert tuple(option.choices) == DISCRETIZATIONS and option.default == "sampled"
+    with pytest.raises(ValueError, match="`discretization` must be one of .* Received: discretization='cubic'"):
+        magnification.magnification_demo(tmp_path, "smoke", discretization="cubic", verbose=0)
+
+
 def _summary(dice):
     return {"trainable_parameters": 10, "learning_rate": 0.01, "seconds_per_epoch": 1.0,
             "test": {m: {"dice": d, "object_f1": [0.5] * len(d)} for m, d in dice.items()}}
@@ -28,7 +40,7 @@ def _summary(dice):
 
 def test_the_table_says_how_far_each_network_falls_from_magnification_1():
     results = {
-        "settings": {"training": ["1"], "test": 4, "test_size": 32, "seeds": [0, 1]},
+        "settings": {"training": ["1"], "test": 4, "test_size": 32, "seeds": [0, 1], "discretization": "sampled"},
         "otsu": {m: {"dice": 0.6, "object_f1": 0.4} for m in ("0.5", "1", "2", "2.83")},
         "training": {"1": {
             "stock": _summary({"0.5": [0.4, 0.6], "1": [0.9, 0.9], "2": [0.7, 0.7], "2.83": [0.1, 0.1]}),
@@ -50,10 +62,11 @@ def test_the_table_says_how_far_each_network_falls_from_magnification_1():
 @pytest.mark.torch_pass
 def test_magnification_smoke_end_to_end(tmp_path, capsys):
     settings = magnification.MAGNIFICATION_SETTINGS["smoke"]
-    args = ["magnification", "--smoke", "--quiet", "--output-dir", str(tmp_path / "results")]
+    args = ["magnification", "--smoke", "--discretization", "discrete", "--quiet", "--output-dir", str(tmp_path / "results")]
     assert keras_gaussconv_cli.main(args) == 0
     output = tmp_path / "results"
     results = json.loads((output / "magnification_results.json").read_text())
+    assert results["settings"]["discretization"] == "discrete"  # the option reaches the run
     keys = [magnification.key(m) for m in settings["magnifications"]]
     assert list(results["otsu"]) == keys and list(results["training"]) == list(settings["training"])
     methods = {**results["training"]["1"], "jittered": results["jittered"]}

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gaussconv.bases.gaussian import DISCRETIZATIONS
 from keras_gaussconv.baselines import haematoxylin_otsu
 from keras_gaussconv.datasets import load_synthetic_nuclei
+from keras_gaussconv.layers.validation import check_choice
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet, unet
 from keras_gaussconv_cli.experiments.protocol import (
     check_scale,
@@ -31,13 +33,13 @@ MAGNIFICATIONS = tuple(2 ** (k / 2) for k in range(-2, 4))  # 0.5, 0.71, 1, 1.41
 MAGNIFICATION_SETTINGS = {
     "full": dict(size=64, test_size=96, train=128, validation=32, test=32, depth=2, epochs=20, patience=6,
                  learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2), channels=(0.5, 1.0, 2.0),
-                 magnifications=MAGNIFICATIONS, training=("1", "1-2")),
+                 magnifications=MAGNIFICATIONS, training=("1", "1-2"), discretization="sampled"),
     "quick": dict(size=64, test_size=64, train=64, validation=32, test=32, depth=2, epochs=10, patience=10,
                   learning_rates=(1e-2,), seeds=(0,), channels=(0.5, 1.0, 2.0),
-                  magnifications=MAGNIFICATIONS[:5], training=("1",)),
+                  magnifications=MAGNIFICATIONS[:5], training=("1",), discretization="sampled"),
     "smoke": dict(size=32, test_size=48, train=8, validation=8, test=4, depth=1, epochs=1, patience=1,
                   learning_rates=(1e-2,), seeds=(0,), channels=(1.0, 2.0),
-                  magnifications=(0.5, 1.0, 2.0), training=("1",)),
+                  magnifications=(0.5, 1.0, 2.0), training=("1",), discretization="sampled"),
 }
 # The training ranges by name: their magnifications, drawn in equal shares.
 MAGNIFICATION_TRAINING = {"1": (1.0,), "1-2": (1.0, 2**0.5, 2.0)}
@@ -68,11 +70,13 @@ def slides(split, count, size, magnifications):
 
 
 def magnification_builders(settings):
-    """`{name: input_shape → model}`: the stock, Gaussian and scale-channel U-nets of `settings`."""
+    """`{name: input_shape → model}`: the stock, Gaussian and scale-channel U-nets of `settings` (the
+    Gaussian ones with `settings["discretization"]`)."""
     common = dict(num_classes=1, depth=settings["depth"], momentum=UNET_MOMENTUM)
+    gaussian = dict(common, discretization=settings["discretization"])
     return {
-        "stock": functools.partial(unet, **common), "gaussian": functools.partial(gaussian_unet, **common),
-        "scale_channels": functools.partial(scale_channel_unet, scales=settings["channels"], **common),
+        "stock": functools.partial(unet, **common), "gaussian": functools.partial(gaussian_unet, **gaussian),
+        "scale_channels": functools.partial(scale_channel_unet, scales=settings["channels"], **gaussian),
     }
 
 
@@ -107,10 +111,11 @@ def _tested(model, initial, test_model, data, tests, settings, verbose, label):
     return summary
 
 
-def magnification_demo(output_dir="keras-gaussconv-results", scale="full", verbose=1):
+def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discretization=None, verbose=1):
     """Stock, Gaussian and scale-channel U-nets trained at magnification 1 (and 1–2), tested at others.
 
-    `scale` is "full", "quick" or "smoke" (`MAGNIFICATION_SETTINGS`). Writes
+    `scale` is "full", "quick" or "smoke" (`MAGNIFICATION_SETTINGS`); `discretization`, of the
+    Gaussian layers of both Gaussian U-nets, replaces the settings' ("sampled"). Writes
     `magnification_results.json`, `magnification_results.md` (`magnification_table`) and
     `magnification_dice.png` (`plot_magnification_dice`) to `output_dir`.
 
@@ -122,6 +127,8 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", verbo
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     settings = MAGNIFICATION_SETTINGS[check_scale(scale)]
+    if discretization is not None:
+        settings = {**settings, "discretization": check_choice("discretization", discretization, DISCRETIZATIONS)}
     start = time.time()
     tests = {key(m): slides("test", settings["test"], settings["test_size"], (m,)) for m in settings["magnifications"]}
     results = {"settings": settings_json(settings), "otsu": {
@@ -159,7 +166,8 @@ def magnification_table(results):
         methods = _methods(results, training)
         for metric, title in (("dice", "Dice"), ("object_f1", "object F1")):
             lines += [f"**Trained at magnification {training}**: test {title} ({settings['test']} test slides of "
-                      f"{settings['test_size']}² per magnification; mean ± std over {_seeds(settings)}).",
+                      f"{settings['test_size']}² per magnification; mean ± std over {_seeds(settings)}; Gaussian "
+                      f"layers {settings['discretization']}).",
                       "", header, rule]
             lines += [f"| Otsu on haematoxylin | 0 | – | – | "
                       + " | ".join(f"{results['otsu'][m][metric]:.3f}" for m in magnifications) + " |"]
