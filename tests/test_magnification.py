@@ -30,7 +30,8 @@ def test_the_discretization_choices_are_the_bases_and_a_wrong_one_is_named(tmp_p
     option = next(a for a in command._actions if a.dest == "discretization")
     assert tuple(option.choices) == DISCRETIZATIONS and option.default == "sampled"
     with pytest.raises(ValueError, match="`discretization` must be one of .* Received: discretization='cubic'"):
-        magnification.magnification_demo(tmp_path, "smoke", discretization="cubic", verbose=0)
+        magnification.magnification_demo(tmp_path / "results", "smoke", discretization="cubic", verbose=0)
+    assert not (tmp_path / "results").exists()  # refused before anything is written
 
 
 def _summary(dice):

@@ -124,11 +124,11 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
         stock U-net) and per training range each network's `tuned_runs` summary with "test"
         `{magnification: {metric: [per seed]}}`.
     """
-    output = Path(output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     settings = MAGNIFICATION_SETTINGS[check_scale(scale)]
     if discretization is not None:
         settings = {**settings, "discretization": check_choice("discretization", discretization, DISCRETIZATIONS)}
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
     start = time.time()
     tests = {key(m): slides("test", settings["test"], settings["test_size"], (m,)) for m in settings["magnifications"]}
     results = {"settings": settings_json(settings), "otsu": {
