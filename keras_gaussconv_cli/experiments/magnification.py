@@ -19,7 +19,13 @@ from keras_gaussconv_cli.experiments.protocol import (
     settings_json,
     write_results,
 )
-from keras_gaussconv_cli.experiments.segmentation import UNET_MOMENTUM, predict_masks, segmentation_networks, tuned_runs
+from keras_gaussconv_cli.experiments.segmentation import (
+    UNET_MOMENTUM,
+    predict_masks,
+    run_cells,
+    segmentation_networks,
+    tuned_runs,
+)
 
 # Train on rendered slides at magnification 1 (or 1–2), test at 0.5 … 2.83 on slides of the
 # test split (never a training slide). The protocol is `segmentation_experiment`'s: per
@@ -173,8 +179,7 @@ def magnification_table(results):
                       + " | ".join(f"{results['otsu'][m][metric]:.3f}" for m in magnifications) + " |"]
             for name, r in methods.items():
                 cells = [mean_std(r["test"][m][metric], digits=3) for m in magnifications]
-                head = [f"{r['trainable_parameters']:,}", f"{r['learning_rate']:g}", f"{r['seconds_per_epoch']:.2f}"]
-                lines.append(f"| {MAGNIFICATION_NETWORKS[name]} | " + " | ".join(head + cells) + " |")
+                lines.append(f"| {MAGNIFICATION_NETWORKS[name]} | " + " | ".join(run_cells(r) + cells) + " |")
             lines.append("")
         lines += [_changes(methods, magnifications), ""]
     lines.append(f"{results['seconds']} s in all.")

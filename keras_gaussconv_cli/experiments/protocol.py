@@ -120,7 +120,7 @@ def segmentation_metrics(masks, predicted, instances):
 
 
 def score_panel(ax, title, xlabel, ylabel, legend_loc):
-    """Labels one panel of scores in [0, 1] (Dice, accuracy) the way the experiments' plots do."""
+    """Labels one panel of scores in [0, 1] (Dice) the way the segmentation experiments' plots do."""
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

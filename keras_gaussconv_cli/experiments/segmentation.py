@@ -256,6 +256,11 @@ def segmentation_table(results):
     return "\n".join(lines)
 
 
+def run_cells(summary):
+    """A network's first table cells from its `tuned_runs` summary: trainable parameters, learning rate, s/epoch."""
+    return [f"{summary['trainable_parameters']:,}", f"{summary['learning_rate']:g}", f"{summary['seconds_per_epoch']:.2f}"]
+
+
 def method_rows(results, labels):
     """Table rows: trainable parameters, learning rate, s/epoch, then test metrics, mean ± std over seeds."""
     rows = []
@@ -263,8 +268,7 @@ def method_rows(results, labels):
         r = results[method]
         cells = [mean_std(r["test"][m], digits=3) if method != "otsu"
                  else f"{r['test'][m]:.3f}" for m in METRICS]
-        head = (["0", "–", "–"] if method == "otsu" else
-                [f"{r['trainable_parameters']:,}", f"{r['learning_rate']:g}", f"{r['seconds_per_epoch']:.2f}"])
+        head = ["0", "–", "–"] if method == "otsu" else run_cells(r)
         rows.append(f"| {label} | " + " | ".join(head + cells) + " |")
     return rows
 
