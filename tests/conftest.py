@@ -5,9 +5,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # JAX: every eager operation of a new shape and every jitted gradient is a separate XLA
 # program, compiled once and run once or twice, so most of the JAX pass is spent in LLVM's
 # optimisation of machine code. Without those passes (same HLO programs, same operations
-# and rounding) the pass took 4.2 instead of 6.8 minutes on 2 cores. Set before JAX starts;
-# an XLA_FLAGS of the user's own is kept.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# and rounding) the pass took 4.2 instead of 6.8 minutes on 2 cores. XLA:CPU's newer MLIR
+# fusion emitters compile each fusion ~2.5x slower than the elemental emitters they replace
+# (the same fused HLO): off, the 24 Gaussian cases of test_paths_agree compile in 4.5
+# instead of 10.8 s. Set before JAX starts; an XLA_FLAGS of the user's own is kept.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false")
 # The xdist workers compile many of the same small programs (a basis of one size, a layer's
 # step): one compilation cache for the session, which the workers inherit from the
 # controller's environment, compiles each once (the JAX pass: 297 → 277 s on 2 cores).
