@@ -63,10 +63,14 @@ def segmentation_data(name, settings):
     return data
 
 
-def train_run(model, weights, data, learning_rate, settings):
+def train_run(model, weights, data, learning_rate, settings, seed=0):
     """One training run: returns its validation Dice per epoch, seconds per epoch and
-    the best-on-validation weights (which the model holds afterwards)."""
+    the best-on-validation weights (which the model holds afterwards).
+
+    `seed` seeds the run's shuffling (and any dropout), so a run does not depend on the random
+    state the runs before it left."""
     reset(model, weights, learning_rate)
+    keras.utils.set_random_seed(seed)
     (x, y, _), (x_val, y_val, _) = data["train"], data["validation"]
     stopper = keras.callbacks.EarlyStopping(
         "val_iou", mode="max", patience=settings["patience"], restore_best_weights=True
@@ -150,7 +154,8 @@ def segmentation_experiment(data, settings, networks=None, verbose=1, baseline=h
 
 def tuned_runs(model, initial, data, settings, evaluate, verbose=1, label="U-net"):
     """One network under the fair protocol: the learning rate of `settings["learning_rates"]` with the
-    best validation Dice (seed 0; a tie keeps the first), then every other seed at that rate.
+    best validation Dice (the first seed; a tie keeps the first), then every other seed at that rate;
+    each run's shuffling seeded by its own seed (`train_run`), whatever ran before it.
 
     Args:
         model, initial: as `segmentation_networks` gives them.
@@ -164,22 +169,22 @@ def tuned_runs(model, initial, data, settings, evaluate, verbose=1, label="U-net
         `evaluate`'s value per seed, in `settings["seeds"]` order.
     """
     parameters = count_parameters(model)
+    seeds = settings["seeds"]
     runs, grid, rate = {}, {}, None
     for candidate in settings["learning_rates"]:
         if verbose:
-            print(f"{label} ({parameters:,} trainable parameters): learning rate {candidate:g}, seed 0")
-        run = train_run(model, initial[0], data, candidate, settings)
+            print(f"{label} ({parameters:,} trainable parameters): learning rate {candidate:g}, seed {seeds[0]}")
+        run = train_run(model, initial[seeds[0]], data, candidate, settings, seeds[0])
         grid[candidate] = max(run["val_dice"])
         if rate is None or grid[candidate] > grid[rate]:
-            rate, runs[0], best_weights = candidate, run, model.get_weights()
+            rate, runs[seeds[0]], best_weights = candidate, run, model.get_weights()
     model.set_weights(best_weights)
     evaluations = [evaluate(model)]
-    for seed in settings["seeds"][1:]:
+    for seed in seeds[1:]:
         if verbose:
             print(f"{label}: learning rate {rate:g} (best on validation), seed {seed}")
-        runs[seed] = train_run(model, initial[seed], data, rate, settings)
+        runs[seed] = train_run(model, initial[seed], data, rate, settings, seed)
         evaluations.append(evaluate(model))
-    seeds = settings["seeds"]
     return {
         "trainable_parameters": parameters,
         "validation_dice_by_learning_rate": {f"{r:g}": round(d, 4) for r, d in grid.items()},
