@@ -39,6 +39,12 @@ def _summary(dice):
             "test": {m: {"dice": d, "object_f1": [0.5] * len(d)} for m, d in dice.items()}}
 
 
+def _own_scale(dice):
+    runs = {m: {**_summary({m: d}), "learning_rate": 0.003 if m == "0.5" else 0.01, "seconds_per_epoch": 1.0 + (m != "1")}
+            for m, d in dice.items()}
+    return {"runs": runs, "test": {m: r["test"][m] for m, r in runs.items()}}
+
+
 def test_the_table_says_how_far_each_network_falls_from_magnification_1():
     results = {
         "settings": {"training": ["1"], "test": 4, "test_size": 32, "seeds": [0, 1], "discretization": "sampled"},
@@ -49,12 +55,15 @@ def test_the_table_says_how_far_each_network_falls_from_magnification_1():
             "scale_channels": _summary({"0.5": [0.85, 0.85], "1": [0.9, 0.9], "2": [0.88, 0.88], "2.83": [0.1, 0.1]}),
         }},
         "jittered": _summary({"0.5": [0.9, 0.9], "1": [0.9, 0.9], "2": [0.92, 0.92], "2.83": [0.9, 0.9]}),
+        "own_scale": _own_scale({"0.5": [0.8, 0.84], "1": [0.92, 0.92], "2": [0.95, 0.95], "2.83": [0.9, 0.9]}),
         "seconds": 1.0,
     }
     table = magnification.magnification_table(results)
     # Means over seeds; ×2.83 lies outside the ×0.5 … ×2 range of the claim.
-    assert "stock -0.400, gaussian -0.100, scale_channels -0.050" in table
-    assert "shortfall against the jittered stock U-net: +0.050" in table
+    assert "stock -0.400, gaussian -0.100, scale_channels -0.050, own_scale -0.100" in table
+    assert "shortfall against the jittered stock U-net: +0.050, against the stock U-net trained at the test magnification: +0.070" in table
+    # one row per method: its learning rates over the magnifications, the median of its s/epoch
+    assert "| stock U-net trained at the test magnification | 10 | 0.003–0.01 | 2.00 | 0.820 ± 0.020 |" in table
     assert "| stock U-net (5×5 `Conv2D`) | 10 | 0.01 | 1.00 | 0.500 ± 0.100 | 0.900 ± 0.000 |" in table
     assert table.count("| Otsu on haematoxylin | 0 |") == 2  # the Dice and the object-F1 table
 
@@ -71,9 +80,13 @@ def test_magnification_smoke_end_to_end(tmp_path, capsys):
     keys = [magnification.key(m) for m in settings["magnifications"]]
     assert list(results["otsu"]) == keys and list(results["training"]) == list(settings["training"])
     methods = {**results["training"]["1"], "jittered": results["jittered"]}
-    assert list(methods) == list(magnification.MAGNIFICATION_NETWORKS)
-    for r in methods.values():
-        assert list(r["test"]) == keys and r["learning_rate"] in settings["learning_rates"]
+    own_scale = results["own_scale"]  # one stock run per test magnification, tested there only
+    assert list(own_scale["runs"]) == list(own_scale["test"]) == keys
+    assert all(list(r["test"]) == [m] for m, r in own_scale["runs"].items())
+    assert [*methods, "own_scale"] == list(magnification.MAGNIFICATION_NETWORKS)
+    assert all(list(r["test"]) == keys for r in methods.values())
+    for r in [*methods.values(), *own_scale["runs"].values()]:
+        assert r["learning_rate"] in settings["learning_rates"]
         for by_metric in r["test"].values():
             assert all(len(v) == len(settings["seeds"]) and all(0 <= x <= 1 for x in v) for v in by_metric.values())
     # The channels share every weight: the scale-channel U-net has the Gaussian U-net's parameters.

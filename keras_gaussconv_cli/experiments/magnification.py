@@ -32,6 +32,9 @@ from keras_gaussconv_cli.experiments.segmentation import (
 # network the learning rate best on validation (seed 0, validation at the training
 # magnifications only), then every seed; the scale-jittered stock U-net is trained on slides
 # spread over the test range, the practitioner's baseline that does see the test scales.
+# The stock U-net trained at each test magnification alone ("own scale") says what this budget
+# reaches there when training sees that magnification: the reference a network trained at 1
+# is measured against (small nuclei lose Dice at their boundaries whatever the network).
 # Test images are larger than training ones (`test_size`) so that nuclei at 2.83 fit. The
 # scale-channel U-net has the builder's octave channels 0.5, 1, 2 (its training step costs
 # 5–6× the stock U-net's on JAX with three channels; half-octave ones would add two more).
@@ -52,6 +55,7 @@ MAGNIFICATION_TRAINING = {"1": (1.0,), "1-2": (1.0, 2**0.5, 2.0)}
 MAGNIFICATION_NETWORKS = {
     "stock": "stock U-net (5×5 `Conv2D`)", "gaussian": "Gaussian-derivative U-net",
     "scale_channels": "scale-channel U-net", "jittered": "stock U-net, scale jittering over the test range",
+    "own_scale": "stock U-net trained at the test magnification",
 }
 MAGNIFICATION_METRICS = ("dice", "object_f1")
 
@@ -104,6 +108,16 @@ def _training_data(magnifications, settings):
     return {split: slides(split, settings[split], settings["size"], magnifications) for split in ("train", "validation")}
 
 
+def _own_scale(networks, tests, settings, verbose):
+    """The stock U-net trained at each test magnification alone and tested there: `{"runs": {m: its
+    tuned_runs summary}, "test": {m: metrics at m}}`."""
+    runs = {}
+    for m in settings["magnifications"]:
+        data, test = _training_data((m,), settings), {key(m): tests[key(m)]}
+        runs[key(m)] = _tested(*networks["stock"], data, test, settings, verbose, f"stock U-net, trained at {key(m)}")
+    return {"runs": runs, "test": {m: r["test"][m] for m, r in runs.items()}}
+
+
 def _tested(model, initial, test_model, data, tests, settings, verbose, label):
     """`tuned_runs` of one network, with its test metrics per magnification and seed."""
     def evaluate(trained):
@@ -127,7 +141,8 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
 
     Returns:
         The results: "otsu" (test metrics per magnification), "jittered" (the scale-jittered
-        stock U-net) and per training range each network's `tuned_runs` summary with "test"
+        stock U-net), "own_scale" (the stock U-net trained at each test magnification alone:
+        "runs" per magnification, "test" at its own) and per training range each network's `tuned_runs` summary with "test"
         `{magnification: {metric: [per seed]}}`.
     """
     settings = MAGNIFICATION_SETTINGS[check_scale(scale)]
@@ -149,6 +164,7 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
         }
     jitter = _training_data(settings["magnifications"], settings)
     results["jittered"] = _tested(*networks["jittered"], jitter, tests, settings, verbose, "scale-jittered stock U-net")
+    results["own_scale"] = _own_scale(networks, tests, settings, verbose)
     results["seconds"] = round(time.time() - start, 1)
     write_results(output, RESULTS, results, magnification_table(results))
     plot_magnification_dice(results, output / PICTURES["dice"])
@@ -156,8 +172,9 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
 
 
 def _methods(results, training):
-    """`{name: summary}` of the networks compared at one training range, the jittered one last."""
-    return {**results["training"][training], "jittered": results["jittered"]}
+    """`{name: summary}` of the networks compared at one training range, then the jittered and (its
+    "test" only) the own-scale stock U-net."""
+    return {**results["training"][training], "jittered": results["jittered"], "own_scale": results["own_scale"]}
 
 
 def magnification_table(results):
@@ -179,11 +196,21 @@ def magnification_table(results):
                       + " | ".join(f"{results['otsu'][m][metric]:.3f}" for m in magnifications) + " |"]
             for name, r in methods.items():
                 cells = [mean_std(r["test"][m][metric], digits=3) for m in magnifications]
-                lines.append(f"| {MAGNIFICATION_NETWORKS[name]} | " + " | ".join(run_cells(r) + cells) + " |")
+                lines.append(f"| {MAGNIFICATION_NETWORKS[name]} | " + " | ".join(_cells(r) + cells) + " |")
             lines.append("")
         lines += [_changes(methods, magnifications), ""]
     lines.append(f"{results['seconds']} s in all.")
     return "\n".join(lines)
+
+
+def _cells(summary):
+    """`run_cells`; for the own-scale runs, their parameters, learning rates and median s/epoch."""
+    if "runs" not in summary:
+        return run_cells(summary)
+    runs = list(summary["runs"].values())
+    rates = sorted({r["learning_rate"] for r in runs})
+    return [f"{runs[0]['trainable_parameters']:,}", "–".join(f"{r:g}" for r in rates),
+            f"{np.median([r['seconds_per_epoch'] for r in runs]):.2f}"]
 
 
 def _seeds(settings):
@@ -192,14 +219,16 @@ def _seeds(settings):
 
 
 def _changes(methods, magnifications):
-    """One line: each network's largest Dice change from ×1 over ×0.5 … ×2, and the scale-channel
-    U-net's largest shortfall against the jittered one."""
+    """One line: each network's largest Dice change from ×1 over ×0.5 … ×2 (the own-scale U-net's:
+    what the magnification itself costs), and the scale-channel U-net's largest shortfall against
+    the jittered and the own-scale stock U-nets."""
     within = [m for m in magnifications if 0.5 <= float(m) <= 2]
     mean = {name: {m: float(np.mean(r["test"][m]["dice"])) for m in within} for name, r in methods.items()}
     drops = ", ".join(f"{name} {min(d[m] - d['1'] for m in within):+.3f}" for name, d in mean.items() if name != "jittered")
-    gap = max(mean["jittered"][m] - mean["scale_channels"][m] for m in within)
+    gaps = [max(mean[other][m] - mean["scale_channels"][m] for m in within) for other in ("jittered", "own_scale")]
     return (f"Largest Dice change from ×1 over ×0.5 … ×2 (means over seeds): {drops}; the scale-channel "
-            f"U-net's largest shortfall against the jittered stock U-net: {gap:+.3f}.")
+            f"U-net's largest shortfall against the jittered stock U-net: {gaps[0]:+.3f}, against the stock "
+            f"U-net trained at the test magnification: {gaps[1]:+.3f}.")
 
 
 def plot_magnification_dice(results, path):
@@ -210,7 +239,8 @@ def plot_magnification_dice(results, path):
     fig, axes = subplots(1, len(trainings), figsize=(5.2 * len(trainings), 3.6), squeeze=False)
     magnifications = list(results["otsu"])
     x = [float(m) for m in magnifications]
-    colours = {"stock": "tab:orange", "gaussian": "tab:blue", "scale_channels": "tab:green", "jittered": "tab:purple"}
+    colours = {"stock": "tab:orange", "gaussian": "tab:blue", "scale_channels": "tab:green", "jittered": "tab:purple",
+               "own_scale": "black"}
     for ax, training in zip(axes[0], trainings):
         for name, r in _methods(results, training).items():
             dice = np.array([r["test"][m]["dice"] for m in magnifications])
