@@ -2,7 +2,8 @@
 
 `scale_channel_unet` evaluates every structured layer at S scales (`ScaleChannels`) with one set
 of weights; its question is what a user pays for that against `gaussian_unet` (one channel) and
-the stock `unet` of the same depth and width. The three models, batch 8 of 64 × 64 × 3 images,
+the stock `unet` of the same depth and width, and what `scaled_kernels=True` (each channel's
+kernels cropped to its own σ·sᵢ) saves. The models, batch 8 of 64 × 64 × 3 images,
 are compiled with Keras' defaults (Adam, mean-square loss) and timed through Keras' trainer,
 interleaved round by round, median of `--repeats` rounds (`bench_networks.NetworkContender`);
 the first training step (trace + compile) of each is measured once. Channels: `--scales`
@@ -30,11 +31,14 @@ SHAPE, DEPTH, FILTERS = (8, 64, 64, 3), 2, 8
 
 
 def models(scales):
-    """The three U-nets of one depth and width, by name."""
+    """The U-nets of one depth and width, by name: in scale channels (every channel the largest's
+    kernel size, or each its own: `scaled_kernels`), in one channel, stock."""
     keras.utils.set_random_seed(0)
     common = dict(base_filters=FILTERS, depth=DEPTH)
     return {
         f"scale-channel U-net, S = {len(scales)}": scale_channel_unet(SHAPE[1:], 1, scales=scales, **common),
+        f"scale-channel U-net, S = {len(scales)}, scaled kernels": scale_channel_unet(
+            SHAPE[1:], 1, scales=scales, scaled_kernels=True, **common),
         "Gaussian U-net": gaussian_unet(SHAPE[1:], 1, **common),
         "stock U-net": unet(SHAPE[1:], 1, **common),
     }

@@ -101,13 +101,17 @@ def _fold_conv_norm_act(block, tolerance):
 
 
 def _fold_scale_channels(wrapper, tolerance):
-    """Channel i: the wrapped layer folded with channel i's basis; the outputs stacked on axis 1."""
+    """Channel i: the wrapped layer folded with channel i's basis (cropped to its kernel size); the outputs
+    stacked on axis 1."""
     input_shape = _batch_free(wrapper.input_shape_built)
     inputs = keras.Input(batch_shape=input_shape, dtype=wrapper.compute_dtype)
     branches = []
     for i, scale in enumerate(wrapper.scales):
         x = inputs[:, i] if wrapper.per_scale_inputs else inputs
-        for part in fold_structured(wrapper.layer, tolerance, wrapper.channel_basis(scale), f"{wrapper.name}_scale{i}"):
+        kept = wrapper.channel_kernel_size(scale)
+        at_least = tuple((k - c) // 2 for k, c in zip(wrapper.layer.kernel_size, kept))
+        phi, name = wrapper.channel_basis(scale), f"{wrapper.name}_scale{i}"
+        for part in fold_structured(wrapper.layer, tolerance, phi, name, at_least):
             x = part(x)
         branches.append(x)
     return keras.Model(inputs, ops.stack(branches, axis=1), name=wrapper.name)
@@ -161,7 +165,7 @@ def _built(layer, shape, weights):
     return layer
 
 
-def fold_structured(layer, tolerance=None, phi=None, name=None):
+def fold_structured(layer, tolerance=None, phi=None, name=None, at_least=None):
     """Stock Keras layers that compute a structured layer's output with constant weights (`BasisConv.fold`).
 
     Full layer: one `Conv{r}D` with the dense kernel W. Separable layer
@@ -184,7 +188,9 @@ def fold_structured(layer, tolerance=None, phi=None, name=None):
     Σ|W[..., o]| · max|x| for every output channel o.
 
     `phi`: the basis to fold with (default `layer.basis()`; `ScaleChannels`
-    gives a channel's); `name`: of the folded layers (default the layer's).
+    gives a channel's); `name`: of the folded layers (default the layer's);
+    `at_least`: taps to drop at each end of each axis whatever `tolerance` keeps
+    (a `ScaleChannels(scaled_kernels=True)` channel's crop).
     """
     _require_built(layer)
     r = layer.rank
@@ -192,6 +198,8 @@ def fold_structured(layer, tolerance=None, phi=None, name=None):
     name = layer.name if name is None else name
     full_kernel = ops.convert_to_numpy(layer.kernel_of(phi))
     crops = crop(layer, tolerance, full_kernel)
+    if at_least is not None:
+        crops = tuple(max(c, m) for c, m in zip(crops, at_least))
     window = tuple(slice(c, k - c) for c, k in zip(crops, layer.kernel_size))
     kernel_size = tuple(k - 2 * c for c, k in zip(crops, layer.kernel_size))
     conv_class = _stock("Conv", r)

@@ -47,7 +47,7 @@ def test_every_gaussian_kind_and_path_agrees_with_the_reference(kind, path):
     make, shape = KINDS[kind]
     native, reference, x = native_and_reference(make, shape, implementation=path, padding="same")
     assert native._native_basis is not None and reference._native_basis is None
-    assert (native._native_conv is not None) == (path == "kernel" and TORCH) and reference._native_conv is None
+    assert (native._execution[2] is not None) == (path == "kernel" and TORCH) and reference._execution[2] is None
     assert_same_outputs_and_gradients(native, reference, x)
 
 
@@ -59,7 +59,7 @@ def test_the_choice_is_made_at_construction():
         native.build((1, 8, 8, 2))
     reference.build((1, 8, 8, 2))
     assert native._native_basis is not None and reference._native_basis is None
-    assert (native._native_conv is not None) == TORCH and reference._native_conv is None
+    assert (native._execution[2] is not None) == TORCH and reference._execution[2] is None
 
 
 @pytest.mark.torch_pass
@@ -68,7 +68,7 @@ def test_other_kinds_kernel_path_agrees_with_the_reference(kind):
     """Gabor, displaced-Gaussian and RFNN bases stay `keras.ops`; their kernel path is native."""
     make, shape = KINDS[kind]
     native, reference, x = native_and_reference(make, shape, implementation="kernel")
-    assert native._native_conv is not None and reference._native_conv is None
+    assert native._execution[2] is not None and reference._execution[2] is None
     assert_same_outputs_and_gradients(native, reference, x)
 
 

@@ -49,6 +49,47 @@ def test_every_channel_is_the_layer_at_its_scale(kind):
         np.testing.assert_allclose(y[:, i], to_numpy(at_scale(channels.layer, scale, shape)(slices[:, i])), atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_scaled_kernels_keep_each_channels_central_taps(kind):
+    # Channel i keeps the central taps of the layer's kernel, about k·sᵢ / max(s) of them per axis
+    # (at least that many, fewer than 2 more, the same number gone from both ends): it computes
+    # what the full-size channel computes with the other taps of its basis set to zero.
+    make, shape = LAYERS[kind]
+    channels = ScaleChannels(make(padding="same", bias_initializer="random_normal"), (0.5, 1.0, 2.0), scaled_kernels=True)
+    x = images(shape)
+    y = to_numpy(channels(x))
+    layer, sizes = channels.layer, [channels.channel_kernel_size(s) for s in channels.scales]
+    for i, (scale, size) in enumerate(zip(channels.scales, sizes)):
+        for k, kept in zip(layer.kernel_size, size):
+            assert k * scale / 2 <= kept < k * scale / 2 + 2 and (k - kept) % 2 == 0, (k, scale, kept)
+        phi = to_numpy(channels.channel_basis(scale))
+        mask = np.zeros_like(phi)
+        mask[(slice(None), *(slice((k - c) // 2, (k + c) // 2) for k, c in zip(layer.kernel_size, size)), slice(None))] = 1
+        np.testing.assert_allclose(y[:, i], to_numpy(layer(x, basis=phi * mask)), atol=1e-5, err_msg=str(scale))
+    assert sizes[-1] == tuple(layer.kernel_size) and sizes[0] < sizes[-1]
+    assert len(channels.execution_paths) == 3
+
+
+def test_a_scaled_channel_runs_its_own_cheapest_path_and_folds_to_its_size(tmp_path):
+    conv = GaussianDerivativeConv2D(6, 17, num_bases=2, padding="same", scale_normalized=True)
+    model = keras.Sequential([keras.Input((24, 24, 3)), ScaleChannels(conv, (0.5, 1.0, 2.0), scaled_kernels=True)])
+    channels = model.layers[0]
+    small = conv.spec.with_kernel_size((5, 5))
+    kernel_costs = [conv.path_costs(spec=conv.spec.with_kernel_size((k, k)))["kernel"] for k in (5, 9, 17)]
+    assert kernel_costs == sorted(set(kernel_costs)) and kernel_costs[-1] == conv.path_costs()["kernel"]
+    assert channels.execution_paths[0] == min(conv.path_costs(spec=small), key=conv.path_costs(spec=small).get)
+    x = images((2, 24, 24, 3))
+    expected = to_numpy(model(x))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert reloaded.layers[0].scaled_kernels is True
+    np.testing.assert_allclose(to_numpy(reloaded(x)), expected, atol=1e-6)
+    folded = fold(model)
+    kernels = [tuple(layer.kernel.shape[:2]) for layer in folded.layers[0].layers if hasattr(layer, "kernel")]
+    assert kernels == [(5, 5), (9, 9), (17, 17)]
+    np.testing.assert_allclose(to_numpy(folded(x)), expected, atol=1e-5)
+
+
 def test_a_magnified_image_moves_the_response_to_the_doubled_channel():
     # One function sampled at spacing 1 (A, 40²) and ½ (B, 80²: A magnified 2×). Channel s = 2
     # on B equals channel s = 1 on A at corresponding points (test_scale_normalized.py's bound:
@@ -113,6 +154,11 @@ def test_pooling_reduces_the_scale_axis_and_drops_channels_only_in_training():
         (lambda: ScaleChannels(keras.layers.Conv2D(4, 3)), "`layer` must be a structured layer of keras_gaussconv"),
         (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3), scales=()), "Received: scales=()"),
         (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3), scales=(1.0, -2.0)), r"Received: scales=\(1.0, -2.0\)"),
+        (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3), scaled_kernels=1), "Received: scaled_kernels=1"),
+        (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3, padding="valid"), scaled_kernels=True),
+         "`scaled_kernels=True` .* Received: scaled_kernels=True for padding='valid'"),
+        (lambda: ScaleChannels(GaussianDerivativeConv2D(4, 3, padding="same", strides=2), scaled_kernels=True),
+         r"padding='same', strides=\(2, 2\)"),
         (lambda: ScalePooling("median"), "Received: mode='median'"),
         (lambda: ScalePooling(dropout=1.0), "Received: dropout=1.0"),
     ],
@@ -136,7 +182,7 @@ def test_keras_layer_contract():
     # The wrapped layer travels in init_kwargs (a fresh one each time Keras rebuilds the wrapper).
     TestCase().run_layer_test(
         ScaleChannels,
-        init_kwargs=dict(layer=GaussianDerivativeConv2D(4, 5, padding="same"), scales=(1.0, 2.0)),
+        init_kwargs=dict(layer=GaussianDerivativeConv2D(4, 5, padding="same"), scales=(1.0, 2.0), scaled_kernels=True),
         input_shape=(2, 8, 8, 3),
         expected_output_shape=(2, 2, 8, 8, 4),
         expected_num_trainable_weights=5,

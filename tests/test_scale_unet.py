@@ -43,8 +43,11 @@ def test_before_pooling_a_magnified_image_moves_to_the_next_channel():
 
 
 def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
+    # With scaled kernels: channel s = 1 keeps the central 5 of the 9 taps (kernel path), s = 2 all 9.
     model = scale_channel_unet((16, 16, 1), depth=1, scales=(1.0, 2.0), base_filters=2, num_bases=2, kernel_size=9,
-                               scale_dropout=0.5)
+                               scale_dropout=0.5, scaled_kernels=True)
+    wrappers = [layer for layer in model.layers if isinstance(layer, ScaleChannels)]
+    assert all([w.channel_kernel_size(s) for s in w.scales] == [(5, 5), (9, 9)] for w in wrappers)
     x = images((2, 16, 16, 1))
     y = (images((2, 16, 16, 1)) > 0).astype("float32")
     assert_trains_saves_folds_and_exports(model, x, y, "binary_crossentropy", tmp_path)
@@ -57,6 +60,7 @@ def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
         (dict(scales=(1.0, -2.0)), "`scales` must be a non-empty list of positive numbers"),
         (dict(scale_dropout=1.0), "scale_dropout"),
         (dict(sigma=0), "sigma"),
+        (dict(scaled_kernels="yes"), "Received: scaled_kernels='yes'"),
         (dict(depth=3), "divisible by 2\\*\\*depth = 8"),
     ],
 )

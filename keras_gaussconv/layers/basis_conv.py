@@ -238,8 +238,8 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
                 name="bias", shape=(self.filters,), initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer, constraint=self.bias_constraint,
             )
-        self._path = self._choose_path()
-        self._native_conv = native.conv_path(self._path) if self._native else None  # None: the keras.ops reference
+        self._execution = self.execution()
+        self._path = self._execution[1]
 
     def _build_input(self, input_shape):
         """What the input fixes: the channels (and a depthwise layer's `filters`), the input spec,
@@ -298,22 +298,27 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
 
     # --- execution ----------------------------------------------------------
 
-    def path_costs(self, prices=None):
+    def path_costs(self, prices=None, spec=None):
         """Estimated cost of each execution path for this layer (`keras_gaussconv.ops.costs.path_costs`).
 
-        `prices`: a price table; default the active backend's (`PRICES`).
+        `prices`: a price table; default the active backend's (`PRICES`). `spec`: another
+        `ConvSpec` (e.g. a smaller kernel size); default the layer's.
         """
         return cost_model.path_costs(
-            self.spec, self.in_channels, self.filters, self.num_bases, self.num_kernels,
+            spec or self.spec, self.in_channels, self.filters, self.num_bases, self.num_kernels,
             self.combination, self.input_spatial_shape, prices,
         )
 
-    def _choose_path(self):
+    def execution(self, kernel_size=None):
+        """`(spec, path, native function or None)` of this layer's convolution with kernels of
+        `kernel_size` (default its own; `ScaleChannels(scaled_kernels=True)` asks for smaller ones):
+        `implementation`'s path, or auto's cheapest for that size, chosen once, not per call."""
+        spec = self.spec if kernel_size is None else self.spec.with_kernel_size(kernel_size)
         if self.implementation != "auto":
-            return self.implementation
-        if self.full_support:
-            return "fft"  # its cost does not grow with the kernel; every other path's does
-        return cost_model.cheapest(self.path_costs())
+            path = self.implementation
+        else:  # a whole-input kernel: FFT, whose cost does not grow with the kernel
+            path = "fft" if self.full_support and spec == self.spec else cost_model.cheapest(self.path_costs(spec=spec))
+        return spec, path, native.conv_path(path) if self._native else None  # None: the keras.ops reference
 
     @property
     def execution_path(self):
@@ -346,23 +351,24 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         """The dense kernel (`kernel`) for the basis `phi` `(B, *kernel_size, N)` and the layer's coefficients."""
         return paths.dense_kernel(phi, self.combination_weights(), self.combination)
 
-    def call(self, inputs, basis=None):
+    def call(self, inputs, basis=None, execution=None):
         """The convolution of `inputs` with the layer's kernels; `basis`: another basis `(B, *kernel_size, N)`
-        to combine instead of `basis()` (`basis_of` at other geometric values, as `ScaleChannels` gives)."""
-        return self.convolve_with(inputs, self.basis() if basis is None else basis)
+        to combine instead of `basis()` (`basis_of` at other geometric values, as `ScaleChannels` gives),
+        and `execution` (`execution(kernel_size)`) where its kernel size is another."""
+        return self.convolve_with(inputs, self.basis() if basis is None else basis, execution)
 
-    def convolve_with(self, inputs, phi):
+    def convolve_with(self, inputs, phi, execution=None):
         """The layer's output for the basis `phi` (`(B, *kernel_size, N)`, e.g. `basis_of` at other
-        geometric values) with the layer's own coefficients, bias and activation."""
+        geometric values) with the layer's own coefficients, bias and activation; `execution`: as `call`."""
         if isinstance(inputs.shape[0], int) and inputs.shape[0] == 0:
             # An empty batch: TensorFlow's CPU convolutions return a wrongly shaped tensor
             # for it, PyTorch's FFTs refuse it. Nothing to compute. (Only a static size is
             # read: a traced one, as in torch.onnx's export, is left to the graph.)
             return ops.zeros(self.compute_output_shape(inputs.shape), self.compute_dtype)
+        spec, path, native_conv = execution or self._execution
         bias = self.bias if self.use_bias else None
-        args = (inputs, phi, self.combination_weights(), bias, self.combination, self.spec,
-                self.data_format == "channels_first")
-        x = self._native_conv(*args) if self._native_conv is not None else convolve_layer(*args, path=self._path)
+        args = (inputs, phi, self.combination_weights(), bias, self.combination, spec, self.data_format == "channels_first")
+        x = native_conv(*args) if native_conv is not None else convolve_layer(*args, path=path)
         return x if self.activation is None else self.activation(x)
 
     # --- fold ---------------------------------------------------------------

@@ -5,13 +5,14 @@ coefficients and bias, channel i with every length of its geometry multiplied
 by sᵢ; `ScalePooling` reduces the channels, with scale-channel dropout.
 """
 
+import math
 import numbers
 
 import keras
 from keras import ops
 
 from keras_gaussconv.layers.basis_conv import BasisConv
-from keras_gaussconv.layers.validation import check_fraction
+from keras_gaussconv.layers.validation import check_bool, check_fraction
 from keras_gaussconv.ops.compiled import compiled_basis
 
 def check_scales(scales):
@@ -34,14 +35,22 @@ class ScaleChannels(keras.layers.Wrapper):
     it with the layer's own coefficients, bias and activation. With
     `scale_normalized=True` Gaussian derivatives, an input magnified by
     sⱼ / sᵢ moves the response from channel i to channel j (at corresponding
-    points). Every channel uses the wrapped layer's kernel size: make it large
-    enough for the largest σ·sᵢ (about ±4σ·sᵢ), or use `kernel_size=None`.
+    points). The wrapped layer's kernel size serves the largest channel: make
+    it large enough for the largest σ·sᵢ (about ±4σ·sᵢ), or use `kernel_size=None`.
+    With `scaled_kernels`, channel i keeps the central k·sᵢ / max(s) taps of
+    each axis (`channel_kernel_size`), so its cost follows its own σ·sᵢ: every
+    channel sees the same support in its own units, and each runs the path
+    cheapest for its size.
 
     Args:
         layer: a structured layer (`BasisConv`: any Gaussian-derivative,
             Gabor or displaced-Gaussian layer, any rank), not yet built or
             built for one channel's input.
         scales: the sᵢ, positive numbers, e.g. `(1, 2, 4)`.
+        scaled_kernels: crop channel i's kernels to the layer's kernel size
+            × sᵢ / max(s) (default False: every channel the layer's size). The
+            same taps leave both ends of an axis, which keeps the outputs only
+            with padding 'same' and strides 1.
         **kwargs: passed to `keras.layers.Wrapper` (`name`, `dtype`, ...).
             Without `dtype=` the wrapper takes the layer's dtype policy; with
             it, the layer's is replaced, so both compute in one.
@@ -61,10 +70,17 @@ class ScaleChannels(keras.layers.Wrapper):
         (None, 2, 32, 32, 8)
     """
 
-    def __init__(self, layer, scales=(1.0, 2.0), **kwargs):
+    def __init__(self, layer, scales=(1.0, 2.0), scaled_kernels=False, **kwargs):
         if not isinstance(layer, BasisConv):
             raise ValueError(
                 f"`layer` must be a structured layer of keras_gaussconv (a BasisConv). Received: layer={layer!r}"
+            )
+        self.scaled_kernels = check_bool("scaled_kernels", scaled_kernels)
+        if self.scaled_kernels and (layer.padding != "same" or set(layer.strides) != {1}):
+            raise ValueError(
+                "`scaled_kernels=True` crops each channel's kernels, which keeps the outputs only with padding "
+                f"'same' and strides 1. Received: scaled_kernels=True for padding={layer.padding!r}, "
+                f"strides={layer.strides}"
             )
         if kwargs.get("dtype") is None:  # one policy, as ConvNormAct: the layer's unless dtype= says otherwise
             kwargs["dtype"] = layer.dtype_policy
@@ -95,7 +111,34 @@ class ScaleChannels(keras.layers.Wrapper):
         self.input_shape_built = tuple(input_shape)  # for `fold`
         if not self.layer.built:
             self.layer.build(shape)
+        # Per channel, chosen once: the window of the layer's kernel it keeps and how it convolves.
+        self._channels = [self._channel(scale) for scale in self.scales]
         self.built = True
+
+    def channel_kernel_size(self, scale):
+        """The kernel size of the channel at `scale`: the layer's, or with `scaled_kernels`
+        k − 2·⌊(k − k·s / max(s)) / 2⌋ per axis (k·s / max(s), rounded up to k's parity)."""
+        ratio = scale / max(self.scales)
+        if not self.scaled_kernels:
+            return tuple(self.layer.kernel_size)
+        return tuple(k - 2 * math.floor((k - k * ratio) / 2 + 1e-9) for k in self.layer.kernel_size)
+
+    def _channel(self, scale):
+        """`(window, execution)`: the slice of the basis `(B, *kernel_size, N)` the channel keeps, and
+        the layer's `execution` for that size (None: the layer's own)."""
+        size = self.channel_kernel_size(scale)
+        if size == tuple(self.layer.kernel_size):
+            return None, None
+        crops = [(k - c) // 2 for k, c in zip(self.layer.kernel_size, size)]
+        window = (slice(None), *(slice(c, c + k) for c, k in zip(crops, size)), slice(None))
+        return window, self.layer.execution(size)
+
+    @property
+    def execution_paths(self):
+        """The path each channel runs ("kernel", "basis" or "fft"; the layer's unless `scaled_kernels`)."""
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before its `execution_paths` are known.")
+        return [self.layer.execution_path if run is None else run[1] for _, run in self._channels]
 
     def compute_output_shape(self, input_shape):
         shape, _ = self.channel_shape(input_shape)
@@ -119,9 +162,11 @@ class ScaleChannels(keras.layers.Wrapper):
     def call(self, inputs):
         # Through the layer's __call__: its input_spec check, activity regulariser and dtype policy apply.
         outputs = []
-        for i, scale in enumerate(self.scales):
+        for i, (scale, (window, execution)) in enumerate(zip(self.scales, self._channels)):
             x = inputs[:, i] if self.per_scale_inputs else inputs
-            outputs.append(self.layer(x, basis=self.channel_basis(scale)))
+            phi = self.channel_basis(scale)
+            phi = phi if window is None else phi[window]
+            outputs.append(self.layer(x, basis=phi, execution=execution))
         return ops.stack(outputs, axis=1)
 
     def fold(self, tolerance=None):
@@ -142,6 +187,7 @@ class ScaleChannels(keras.layers.Wrapper):
     def get_config(self):
         config = super().get_config()
         config["scales"] = list(self.scales)
+        config["scaled_kernels"] = self.scaled_kernels
         return config
 
 

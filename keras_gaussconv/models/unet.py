@@ -149,7 +149,7 @@ def _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout,
 def scale_channel_unet(
     input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
     num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="sampled", momentum=0.9,
-    name="scale_channel_unet",
+    scaled_kernels=False, name="scale_channel_unet",
 ):
     """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
 
@@ -177,6 +177,8 @@ def scale_channel_unet(
         scale_dropout: `ScalePooling`'s scale-channel dropout in training.
         discretization: of the Gaussian-derivative layers.
         momentum: as `unet`.
+        scaled_kernels: `ScaleChannels`' (channel i's kernels cropped to
+            kernel_size · sᵢ / max(s): each channel's cost follows its own σ·sᵢ).
         name: as `unet`.
 
     Returns:
@@ -191,7 +193,8 @@ def scale_channel_unet(
 
     def block(x, filters, block_name):  # conv → norm → ReLU twice, each in every scale channel
         for i in (1, 2):
-            x = ScaleChannels(make(filters, f"{block_name}_{i}_conv"), scales=scales, name=f"{block_name}_{i}")(x)
+            conv = make(filters, f"{block_name}_{i}_conv")
+            x = ScaleChannels(conv, scales=scales, scaled_kernels=scaled_kernels, name=f"{block_name}_{i}")(x)
             x = keras.layers.BatchNormalization(momentum=momentum, name=f"{block_name}_{i}_norm")(x)
             x = keras.layers.Activation("relu", name=f"{block_name}_{i}_relu")(x)
         return x

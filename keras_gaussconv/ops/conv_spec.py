@@ -43,6 +43,10 @@ class ConvSpec:
         """Size of the dilated kernel, d·(k - 1) + 1 per axis."""
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
 
+    def with_kernel_size(self, kernel_size):
+        """The same convolution with kernels of `kernel_size` (r ints)."""
+        return dataclasses.replace(self, kernel_size=tuple(kernel_size))
+
     def conv_kwargs(self):
         """Keyword arguments of `keras.ops.conv` (channels_last)."""
         return dict(
