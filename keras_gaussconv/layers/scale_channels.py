@@ -118,9 +118,9 @@ class ScaleChannels(keras.layers.Wrapper):
     def channel_kernel_size(self, scale):
         """The kernel size of the channel at `scale`: the layer's, or with `scaled_kernels`
         k − 2·⌊(k − k·s / max(s)) / 2⌋ per axis (k·s / max(s), rounded up to k's parity)."""
-        ratio = scale / max(self.scales)
         if not self.scaled_kernels:
             return tuple(self.layer.kernel_size)
+        ratio = scale / max(self.scales)  # the 1e-9: a product that should be whole stays whole
         return tuple(k - 2 * math.floor((k - k * ratio) / 2 + 1e-9) for k in self.layer.kernel_size)
 
     def _channel(self, scale):
