@@ -153,7 +153,7 @@ def contenders_for(kernel, num_bases, order, separable, x, filters):
     y = np.random.default_rng(1).normal(size=(*x.shape[:-1], filters)).astype("float32")
     base = structured(filters, kernel, num_bases, order, separable, "auto")
     base.build(x.shape)
-    chosen = base._path
+    chosen = base.execution_path
     entries = [("Conv2D", keras.layers.Conv2D(filters, kernel, padding="same"), ("train", "infer"))]
     for path in PATHS:
         layer = structured(filters, kernel, num_bases, order, separable, path)

@@ -65,7 +65,7 @@ def run(count, repeats):
         y = rng.normal(size=(SHAPE[0], *model.output_shape[1:])).astype("float32")
         contenders.append(NetworkContender(name, model, x, y))
     time_interleaved([(c, ("train",)) for c in contenders], repeats, warmup=2)
-    return {"channels": count, "scales": scales, "kernel_size": k, "auto_path": conv._path,
+    return {"channels": count, "scales": scales, "kernel_size": k, "auto_path": conv.execution_path,
             "train_s": {c.name: statistics.median(c.times["train"]) for c in contenders}}
 
 

@@ -108,10 +108,8 @@ def _fold_scale_channels(wrapper, tolerance):
     branches = []
     for i, scale in enumerate(wrapper.scales):
         x = inputs[:, i] if wrapper.per_scale_inputs else inputs
-        kept = wrapper.channel_kernel_size(scale)
-        at_least = tuple((k - c) // 2 for k, c in zip(wrapper.layer.kernel_size, kept))
         phi, name = wrapper.channel_basis(scale), f"{wrapper.name}_scale{i}"
-        for part in fold_structured(wrapper.layer, tolerance, phi, name, at_least):
+        for part in fold_structured(wrapper.layer, tolerance, phi, name, wrapper.channel_crops(scale)):
             x = part(x)
         branches.append(x)
     return keras.Model(inputs, ops.stack(branches, axis=1), name=wrapper.name)

@@ -238,8 +238,7 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
                 name="bias", shape=(self.filters,), initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer, constraint=self.bias_constraint,
             )
-        self._execution = self.execution()
-        self._path = self._execution[1]
+        self._execution = self.execution()  # (spec, path, native function): chosen once
 
     def _build_input(self, input_shape):
         """What the input fixes: the channels (and a depthwise layer's `filters`), the input spec,
@@ -325,7 +324,7 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         """The path `call` runs: "kernel", "basis" or "fft" (`implementation`, or auto's choice at build)."""
         if not self.built:
             raise ValueError(f"Layer '{self.name}' must be built before its `execution_path` is known.")
-        return self._path
+        return self._execution[1]
 
     def combination_weights(self):
         """The combination weights: `(coefficients,)`, or `(coefficients_in, coefficients_out)` when separable."""

@@ -115,23 +115,26 @@ class ScaleChannels(keras.layers.Wrapper):
         self._channels = [self._channel(scale) for scale in self.scales]
         self.built = True
 
-    def channel_kernel_size(self, scale):
-        """The kernel size of the channel at `scale`: the layer's, or with `scaled_kernels`
-        k − 2·⌊(k − k·s / max(s)) / 2⌋ per axis (k·s / max(s), rounded up to k's parity)."""
+    def channel_crops(self, scale):
+        """Taps the channel at `scale` drops at each end of each kernel axis: none, or with
+        `scaled_kernels` ⌊(k − k·s / max(s)) / 2⌋ (it keeps k·s / max(s), rounded up to k's parity)."""
         if not self.scaled_kernels:
-            return tuple(self.layer.kernel_size)
+            return (0,) * self.layer.rank
         ratio = scale / max(self.scales)  # the 1e-9: a product that should be whole stays whole
-        return tuple(k - 2 * math.floor((k - k * ratio) / 2 + 1e-9) for k in self.layer.kernel_size)
+        return tuple(math.floor((k - k * ratio) / 2 + 1e-9) for k in self.layer.kernel_size)
+
+    def channel_kernel_size(self, scale):
+        """The kernel size of the channel at `scale`: the layer's less `channel_crops` at both ends."""
+        return tuple(k - 2 * c for k, c in zip(self.layer.kernel_size, self.channel_crops(scale)))
 
     def _channel(self, scale):
         """`(window, execution)`: the slice of the basis `(B, *kernel_size, N)` the channel keeps, and
         the layer's `execution` for that size (None: the layer's own)."""
-        size = self.channel_kernel_size(scale)
-        if size == tuple(self.layer.kernel_size):
+        crops = self.channel_crops(scale)
+        if not any(crops):
             return None, None
-        crops = [(k - c) // 2 for k, c in zip(self.layer.kernel_size, size)]
-        window = (slice(None), *(slice(c, c + k) for c, k in zip(crops, size)), slice(None))
-        return window, self.layer.execution(size)
+        window = (slice(None), *(slice(c, k - c) for c, k in zip(crops, self.layer.kernel_size)), slice(None))
+        return window, self.layer.execution(self.channel_kernel_size(scale))
 
     @property
     def execution_paths(self):

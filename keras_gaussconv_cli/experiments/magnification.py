@@ -142,8 +142,8 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
     Returns:
         The results: "otsu" (test metrics per magnification), "jittered" (the scale-jittered
         stock U-net), "own_scale" (the stock U-net trained at each test magnification alone:
-        "runs" per magnification, "test" at its own) and per training range each network's `tuned_runs` summary with "test"
-        `{magnification: {metric: [per seed]}}`.
+        "runs" per magnification, "test" at its own) and per training range each network's
+        `tuned_runs` summary with "test" `{magnification: {metric: [per seed]}}`.
     """
     settings = MAGNIFICATION_SETTINGS[check_scale(scale)]
     if discretization is not None:
