@@ -24,6 +24,8 @@ from pathlib import Path  # noqa: E402
 # keras_gaussconv.models.LAYER_TYPES without the basis-free "free_form" (kept
 # literal so that parsing needs no TensorFlow; a test checks they agree).
 PLOTTABLE = ("rfnn", "dau", "gaussian", "gaussian_few", "gaussian_separable", "gabor")
+# `magnification`'s networks, named here so that parsing imports no Keras (a test keeps them equal).
+MAGNIFICATION_NETWORKS = ("stock", "gaussian", "scale_channels", "image_channels", "jittered", "own_scale")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,7 +124,7 @@ def cmd_magnification(args):
     from keras_gaussconv_cli.experiments import magnification
 
     results = magnification.magnification_demo(args.output_dir, scale=args.scale, discretization=args.discretization,
-                                               verbose=0 if args.quiet else 1)
+                                               networks=args.networks, verbose=0 if args.quiet else 1)
     print(f"\n{magnification.magnification_table(results)}")
     _print_written(args.output_dir, magnification)
 
@@ -260,8 +262,12 @@ def build_parser():
         help="train on this range: scale 1 or scales 1–2 (repeatable; None: both, with --quick and --smoke: 1)",
     )
     magnification.add_argument(
-        "--discretization", default="sampled", choices=["sampled", "normalized", "integrated", "discrete"],
-        help="of the Gaussian layers of the Gaussian and the scale-channel U-net",
+        "--discretization", default="discrete", choices=["sampled", "normalized", "integrated", "discrete"],
+        help="of the Gaussian layers of the Gaussian and the scale-channel U-nets",
+    )
+    magnification.add_argument(
+        "--network", dest="networks", action="append", choices=list(MAGNIFICATION_NETWORKS),
+        help="run only this network (repeatable; default: all)",
     )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)

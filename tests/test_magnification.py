@@ -28,7 +28,8 @@ def test_the_discretization_choices_are_the_bases_and_a_wrong_one_is_named(tmp_p
     command = next(a.choices["magnification"] for a in parser._actions if getattr(a, "choices", None)
                    and "magnification" in a.choices)
     option = next(a for a in command._actions if a.dest == "discretization")
-    assert tuple(option.choices) == DISCRETIZATIONS and option.default == "sampled"
+    assert tuple(option.choices) == DISCRETIZATIONS and option.default == "discrete"
+    assert next(a for a in command._actions if a.dest == "networks").choices == list(magnification.MAGNIFICATION_NETWORKS)
     with pytest.raises(ValueError, match="`discretization` must be one of .* Received: discretization='cubic'"):
         magnification.magnification_demo(tmp_path / "results", "smoke", discretization="cubic", verbose=0)
     assert not (tmp_path / "results").exists()  # refused before anything is written
@@ -53,6 +54,7 @@ def test_the_table_says_how_far_each_network_falls_from_magnification_1():
             "stock": _summary({"0.5": [0.4, 0.6], "1": [0.9, 0.9], "2": [0.7, 0.7], "2.83": [0.1, 0.1]}),
             "gaussian": _summary({"0.5": [0.8, 0.8], "1": [0.9, 0.9], "2": [0.85, 0.85], "2.83": [0.1, 0.1]}),
             "scale_channels": _summary({"0.5": [0.85, 0.85], "1": [0.9, 0.9], "2": [0.88, 0.88], "2.83": [0.1, 0.1]}),
+            "image_channels": _summary({"0.5": [0.89, 0.89], "1": [0.9, 0.9], "2": [0.91, 0.91], "2.83": [0.1, 0.1]}),
         }},
         "jittered": _summary({"0.5": [0.9, 0.9], "1": [0.9, 0.9], "2": [0.92, 0.92], "2.83": [0.9, 0.9]}),
         "own_scale": _own_scale({"0.5": [0.8, 0.84], "1": [0.92, 0.92], "2": [0.95, 0.95], "2.83": [0.9, 0.9]}),
@@ -60,8 +62,11 @@ def test_the_table_says_how_far_each_network_falls_from_magnification_1():
     }
     table = magnification.magnification_table(results)
     # Means over seeds; ×2.83 lies outside the ×0.5 … ×2 range of the claim.
-    assert "stock -0.400, gaussian -0.100, scale_channels -0.050, own_scale -0.100" in table
-    assert "shortfall against the jittered stock U-net: +0.050, against the stock U-net trained at the test magnification: +0.070" in table
+    assert "stock -0.400, gaussian -0.100, scale_channels -0.050, image_channels -0.010, own_scale -0.100" in table
+    assert ("scale-channel U-net's largest shortfall against the jittered stock U-net: +0.050, against the stock U-net "
+            "trained at the test magnification: +0.070") in table
+    assert ("scale-channel U-net, image rescaled's largest shortfall against the jittered stock U-net: +0.010, against "
+            "the stock U-net trained at the test magnification: +0.040") in table
     # one row per method: its learning rates over the magnifications, the median of its s/epoch
     assert "| stock U-net trained at the test magnification | 10 | 0.003–0.01 | 2.00 | 0.820 ± 0.020 |" in table
     assert "| stock U-net (5×5 `Conv2D`) | 10 | 0.01 | 1.00 | 0.500 ± 0.100 | 0.900 ± 0.000 |" in table
@@ -95,3 +100,11 @@ def test_magnification_smoke_end_to_end(tmp_path, capsys):
         assert (output / name).stat().st_size > 0, name
     stdout = capsys.readouterr().out
     assert "| scale-channel U-net |" in stdout and "Largest Dice change from ×1" in stdout
+
+
+def test_a_chosen_network_runs_alone_and_a_wrong_one_is_named(tmp_path):
+    with pytest.raises(ValueError, match="`networks` must be a non-empty list of .* Received: networks=\\['unet'\\]"):
+        magnification.magnification_demo(tmp_path / "results", "smoke", networks=["unet"], verbose=0)
+    # "own_scale" needs the stock U-net, which is then built but not trained at the training range.
+    networks = magnification.magnification_networks(magnification.MAGNIFICATION_SETTINGS["smoke"], ("image_channels", "own_scale"))
+    assert list(networks) == ["stock", "image_channels", "jittered"]

@@ -4,8 +4,9 @@ covariant before its first pooling, pooled over the channels per pixel; saves, f
 import keras
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from helpers import assert_trains_saves_folds_and_exports, blobs_sampled, images, to_numpy
+from helpers import assert_trains_saves_folds_and_exports, blobs, blobs_sampled, images, to_numpy
 from keras_gaussconv import ScaleChannels, ScalePooling, count_parameters
 from keras_gaussconv.folding import structured_layers
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet
@@ -53,6 +54,70 @@ def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
     assert_trains_saves_folds_and_exports(model, x, y, "binary_crossentropy", tmp_path)
 
 
+def test_image_channels_share_one_unet_with_the_gaussian_unets_weights():
+    model = scale_channel_unet((16, 16, 3), depth=1, scales=(0.5, 1.0, 2.0), base_filters=4, rescale="image")
+    shared = model.get_layer("scale_channel_unet_shared")
+    # One U-net (σ = 1: 9 taps) serves the three channels: the one-channel Gaussian U-net's weights.
+    assert structured_layers(model) == structured_layers(shared) and len(structured_layers(shared)) == 6
+    assert all(layer.kernel_size == (9, 9) and not layer.scale_normalized for layer in structured_layers(shared))
+    assert count_parameters(model) == count_parameters(gaussian_unet((16, 16, 3), depth=1, base_filters=4, kernel_size=9))
+    assert [model.get_layer(f"channel{i}_resize").output.shape[1:3] for i in (0, 2)] == [(32, 32), (8, 8)]
+    probabilities = to_numpy(model(images((2, 16, 16, 3))))
+    assert probabilities.shape == (2, 16, 16, 1) and ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+def test_an_image_channel_meets_a_magnified_image_at_the_size_it_learned():
+    # depth 1 (pooling included). The same continuous blobs sampled at spacing 1 (40²) and ½ (80²),
+    # pixel centres aligned as resizing aligns them (fine pixel k at k/2 − ¼).
+    def sampled(size, spacing):
+        grid = np.arange(size) * spacing + (spacing - 1) / 2
+        return blobs(np.meshgrid(grid, grid, indexing="xy")).astype("float32")[None, :, :, None]
+
+    models = [scale_channel_unet((n, n, 1), depth=1, scales=(1.0, 2.0), base_filters=4, rescale="image", sigma=1.5)
+              for n in (40, 80)]
+    for i, w in enumerate(models[0].weights):  # random combinations, the geometry at its initial values
+        if w.path.endswith(("coefficients", "kernel")):
+            w.assign(np.random.default_rng(i).normal(0.0, 0.1, w.shape))
+    models[1].set_weights(models[0].get_weights())
+    image, magnified = sampled(40, 1.0), sampled(80, 0.5)
+    coarse, fine = (to_numpy(keras.Model(m.input, m.get_layer("scale_channels").output)(x))[0, ..., 0]
+                    for m, x in zip(models, (image, magnified)))
+
+    def bilinear_by_2(logits):  # SciPy's linear zoom, pixel centres aligned as Keras' (`grid_mode`)
+        return ndimage.zoom(logits, 2, order=1, grid_mode=True, mode="nearest")[16:64, 16:64]
+
+    # Exactly: channel s = 2 of the 80² image is the shared U-net's logits of its 2 × 2 means, resized by 2.
+    means = magnified.reshape(1, 40, 2, 40, 2, 1).mean((2, 4))
+    shared = to_numpy(models[0].get_layer("scale_channel_unet_shared")(means))[0, ..., 0]
+    np.testing.assert_allclose(fine[1, 16:64, 16:64], bilinear_by_2(shared), atol=1e-5 * np.abs(shared).max())
+    # Approximately: the 40² image's channel s = 1, resized by 2, up to the 2 × 2 means against the
+    # point samples (1.2 % of the image's range; measured 1.0 % of the logits' range); the other
+    # channel, which meets the magnified image at the wrong size, is 100× further off.
+    expected = bilinear_by_2(coarse[0])
+    error = np.abs(fine[1, 16:64, 16:64] - expected).max()
+    assert error < 0.03 * np.abs(expected).max()
+    assert np.abs(fine[0, 16:64, 16:64] - expected).max() > 20 * error
+
+
+def test_image_channels_predict_in_inference_mode():
+    # A model of Keras' `Resizing` layers ran its later batch normalisations in training mode when
+    # called eagerly: the image channels use pooling and upsampling layers instead.
+    model = scale_channel_unet((16, 16, 1), depth=1, scales=(0.5, 1.0, 2.0), base_filters=4, rescale="image")
+    for w in model.weights:  # moving means far from any batch's: the two modes differ
+        if w.path.endswith("moving_mean"):
+            w.assign(np.full(w.shape, 3.0))
+    x = images((4, 16, 16, 1))
+    np.testing.assert_allclose(to_numpy(model(x)), to_numpy(model.predict(x, verbose=0)), atol=1e-6)
+
+
+def test_image_channels_train_save_fold_and_export_to_onnx(tmp_path):
+    model = scale_channel_unet((16, 16, 1), depth=1, scales=(1.0, 2.0), base_filters=2, num_bases=2, rescale="image",
+                               discretization="discrete", scale_dropout=0.5)
+    x = images((2, 16, 16, 1))
+    assert_trains_saves_folds_and_exports(model, x, (images((2, 16, 16, 1)) > 0).astype("float32"), "binary_crossentropy",
+                                          tmp_path)
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
@@ -62,6 +127,11 @@ def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
         (dict(sigma=0), "sigma"),
         (dict(scaled_kernels="yes"), "Received: scaled_kernels='yes'"),
         (dict(depth=3), "divisible by 2\\*\\*depth = 8"),
+        (dict(rescale="input"), "`rescale` must be one of \\['filters', 'image'\\]. Received: rescale='input'"),
+        (dict(rescale="image", scales=(1.0, 1.5)), "powers of 2. Received: scales=\\(1.0, 1.5\\)"),
+        (dict(rescale="image", scales=(1.0, 8.0)), "rows/sᵢ and cols/sᵢ integers .* scales=\\(1.0, 8.0\\)"),
+        (dict(rescale="image", scales=(0.5, 4.0), depth=1), "divisible by 2\\*\\*depth = 2"),
+        (dict(rescale="image", scaled_kernels=True), "Received: scaled_kernels=True, rescale='image'"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, message):

@@ -8,7 +8,7 @@ import keras
 from keras_gaussconv.layers import gaussian_derivative_conv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling, check_scales
-from keras_gaussconv.layers.validation import check_fraction, check_positive_float, check_positive_int
+from keras_gaussconv.layers.validation import check_choice, check_fraction, check_positive_float, check_positive_int
 
 
 def _classical_conv(rank):
@@ -149,7 +149,7 @@ def _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout,
 def scale_channel_unet(
     input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
     num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="sampled", momentum=0.9,
-    scaled_kernels=False, name="scale_channel_unet",
+    scaled_kernels=False, rescale="filters", name="scale_channel_unet",
 ):
     """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
 
@@ -161,6 +161,13 @@ def scale_channel_unet(
     sigmoid (one class) or softmax. A structure m times larger meets filters m
     times larger in another channel: exactly before the first pooling,
     approximately after it (pooling strides are fixed).
+
+    With `rescale="image"` (2-D) channel i instead resizes the image by 1/sᵢ
+    (bilinear up, pixel means down), runs one shared Gaussian U-net on it (`gaussian_unet`'s
+    layers, σ trainable from `sigma`) and resizes its logits back: a structure
+    m times larger, shrunk by m, meets the whole network — pooling included —
+    at the size it learned (Jansson & Lindeberg's scale channels), at
+    Σᵢ sᵢ⁻² times the pixels of one U-net.
 
     Args:
         input_shape: as `unet`.
@@ -179,6 +186,10 @@ def scale_channel_unet(
         momentum: as `unet`.
         scaled_kernels: `ScaleChannels`' (channel i's kernels cropped to
             kernel_size · sᵢ / max(s): each channel's cost follows its own σ·sᵢ).
+        rescale: what a channel rescales: "filters" (default; the layers' σ·sᵢ) or
+            "image" (the input, by 1/sᵢ; `input_shape` fixed, sᵢ powers of 2, each
+            rows/sᵢ and cols/sᵢ an integer divisible by 2^depth; `kernel_size`
+            default 2·⌈4·sigma⌉ + 1; no `scaled_kernels`).
         name: as `unet`.
 
     Returns:
@@ -188,8 +199,14 @@ def scale_channel_unet(
     """
     rank = _rank(input_shape, depth)
     sigma, momentum, scales = _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout, pooling, scales)
+    initial_sigma = keras.initializers.Constant(sigma)
+    if check_choice("rescale", rescale, ("filters", "image")) == "image":
+        make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma) + 1, order, num_bases, True,
+                              discretization, sigma_initializer=initial_sigma)
+        return _image_channel_unet(make, input_shape, num_classes, scales, base_filters, depth, momentum,
+                                   ScalePooling(pooling, dropout=scale_dropout, name="scale_pooling"), scaled_kernels, name)
     make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma * max(scales)) + 1, order, num_bases, True,
-                          discretization, scale_normalized=True, sigma_initializer=keras.initializers.Constant(sigma))
+                          discretization, scale_normalized=True, sigma_initializer=initial_sigma)
 
     def block(x, filters, block_name):  # conv → norm → ReLU twice, each in every scale channel
         for i in (1, 2):
@@ -206,6 +223,51 @@ def scale_channel_unet(
     x = _levels(inputs, block, per_channel("MaxPooling"), per_channel("UpSampling"), base_filters, depth)
     x = keras.layers.Dense(num_classes, name="segmentation_logits")(x)  # a 1×1 convolution shared by the channels
     x = ScalePooling(pooling, dropout=scale_dropout, name="scale_pooling")(x)
-    activation = "sigmoid" if num_classes == 1 else "softmax"
-    return keras.Model(inputs, keras.layers.Activation(activation, name="segmentation")(x), name=name)
+    return keras.Model(inputs, _segmentation(x, num_classes), name=name)
+
+
+def _segmentation(logits, num_classes):
+    return keras.layers.Activation("sigmoid" if num_classes == 1 else "softmax", name="segmentation")(logits)
+
+
+def _check_image_channels(input_shape, scales, depth):
+    """`scale_channel_unet(rescale="image")`'s shape and scales: a fixed 2-D image, scales powers of 2, each
+    channel's image size an integer divisible by 2^depth; else ValueError naming them."""
+    if len(input_shape) != 3 or None in input_shape:
+        raise ValueError("`rescale='image'` needs a fixed 2-D `input_shape` (rows, cols, channels). "
+                         f"Received: input_shape={tuple(input_shape)}")
+    if any(math.log2(s) != round(math.log2(s)) for s in scales):
+        raise ValueError(f"`rescale='image'` needs `scales` that are powers of 2. Received: scales={scales}")
+    if any(n % s or (n / s) % 2**depth for s in scales for n in input_shape[:2]):
+        raise ValueError(f"`rescale='image'` needs rows/sᵢ and cols/sᵢ integers divisible by 2**depth = {2**depth}. "
+                         f"Received: input_shape={tuple(input_shape)}, scales={scales}, depth={depth}")
+
+
+def _resized(x, scale, name):
+    """`x` (2-D) resized by `scale` (a power of 2): bilinear up, or the mean of scale⁻¹ × scale⁻¹ pixels
+    down (bilinear by ½ is the 2 × 2 mean; the mean also filters the pixels bilinear would skip)."""
+    if scale > 1:
+        return keras.layers.UpSampling2D(round(scale), interpolation="bilinear", name=name)(x)
+    return keras.layers.AveragePooling2D(round(1 / scale), name=name)(x) if scale < 1 else x
+
+
+def _image_channel_unet(make, input_shape, num_classes, scales, base_filters, depth, momentum, pooling,
+                        scaled_kernels, name):
+    """`scale_channel_unet(rescale="image")`: one U-net to logits, shared by the resized images."""
+    if scaled_kernels:
+        raise ValueError("`scaled_kernels` crops the kernels of filter channels; `rescale='image'` has none. "
+                         f"Received: scaled_kernels={scaled_kernels!r}, rescale='image'")
+    _check_image_channels(input_shape, scales, depth)
+    features = keras.Input((None, None, input_shape[-1]), name="channel_image")
+    x = _levels(features, lambda x, f, n: apply_unet_block(x, make, f, n, "batch", momentum),
+                lambda x, n: keras.layers.MaxPooling2D(name=n)(x), lambda x, n: keras.layers.UpSampling2D(name=n)(x),
+                base_filters, depth)
+    shared = keras.Model(features, keras.layers.Conv2D(num_classes, 1, name="logits")(x), name=f"{name}_shared")
+    inputs = keras.Input(input_shape, name="image")
+    channels = []
+    for i, scale in enumerate(scales):  # Keras' `Resizing` is not used: in a model, it puts later layers in training mode
+        x = _resized(shared(_resized(inputs, 1 / scale, f"channel{i}_resize")), scale, f"channel{i}_resize_back")
+        channels.append(keras.layers.Reshape((1, *input_shape[:2], num_classes), name=f"channel{i}")(x))
+    x = channels[0] if len(channels) == 1 else keras.layers.Concatenate(axis=1, name="scale_channels")(channels)
+    return keras.Model(inputs, _segmentation(pooling(x), num_classes), name=name)
 

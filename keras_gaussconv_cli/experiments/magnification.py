@@ -35,26 +35,29 @@ from keras_gaussconv_cli.experiments.segmentation import (
 # The stock U-net trained at each test magnification alone ("own scale") says what this budget
 # reaches there when training sees that magnification: the reference a network trained at 1
 # is measured against (small nuclei lose Dice at their boundaries whatever the network).
-# Test images are larger than training ones (`test_size`) so that nuclei at 2.83 fit. The
-# scale-channel U-net has the builder's octave channels 0.5, 1, 2 (its training step costs
-# 5–6× the stock U-net's on JAX with three channels; half-octave ones would add two more).
+# Test images are larger than training ones (`test_size`) so that nuclei at 2.83 fit. Both
+# scale-channel U-nets have the octave channels 0.5, 1, 2: one rescales its filters (its training
+# step costs 5–6× the stock U-net's on JAX with three channels), the other the image (one shared
+# U-net on the image resized by 2, 1 and ½: 5.25× the pixels). The Gaussian layers are the
+# discrete analogue by default: sampled kernels of σ·s ≈ ½ lost 0.13–0.20 Dice at ×0.5 and ×2.
 MAGNIFICATIONS = tuple(2 ** (k / 2) for k in range(-2, 4))  # 0.5, 0.71, 1, 1.41, 2, 2.83
 MAGNIFICATION_SETTINGS = {
     "full": dict(size=64, test_size=96, train=128, validation=32, test=32, depth=2, epochs=20, patience=6,
                  learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2), channels=(0.5, 1.0, 2.0),
-                 magnifications=MAGNIFICATIONS, training=("1", "1-2"), discretization="sampled"),
+                 magnifications=MAGNIFICATIONS, training=("1", "1-2"), discretization="discrete"),
     "quick": dict(size=64, test_size=64, train=64, validation=32, test=32, depth=2, epochs=10, patience=10,
                   learning_rates=(1e-2,), seeds=(0,), channels=(0.5, 1.0, 2.0),
-                  magnifications=MAGNIFICATIONS[:5], training=("1",), discretization="sampled"),
+                  magnifications=MAGNIFICATIONS[:5], training=("1",), discretization="discrete"),
     "smoke": dict(size=32, test_size=48, train=8, validation=8, test=4, depth=1, epochs=1, patience=1,
                   learning_rates=(1e-2,), seeds=(0,), channels=(1.0, 2.0),
-                  magnifications=(0.5, 1.0, 2.0), training=("1",), discretization="sampled"),
+                  magnifications=(0.5, 1.0, 2.0), training=("1",), discretization="discrete"),
 }
 # The training ranges by name: their magnifications, drawn in equal shares.
 MAGNIFICATION_TRAINING = {"1": (1.0,), "1-2": (1.0, 2**0.5, 2.0)}
 MAGNIFICATION_NETWORKS = {
     "stock": "stock U-net (5×5 `Conv2D`)", "gaussian": "Gaussian-derivative U-net",
-    "scale_channels": "scale-channel U-net", "jittered": "stock U-net, scale jittering over the test range",
+    "scale_channels": "scale-channel U-net", "image_channels": "scale-channel U-net, image rescaled",
+    "jittered": "stock U-net, scale jittering over the test range",
     "own_scale": "stock U-net trained at the test magnification",
 }
 MAGNIFICATION_METRICS = ("dice", "object_f1")
@@ -80,28 +83,31 @@ def slides(split, count, size, magnifications):
 
 
 def magnification_builders(settings):
-    """`{name: input_shape → model}`: the stock, Gaussian and scale-channel U-nets of `settings` (the
-    Gaussian ones with `settings["discretization"]`)."""
+    """`{name: input_shape → model}`: the stock, Gaussian and the two scale-channel U-nets of `settings`
+    (the Gaussian ones with `settings["discretization"]`)."""
     common = dict(num_classes=1, depth=settings["depth"], momentum=UNET_MOMENTUM)
     gaussian = dict(common, discretization=settings["discretization"])
     return {
         "stock": functools.partial(unet, **common), "gaussian": functools.partial(gaussian_unet, **gaussian),
         "scale_channels": functools.partial(scale_channel_unet, scales=settings["channels"], **gaussian),
+        "image_channels": functools.partial(scale_channel_unet, scales=settings["channels"], rescale="image", **gaussian),
     }
 
 
-def magnification_networks(settings):
+def magnification_networks(settings, names=tuple(MAGNIFICATION_NETWORKS)):
     """`{name: (compiled model, {seed: initial weights}, test model)}`: the `magnification_builders` networks
-    for training slides, and for test slides the same network (its weights copied in before each test);
-    "jittered" is the stock U-net's. The input size is fixed: the scale-channel layers' execution path
-    (FFT for their large kernels) and FFT lengths are chosen for it at build."""
+    among `names` (the stock one also for "jittered" or "own_scale") for training slides, and for test
+    slides the same network (its weights copied in before each test); "jittered" is the stock U-net's.
+    The input size is fixed: the scale-channel layers' execution path (FFT for their large kernels)
+    and FFT lengths are chosen for it at build."""
     size, test_size = settings["size"], settings["test_size"]
-    builders = magnification_builders(settings)
+    wanted = {*names, *(("stock",) if {"jittered", "own_scale"} & {*names} else ())}
+    builders = {name: build for name, build in magnification_builders(settings).items() if name in wanted}
     networks = segmentation_networks((size, size, 3), settings, builders)
     for name, (model, initial) in networks.items():
         test_model = model if test_size == size else builders[name]((test_size, test_size, 3))
         networks[name] = model, initial, test_model
-    return {**networks, "jittered": networks["stock"]}
+    return {**networks, "jittered": networks["stock"]} if "stock" in networks else networks
 
 
 def _training_data(magnifications, settings):
@@ -131,11 +137,14 @@ def _tested(model, initial, test_model, data, tests, settings, verbose, label):
     return summary
 
 
-def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discretization=None, verbose=1):
+def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discretization=None, networks=None,
+                       verbose=1):
     """Stock, Gaussian and scale-channel U-nets trained at magnification 1 (and 1–2), tested at others.
 
     `scale` is "full", "quick" or "smoke" (`MAGNIFICATION_SETTINGS`); `discretization`, of the
-    Gaussian layers of both Gaussian U-nets, replaces the settings' ("sampled"). Writes
+    Gaussian layers of the Gaussian U-nets, replaces the settings' ("discrete"); `networks`, names
+    of `MAGNIFICATION_NETWORKS`, runs only those (default all; the protocol is seeded, so a
+    network's results do not depend on which others ran). Writes
     `magnification_results.json`, `magnification_results.md` (`magnification_table`) and
     `magnification_dice.png` (`plot_magnification_dice`) to `output_dir`.
 
@@ -146,6 +155,7 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
         `tuned_runs` summary with "test" `{magnification: {metric: [per seed]}}`.
     """
     settings = MAGNIFICATION_SETTINGS[check_scale(scale)]
+    names = _check_networks(networks)
     if discretization is not None:
         settings = {**settings, "discretization": check_choice("discretization", discretization, DISCRETIZATIONS)}
     output = Path(output_dir)
@@ -155,26 +165,38 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
     results = {"settings": settings_json(settings), "otsu": {
         m: segmentation_metrics(masks, haematoxylin_otsu(images), instances) for m, (images, masks, instances) in tests.items()
     }, "training": {}}
-    networks = magnification_networks(settings)
+    networks = magnification_networks(settings, names)
     for training in settings["training"]:
         data = _training_data(MAGNIFICATION_TRAINING[training], settings)
         results["training"][training] = {
             name: _tested(*networks[name], data, tests, settings, verbose, f"{name} U-net, trained at {training}")
-            for name in ("stock", "gaussian", "scale_channels")
+            for name in names if name not in ("jittered", "own_scale")
         }
-    jitter = _training_data(settings["magnifications"], settings)
-    results["jittered"] = _tested(*networks["jittered"], jitter, tests, settings, verbose, "scale-jittered stock U-net")
-    results["own_scale"] = _own_scale(networks, tests, settings, verbose)
+    if "jittered" in names:
+        jitter = _training_data(settings["magnifications"], settings)
+        results["jittered"] = _tested(*networks["jittered"], jitter, tests, settings, verbose, "scale-jittered stock U-net")
+    if "own_scale" in names:
+        results["own_scale"] = _own_scale(networks, tests, settings, verbose)
     results["seconds"] = round(time.time() - start, 1)
     write_results(output, RESULTS, results, magnification_table(results))
     plot_magnification_dice(results, output / PICTURES["dice"])
     return results
 
 
+def _check_networks(networks):
+    """`networks` (None: all) as the names of `MAGNIFICATION_NETWORKS` in its order, else ValueError naming it."""
+    if networks is None:
+        return tuple(MAGNIFICATION_NETWORKS)
+    if isinstance(networks, str) or not networks or any(n not in MAGNIFICATION_NETWORKS for n in networks):
+        raise ValueError(f"`networks` must be a non-empty list of {list(MAGNIFICATION_NETWORKS)}. "
+                         f"Received: networks={networks!r}")
+    return tuple(n for n in MAGNIFICATION_NETWORKS if n in networks)
+
+
 def _methods(results, training):
     """`{name: summary}` of the networks compared at one training range, then the jittered and (its
-    "test" only) the own-scale stock U-net."""
-    return {**results["training"][training], "jittered": results["jittered"], "own_scale": results["own_scale"]}
+    "test" only) the own-scale stock U-net, each where it ran."""
+    return {**results["training"][training], **{name: results[name] for name in ("jittered", "own_scale") if name in results}}
 
 
 def magnification_table(results):
@@ -220,15 +242,19 @@ def _seeds(settings):
 
 def _changes(methods, magnifications):
     """One line: each network's largest Dice change from ×1 over ×0.5 … ×2 (the own-scale U-net's:
-    what the magnification itself costs), and the scale-channel U-net's largest shortfall against
-    the jittered and the own-scale stock U-nets."""
+    what the magnification itself costs), and each scale-channel U-net's largest shortfall against
+    the jittered and the own-scale stock U-nets (those that ran)."""
     within = [m for m in magnifications if 0.5 <= float(m) <= 2]
     mean = {name: {m: float(np.mean(r["test"][m]["dice"])) for m in within} for name, r in methods.items()}
     drops = ", ".join(f"{name} {min(d[m] - d['1'] for m in within):+.3f}" for name, d in mean.items() if name != "jittered")
-    gaps = [max(mean[other][m] - mean["scale_channels"][m] for m in within) for other in ("jittered", "own_scale")]
-    return (f"Largest Dice change from ×1 over ×0.5 … ×2 (means over seeds): {drops}; the scale-channel "
-            f"U-net's largest shortfall against the jittered stock U-net: {gaps[0]:+.3f}, against the stock "
-            f"U-net trained at the test magnification: {gaps[1]:+.3f}.")
+    references = {"jittered": "the jittered stock U-net", "own_scale": "the stock U-net trained at the test magnification"}
+    parts = [f"Largest Dice change from ×1 over ×0.5 … ×2 (means over seeds): {drops}"]
+    for ours in ("scale_channels", "image_channels"):
+        gaps = [f"against {label}: {max(mean[other][m] - mean[ours][m] for m in within):+.3f}"
+                for other, label in references.items() if other in mean]
+        if ours in mean and gaps:
+            parts.append(f"the {MAGNIFICATION_NETWORKS[ours]}'s largest shortfall " + ", ".join(gaps))
+    return "; ".join(parts) + "."
 
 
 def plot_magnification_dice(results, path):
@@ -239,8 +265,8 @@ def plot_magnification_dice(results, path):
     fig, axes = subplots(1, len(trainings), figsize=(5.2 * len(trainings), 3.6), squeeze=False)
     magnifications = list(results["otsu"])
     x = [float(m) for m in magnifications]
-    colours = {"stock": "tab:orange", "gaussian": "tab:blue", "scale_channels": "tab:green", "jittered": "tab:purple",
-               "own_scale": "black"}
+    colours = {"stock": "tab:orange", "gaussian": "tab:blue", "scale_channels": "tab:green", "image_channels": "tab:red",
+               "jittered": "tab:purple", "own_scale": "black"}
     for ax, training in zip(axes[0], trainings):
         for name, r in _methods(results, training).items():
             dice = np.array([r["test"][m]["dice"] for m in magnifications])
