@@ -148,7 +148,7 @@ def _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout,
 
 def scale_channel_unet(
     input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
-    num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="sampled", momentum=0.9,
+    num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="discrete", momentum=0.9,
     scaled_kernels=False, rescale="filters", name="scale_channel_unet",
 ):
     """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
@@ -182,7 +182,9 @@ def scale_channel_unet(
         sigma: initial σ (pixels of the level, at s = 1) of every layer.
         pooling: "max" or "average" over the channels (`ScalePooling`).
         scale_dropout: `ScalePooling`'s scale-channel dropout in training.
-        discretization: of the Gaussian-derivative layers.
+        discretization: of the Gaussian-derivative layers; "discrete" (default: the discrete
+            analogue, exact where σ·sᵢ < 1, where sampled kernels lost 0.13–0.20 Dice at
+            unseen magnifications in the docs' evidence).
         momentum: as `unet`.
         scaled_kernels: `ScaleChannels`' (channel i's kernels cropped to
             kernel_size · sᵢ / max(s): each channel's cost follows its own σ·sᵢ).
