@@ -57,6 +57,20 @@ def test_a_magnified_image_moves_the_class_maps_to_the_next_channel(build):
     assert np.abs(a - fine[0, 16:64:2, 16:64:2]).max() > 10 * error
 
 
+@pytest.mark.parametrize("build", [gaussian_derivative_network, gaussian_derivative_resnet])
+def test_scaled_kernels_crop_the_fine_channel_where_its_gaussians_have_decayed(build):
+    # Kernels as large as the 16² input (31 taps); channel s = 1 of (1, 2) keeps the central 17
+    # (±8 = ±8σ: the Gaussians' tails beyond are below float32 round-off), s = 2 all 31.
+    options = dict(scales=(1.0, 2.0), filters=(4, 4), sigma_ratio=1.0)
+    full, scaled = build((16, 16, 1), 3, **options), build((16, 16, 1), 3, scaled_kernels=True, **options)
+    scaled.set_weights(full.get_weights())
+    assert all(w.scaled_kernels and [w.channel_kernel_size(s) for s in w.scales] == [(17, 17), (31, 31)]
+               for w in wrappers(scaled).values())
+    x = images((2, 16, 16, 1))
+    maps = [to_numpy(keras.Model(m.input, m.get_layer("scales2").output)(x)) for m in (full, scaled)]  # before the readout
+    np.testing.assert_allclose(maps[1], maps[0], atol=1e-5 * np.abs(maps[0]).max())
+
+
 def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
     model = gaussian_derivative_resnet((16, 16, 1), 3, scales=(1.0, 2.0), filters=(2, 4), kernel_size=9,
                                        separable=True, scale_dropout=0.25)

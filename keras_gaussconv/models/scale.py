@@ -11,7 +11,7 @@ from keras_gaussconv.layers.validation import check_fraction, check_positive_flo
 def gaussian_derivative_network(
     input_shape, num_classes, scales=(1.0, 2.0, 4.0), filters=(8, 16, 16, 32), order=2, sigma=1.0,
     sigma_ratio=2**0.5, kernel_size=None, scale_dropout=0.0, discretization="sampled", momentum=0.9,
-    name="gaussian_derivative_network",
+    scaled_kernels=False, name="gaussian_derivative_network",
 ):
     """A scale-covariant classifier (Lindeberg, 2022): scale channels throughout, no subsampling.
 
@@ -41,12 +41,14 @@ def gaussian_derivative_network(
             fine channels) has no offsets or θ.
         momentum: of the batch normalisations' moving statistics, in [0, 1)
             (Keras' 0.99 lags behind short trainings).
+        scaled_kernels: `ScaleChannels`' (channel i's kernels cropped to
+            kernel_size · sᵢ / max(s): each channel's cost follows its own σ·sᵢ).
         name: of the model.
 
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum)
+    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels)
     make = dict(kernel_size=kernel_size, order=order, discretization=discretization)
     inputs = keras.Input(input_shape)
     x = inputs
@@ -61,7 +63,7 @@ def gaussian_derivative_network(
 def gaussian_derivative_resnet(
     input_shape, num_classes, scales=(1.0, 2.0, 4.0), filters=(8, 16, 16, 32), order=2, sigma=1.0,
     sigma_ratio=2**0.5, kernel_size=None, separable=False, scale_dropout=0.0, discretization="sampled",
-    momentum=0.9, name="gaussian_derivative_resnet",
+    momentum=0.9, scaled_kernels=False, name="gaussian_derivative_resnet",
 ):
     """`gaussian_derivative_network` with residual blocks (GaussDerResNet, Perzanowski & Lindeberg).
 
@@ -95,12 +97,13 @@ def gaussian_derivative_resnet(
         scale_dropout: as `gaussian_derivative_network`.
         discretization: as `gaussian_derivative_network`.
         momentum: as `gaussian_derivative_network`.
+        scaled_kernels: as `gaussian_derivative_network`.
         name: of the model.
 
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum)
+    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels)
     if not isinstance(separable, bool):
         raise ValueError(f"`separable` must be True or False. Received: separable={separable!r}")
     make = dict(kernel_size=kernel_size, order=order, discretization=discretization)
@@ -119,16 +122,17 @@ def gaussian_derivative_resnet(
     return keras.Model(inputs, _readout(x, scale_dropout), name=name)
 
 
-def _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum):
-    """The widths (`filters`, then `num_classes`) and `(sigma, sigma_ratio, scales)`, each argument checked by name."""
+def _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels):
+    """The widths (`filters`, then `num_classes`) and `(sigma, sigma_ratio, scales, scaled_kernels)`, each
+    argument checked by name (`scales` and `scaled_kernels` by `ScaleChannels`)."""
     check_fraction("scale_dropout", scale_dropout), check_fraction("momentum", momentum)
     sizes = [*(check_positive_int("filters", width) for width in filters), check_positive_int("num_classes", num_classes)]
-    return sizes, (check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio), scales)
+    return sizes, (check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio), scales, scaled_kernels)
 
 
 def _scale_conv(width, block, suffix, settings, kernel_size, order, discretization, use_bias=False, depthwise=False):
     """`ScaleChannels` of a scale-normalised Gaussian-derivative layer with σ = sigma · sigma_ratio^block."""
-    sigma, ratio, scales = settings
+    sigma, ratio, scales, scaled_kernels = settings
     arguments = dict(
         order=order, padding="same", scale_normalized=True, offset_initializer="zeros", use_bias=use_bias,
         sigma_initializer=keras.initializers.Constant(sigma * ratio**block), discretization=discretization,
@@ -137,7 +141,7 @@ def _scale_conv(width, block, suffix, settings, kernel_size, order, discretizati
         conv = GaussianDerivativeDepthwiseConv2D(kernel_size, name=f"conv{suffix}", **arguments)
     else:
         conv = GaussianDerivativeConv2D(width, kernel_size, name=f"conv{suffix}", **arguments)
-    return ScaleChannels(conv, scales=scales, name=f"scales{suffix}")
+    return ScaleChannels(conv, scales=scales, scaled_kernels=scaled_kernels, name=f"scales{suffix}")
 
 
 def _residual_conv(x, width, block, half, settings, separable, make):
