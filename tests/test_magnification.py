@@ -73,6 +73,21 @@ def test_the_table_says_how_far_each_network_falls_from_magnification_1():
     assert table.count("| Otsu on haematoxylin | 0 |") == 2  # the Dice and the object-F1 table
 
 
+
+def test_the_table_compares_only_the_networks_that_ran():
+    # `--network scale_channels --network jittered`: no image-rescaling or own-magnification rows.
+    results = {
+        "settings": {"training": ["1"], "test": 4, "test_size": 32, "seeds": [0, 1], "discretization": "discrete"},
+        "otsu": {m: {"dice": 0.6, "object_f1": 0.4} for m in ("0.5", "1", "2")},
+        "training": {"1": {"scale_channels": _summary({"0.5": [0.85, 0.85], "1": [0.9, 0.9], "2": [0.88, 0.88]})}},
+        "jittered": _summary({"0.5": [0.9, 0.9], "1": [0.9, 0.9], "2": [0.92, 0.92]}),
+        "seconds": 1.0,
+    }
+    table = magnification.magnification_table(results)
+    assert "(means over seeds): scale_channels -0.050; the scale-channel U-net's largest shortfall against the " \
+           "jittered stock U-net: +0.050." in table
+    assert "image rescaled" not in table and "trained at the test magnification" not in table
+
 # Backend-neutral end to end: once, in the PyTorch pass, where it runs 1.5-8x faster than on TensorFlow (docs/testing.md).
 @pytest.mark.torch_pass
 def test_magnification_smoke_end_to_end(tmp_path, capsys):

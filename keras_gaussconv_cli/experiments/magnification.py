@@ -60,6 +60,8 @@ MAGNIFICATION_NETWORKS = {
     "jittered": "stock U-net, scale jittering over the test range",
     "own_scale": "stock U-net trained at the test magnification",
 }
+# The stock U-nets trained other than at the training range, the references the others are held to.
+REFERENCES = {"jittered": "the jittered stock U-net", "own_scale": "the stock U-net trained at the test magnification"}
 MAGNIFICATION_METRICS = ("dice", "object_f1")
 
 # What `magnification_demo` writes into its output directory.
@@ -101,7 +103,7 @@ def magnification_networks(settings, names=tuple(MAGNIFICATION_NETWORKS)):
     The input size is fixed: the scale-channel layers' execution path (FFT for their large kernels)
     and FFT lengths are chosen for it at build."""
     size, test_size = settings["size"], settings["test_size"]
-    wanted = {*names, *(("stock",) if {"jittered", "own_scale"} & {*names} else ())}
+    wanted = {*names, *(("stock",) if REFERENCES.keys() & {*names} else ())}
     builders = {name: build for name, build in magnification_builders(settings).items() if name in wanted}
     networks = segmentation_networks((size, size, 3), settings, builders)
     for name, (model, initial) in networks.items():
@@ -170,7 +172,7 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
         data = _training_data(MAGNIFICATION_TRAINING[training], settings)
         results["training"][training] = {
             name: _tested(*networks[name], data, tests, settings, verbose, f"{name} U-net, trained at {training}")
-            for name in names if name not in ("jittered", "own_scale")
+            for name in names if name not in REFERENCES
         }
     if "jittered" in names:
         jitter = _training_data(settings["magnifications"], settings)
@@ -196,7 +198,7 @@ def _check_networks(networks):
 def _methods(results, training):
     """`{name: summary}` of the networks compared at one training range, then the jittered and (its
     "test" only) the own-scale stock U-net, each where it ran."""
-    return {**results["training"][training], **{name: results[name] for name in ("jittered", "own_scale") if name in results}}
+    return {**results["training"][training], **{name: results[name] for name in REFERENCES if name in results}}
 
 
 def magnification_table(results):
@@ -247,12 +249,11 @@ def _changes(methods, magnifications):
     within = [m for m in magnifications if 0.5 <= float(m) <= 2]
     mean = {name: {m: float(np.mean(r["test"][m]["dice"])) for m in within} for name, r in methods.items()}
     drops = ", ".join(f"{name} {min(d[m] - d['1'] for m in within):+.3f}" for name, d in mean.items() if name != "jittered")
-    references = {"jittered": "the jittered stock U-net", "own_scale": "the stock U-net trained at the test magnification"}
     parts = [f"Largest Dice change from ×1 over ×0.5 … ×2 (means over seeds): {drops}"]
     for ours in ("scale_channels", "image_channels"):
         gaps = [f"against {label}: {max(mean[other][m] - mean[ours][m] for m in within):+.3f}"
-                for other, label in references.items() if other in mean]
-        if ours in mean and gaps:
+                for other, label in REFERENCES.items() if ours in mean and other in mean]
+        if gaps:
             parts.append(f"the {MAGNIFICATION_NETWORKS[ours]}'s largest shortfall " + ", ".join(gaps))
     return "; ".join(parts) + "."
 
