@@ -65,7 +65,8 @@ def _levels(x, block, pool, upsample, base_filters, depth):
     return x
 
 
-def _unet(make_conv, input_shape, num_classes, base_filters, depth, norm, momentum, name):
+def _unet(make_conv, input_shape, num_classes, base_filters, depth, norm, momentum, name, logits=False):
+    """The U-net model; `logits`: its 1×1 output ("logits") without the sigmoid or softmax."""
     rank = len(input_shape) - 1
     pool, upsample, conv = (getattr(keras.layers, f"{kind}{rank}D") for kind in ("MaxPooling", "UpSampling", "Conv"))
     inputs = keras.Input(input_shape, name="image")
@@ -74,9 +75,14 @@ def _unet(make_conv, input_shape, num_classes, base_filters, depth, norm, moment
         return apply_unet_block(x, make_conv, filters, block_name, norm, momentum)
 
     x = _levels(inputs, block, lambda x, n: pool(name=n)(x), lambda x, n: upsample(name=n)(x), base_filters, depth)
-    activation = "sigmoid" if num_classes == 1 else "softmax"
-    outputs = conv(num_classes, 1, activation=activation, name="segmentation")(x)
+    if logits:
+        return keras.Model(inputs, conv(num_classes, 1, name="logits")(x), name=name)
+    outputs = conv(num_classes, 1, activation=_output_activation(num_classes), name="segmentation")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _output_activation(num_classes):
+    return "sigmoid" if num_classes == 1 else "softmax"
 
 
 def unet(input_shape, num_classes=1, base_filters=8, depth=3, norm="batch", momentum=0.9, name="unet"):
@@ -229,7 +235,7 @@ def scale_channel_unet(
 
 
 def _segmentation(logits, num_classes):
-    return keras.layers.Activation("sigmoid" if num_classes == 1 else "softmax", name="segmentation")(logits)
+    return keras.layers.Activation(_output_activation(num_classes), name="segmentation")(logits)
 
 
 def _check_image_channels(input_shape, scales, depth):
@@ -260,11 +266,8 @@ def _image_channel_unet(make, input_shape, num_classes, scales, base_filters, de
         raise ValueError("`scaled_kernels` crops the kernels of filter channels; `rescale='image'` has none. "
                          f"Received: scaled_kernels={scaled_kernels!r}, rescale='image'")
     _check_image_channels(input_shape, scales, depth)
-    features = keras.Input((None, None, input_shape[-1]), name="channel_image")
-    x = _levels(features, lambda x, f, n: apply_unet_block(x, make, f, n, "batch", momentum),
-                lambda x, n: keras.layers.MaxPooling2D(name=n)(x), lambda x, n: keras.layers.UpSampling2D(name=n)(x),
-                base_filters, depth)
-    shared = keras.Model(features, keras.layers.Conv2D(num_classes, 1, name="logits")(x), name=f"{name}_shared")
+    shared = _unet(make, (None, None, input_shape[-1]), num_classes, base_filters, depth, "batch", momentum,
+                   f"{name}_shared", logits=True)
     inputs = keras.Input(input_shape, name="image")
     channels = []
     for i, scale in enumerate(scales):  # Keras' `Resizing` is not used: in a model, it puts later layers in training mode
