@@ -17,6 +17,7 @@ from keras_gaussconv.layers import (
     GaussianDerivativeConv3D,
     GaussianDerivativeDepthwiseConv2D,
     GeometricWeight,
+    ImageScale,
     MinValue,
     ScaleChannels,
     ScalePooling,

@@ -17,6 +17,7 @@ from keras import ops
 from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct, copy_layer
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
+from keras_gaussconv.layers.scale_selection import ImageScale
 from keras_gaussconv.layers.validation import check_positive_float
 from keras_gaussconv.ops import costs as cost_model
 from keras_gaussconv.ops import paths
@@ -31,7 +32,7 @@ def is_structured(layer):
 
 def is_foldable(layer):
     """Whether `fold_layer` replaces `layer` by stock layers: a structured layer or a wrapper of this package."""
-    return isinstance(layer, (BasisConv, ConvNormAct, ScaleChannels, ScalePooling))
+    return isinstance(layer, (BasisConv, ConvNormAct, ScaleChannels, ScalePooling, ImageScale))
 
 
 def inner_layers(layer):
@@ -75,7 +76,7 @@ def fold_layer(layer, tolerance=None):
 
     `BasisConv` (`fold_structured`), `ScaleChannels` (one functional model
     stacking each channel's folded copy), `ScalePooling` (its inference-mode
-    reduction) and `ConvNormAct` (the folded convolution, the normalisation,
+    reduction), `ImageScale` (its inference-mode estimate) and `ConvNormAct` (the folded convolution, the normalisation,
     the activation). `tolerance` crops structured kernels (`crop`).
     """
     _require_built(layer)
@@ -83,12 +84,23 @@ def fold_layer(layer, tolerance=None):
         return fold_structured(layer, tolerance)
     if isinstance(layer, ScaleChannels):
         return [_fold_scale_channels(layer, tolerance)]
-    if isinstance(layer, ScalePooling):
-        inputs = keras.Input(batch_shape=_batch_free(layer.input_shape_built), dtype=layer.compute_dtype)
-        return [keras.Model(inputs, layer.reduce_all(inputs), name=layer.name)]
+    if isinstance(layer, (ScalePooling, ImageScale)):
+        return [_fold_ops_layer(layer)]
     if isinstance(layer, ConvNormAct):
         return _fold_conv_norm_act(layer, tolerance)
     raise ValueError(f"`layer` must be a structured layer or wrapper of keras_gaussconv. Received: layer={layer!r}")
+
+
+def _fold_ops_layer(layer):
+    """`ScalePooling` or `ImageScale` in inference mode as a functional model of `keras.ops` (reloads
+    without this package): the pooling's reduction; the estimate less the moving reference as a constant."""
+    inputs = keras.Input(batch_shape=_batch_free(layer.input_shape_built), dtype=layer.compute_dtype)
+    if isinstance(layer, ImageScale):
+        reference = float(ops.convert_to_numpy(layer.moving_reference))
+        return keras.Model(inputs, ops.cast(layer.centroids(inputs) - reference, layer.compute_dtype), name=layer.name)
+    if layer.window is not None:
+        inputs = [inputs, keras.Input(batch_shape=(None,), dtype=layer.compute_dtype)]
+    return keras.Model(inputs, layer.reduce_all(inputs), name=layer.name)
 
 
 def _fold_conv_norm_act(block, tolerance):

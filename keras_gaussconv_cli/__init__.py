@@ -25,7 +25,8 @@ from pathlib import Path  # noqa: E402
 # literal so that parsing needs no TensorFlow; a test checks they agree).
 PLOTTABLE = ("rfnn", "dau", "gaussian", "gaussian_few", "gaussian_separable", "gabor")
 # `magnification`'s networks, named here so that parsing imports no Keras (a test keeps them equal).
-MAGNIFICATION_NETWORKS = ("stock", "gaussian", "scale_channels", "image_channels", "jittered", "own_scale")
+MAGNIFICATION_NETWORKS = ("stock", "gaussian", "scale_channels", "image_channels", "image_selection", "jittered",
+                          "own_scale")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from helpers import assert_trains_saves_folds_and_exports, blobs, blobs_sampled, images, to_numpy
-from keras_gaussconv import ScaleChannels, ScalePooling, count_parameters
+from keras_gaussconv import ImageScale, ScaleChannels, ScalePooling, count_parameters
 from keras_gaussconv.folding import structured_layers
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet
 
@@ -116,8 +116,11 @@ def test_image_channels_predict_in_inference_mode():
 
 
 def test_image_channels_train_save_fold_and_export_to_onnx(tmp_path):
+    # with the channels selected by each image's scale (`ImageScale`, `ScalePooling(window=...)`)
     model = scale_channel_unet((16, 16, 1), depth=1, scales=(1.0, 2.0), base_filters=2, num_bases=2, rescale="image",
-                               discretization="discrete", scale_dropout=0.5)
+                               discretization="discrete", scale_dropout=0.5, scale_window=(-1.5, 0.5))
+    assert isinstance(model.get_layer("image_scale"), ImageScale)
+    assert model.get_layer("scale_pooling").window == (-1.5, 0.5)
     x = images((2, 16, 16, 1))
     assert_trains_saves_folds_and_exports(model, x, (images((2, 16, 16, 1)) > 0).astype("float32"), "binary_crossentropy",
                                           tmp_path)
@@ -137,6 +140,7 @@ def test_image_channels_train_save_fold_and_export_to_onnx(tmp_path):
         (dict(rescale="image", scales=(1.0, 8.0)), "rows/sᵢ and cols/sᵢ integers .* scales=\\(1.0, 8.0\\)"),
         (dict(rescale="image", scales=(0.5, 4.0), depth=1), "divisible by 2\\*\\*depth = 2"),
         (dict(rescale="image", scaled_kernels=True), "Received: scaled_kernels=True, rescale='image'"),
+        (dict(scale_window=(1.0, 0.0)), r"Received: window=\(1.0, 0.0\)"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, message):

@@ -13,3 +13,4 @@ from keras_gaussconv.layers.gaussian_derivative_conv import (
 from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
+from keras_gaussconv.layers.scale_selection import ImageScale

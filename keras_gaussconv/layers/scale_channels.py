@@ -9,6 +9,7 @@ import math
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gaussconv.layers.basis_conv import BasisConv
@@ -203,20 +204,28 @@ class ScalePooling(keras.layers.Layer):
     sample that would keep none keeps all), and the reduction runs over the
     kept channels only; in inference over all.
 
+    With a `window` (low, high) the layer is called on `[channels, log₂ m̂]`,
+    m̂ each sample's estimated magnification (`ImageScale`), and reduces only
+    the channels with low ≤ log₂(sᵢ / m̂) ≤ high (or, where none is, the
+    nearest to the window): those that see the sample's structures at the
+    sizes the network learned. Dropout then acts among them.
+
     Args:
         mode: "max" (scale invariance by the strongest channel) or "average".
         dropout: probability of dropping a channel in training, in [0, 1).
         seed: int seed of the dropout.
+        scales: the channels' sᵢ; needed with `window`.
+        window: None (every channel) or (low, high) in octaves, low ≤ high.
         **kwargs: passed to `keras.layers.Layer`.
 
     Input shape:
-        `(batch, S, ...)`.
+        `(batch, S, ...)`; with `window`, `[(batch, S, ...), (batch,)]`.
 
     Output shape:
         `(batch, ...)`.
     """
 
-    def __init__(self, mode="max", dropout=0.0, seed=None, **kwargs):
+    def __init__(self, mode="max", dropout=0.0, seed=None, scales=None, window=None, **kwargs):
         super().__init__(**kwargs)
         if mode not in ("max", "average"):
             raise ValueError(f"`mode` must be 'max' or 'average'. Received: mode={mode!r}")
@@ -224,13 +233,23 @@ class ScalePooling(keras.layers.Layer):
         self.dropout = check_fraction("dropout", dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout > 0 else None
+        self.window = None if window is None else _check_window(window)
+        self.scales = None if scales is None else check_scales(scales)
+        if self.window is not None and self.scales is None:
+            raise ValueError(f"`window` selects among the channels' `scales`: give both. Received: window={window!r}, "
+                             "scales=None")
 
     def build(self, input_shape):
-        self.input_shape_built = tuple(input_shape)  # for `fold`
+        channels = input_shape[0] if self.window is not None else input_shape
+        if self.window is not None and channels[1] != len(self.scales):
+            raise ValueError(f"`scales` must name each of the input's {channels[1]} channels (axis 1). "
+                             f"Received: scales={self.scales}")
+        self.input_shape_built = tuple(channels)  # for `fold`
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], *input_shape[2:])
+        channels = input_shape[0] if self.window is not None else input_shape
+        return (channels[0], *channels[2:])
 
     def fold(self, tolerance=None):
         """The inference-mode reduction as a functional model of `keras.ops` (reloads without this
@@ -243,24 +262,55 @@ class ScalePooling(keras.layers.Layer):
 
         return folding.fold_layer(self, tolerance)
 
+    def window_keep(self, log_magnification):
+        """(batch, S) bool: the channels within `window` of each sample's log₂ m̂, else the nearest."""
+        # NumPy and Python constants, not tensors: an exported graph would take captured tensors as inputs
+        log_scales = np.log2(self.scales).astype("float32")[None, :]
+        relative = ops.subtract(log_scales, ops.cast(log_magnification, "float32")[:, None])
+        outside = ops.maximum(ops.maximum(self.window[0] - relative, relative - self.window[1]), 0.0)
+        return outside <= ops.min(outside, axis=1, keepdims=True)
+
+    def reduce(self, inputs, keep=None):
+        """The reduction over the channels `keep` (batch, S) marks; all where None."""
+        if keep is None:
+            return ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
+        keep = ops.reshape(keep, (-1, keep.shape[1]) + (1,) * (len(inputs.shape) - 2))
+        if self.mode == "max":
+            # a dropped channel takes the channels' minimum (never above a kept one; −∞ exports as NaN)
+            return ops.max(ops.where(keep, inputs, ops.min(inputs, axis=1, keepdims=True)), axis=1)
+        keep = ops.cast(keep, inputs.dtype)
+        return ops.sum(inputs * keep, axis=1) / ops.sum(keep, axis=1)
+
     def reduce_all(self, inputs):
-        """The inference-mode reduction over every channel."""
-        return ops.max(inputs, axis=1) if self.mode == "max" else ops.mean(inputs, axis=1)
+        """The inference-mode reduction: `inputs` as `call`'s."""
+        if self.window is None:
+            return self.reduce(inputs)
+        return self.reduce(inputs[0], self.window_keep(inputs[1]))
 
     def call(self, inputs, training=False):
         if not (training and self.dropout > 0):
             return self.reduce_all(inputs)
-        batch, scales = ops.shape(inputs)[0], inputs.shape[1]
-        keep = keras.random.uniform((batch, scales), seed=self.seed_generator) >= self.dropout
-        keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=1, keepdims=True)))  # none kept: all
-        keep = ops.reshape(keep, (batch, scales) + (1,) * (len(inputs.shape) - 2))
-        if self.mode == "max":
-            lowest = ops.cast(ops.full((), -float("inf")), inputs.dtype)
-            return ops.max(ops.where(keep, inputs, lowest), axis=1)
-        keep = ops.cast(keep, inputs.dtype)
-        return ops.sum(inputs * keep, axis=1) / ops.sum(keep, axis=1)
+        channels, keep = (inputs, None) if self.window is None else (inputs[0], self.window_keep(inputs[1]))
+        batch, scales = ops.shape(channels)[0], channels.shape[1]
+        kept = keras.random.uniform((batch, scales), seed=self.seed_generator) >= self.dropout
+        if keep is None:
+            keep = ops.ones_like(kept)
+        kept = ops.logical_and(kept, keep)
+        # a sample that keeps none keeps all (the window's)
+        return self.reduce(channels, ops.where(ops.any(kept, axis=1, keepdims=True), kept, keep))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"mode": self.mode, "dropout": self.dropout, "seed": self.seed})
+        config.update({"mode": self.mode, "dropout": self.dropout, "seed": self.seed,
+                       "scales": None if self.scales is None else list(self.scales),
+                       "window": None if self.window is None else list(self.window)})
         return config
+
+
+def _check_window(window):
+    """`window` as (low, high) floats with low ≤ high, else ValueError naming it."""
+    if (not isinstance(window, (list, tuple)) or len(window) != 2
+            or not all(isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w) for w in window)
+            or window[0] > window[1]):
+        raise ValueError(f"`window` must be (low, high) in octaves, finite numbers, low ≤ high. Received: window={window!r}")
+    return tuple(float(w) for w in window)

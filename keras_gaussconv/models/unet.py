@@ -8,6 +8,7 @@ import keras
 from keras_gaussconv.layers import gaussian_derivative_conv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling, check_scales
+from keras_gaussconv.layers.scale_selection import ImageScale
 from keras_gaussconv.layers.validation import check_choice, check_fraction, check_positive_float, check_positive_int
 
 
@@ -155,7 +156,7 @@ def _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout,
 def scale_channel_unet(
     input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
     num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="discrete", momentum=0.9,
-    scaled_kernels=False, rescale="filters", name="scale_channel_unet",
+    scaled_kernels=False, rescale="filters", scale_window=None, name="scale_channel_unet",
 ):
     """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
 
@@ -198,6 +199,10 @@ def scale_channel_unet(
             "image" (the input, by 1/sᵢ; `input_shape` fixed, sᵢ powers of 2, each
             rows/sᵢ and cols/sᵢ an integer divisible by 2^depth; `kernel_size`
             default 2·⌈4·sigma⌉ + 1; no `scaled_kernels`).
+        scale_window: None (default: every channel pooled) or (low, high) octaves: an
+            `ImageScale` layer ("image_scale") estimates each image's magnification m̂
+            against the training images', and `ScalePooling` pools only the channels with
+            low ≤ log₂(sᵢ/m̂) ≤ high, in training and inference alike (2-D, fixed input size).
         name: as `unet`.
 
     Returns:
@@ -208,11 +213,12 @@ def scale_channel_unet(
     rank = _rank(input_shape, depth)
     sigma, momentum, scales = _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout, pooling, scales)
     initial_sigma = keras.initializers.Constant(sigma)
+    pool = _scale_pooling(scales, pooling, scale_dropout, scale_window)
     if check_choice("rescale", rescale, ("filters", "image")) == "image":
         make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma) + 1, order, num_bases, True,
                               discretization, sigma_initializer=initial_sigma)
         return _image_channel_unet(make, input_shape, num_classes, scales, base_filters, depth, momentum,
-                                   ScalePooling(pooling, dropout=scale_dropout, name="scale_pooling"), scaled_kernels, name)
+                                   pool, scaled_kernels, name)
     make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma * max(scales)) + 1, order, num_bases, True,
                           discretization, scale_normalized=True, sigma_initializer=initial_sigma)
 
@@ -230,8 +236,16 @@ def scale_channel_unet(
     inputs = keras.Input(input_shape, name="image")
     x = _levels(inputs, block, per_channel("MaxPooling"), per_channel("UpSampling"), base_filters, depth)
     x = keras.layers.Dense(num_classes, name="segmentation_logits")(x)  # a 1×1 convolution shared by the channels
-    x = ScalePooling(pooling, dropout=scale_dropout, name="scale_pooling")(x)
-    return keras.Model(inputs, _segmentation(x, num_classes), name=name)
+    return keras.Model(inputs, _segmentation(pool(x, inputs), num_classes), name=name)
+
+
+def _scale_pooling(scales, pooling, scale_dropout, scale_window):
+    """`(channels, image) → pooled`: `ScalePooling` over every channel, or with `scale_window` over those
+    that `ImageScale` of the image selects."""
+    pool = ScalePooling(pooling, dropout=scale_dropout, scales=scales, window=scale_window, name="scale_pooling")
+    if scale_window is None:
+        return lambda x, image: pool(x)
+    return lambda x, image: pool([x, ImageScale(name="image_scale")(image)])
 
 
 def _segmentation(logits, num_classes):
@@ -274,5 +288,5 @@ def _image_channel_unet(make, input_shape, num_classes, scales, base_filters, de
         x = _resized(shared(_resized(inputs, 1 / scale, f"channel{i}_resize")), scale, f"channel{i}_resize_back")
         channels.append(keras.layers.Reshape((1, *input_shape[:2], num_classes), name=f"channel{i}")(x))
     x = channels[0] if len(channels) == 1 else keras.layers.Concatenate(axis=1, name="scale_channels")(channels)
-    return keras.Model(inputs, _segmentation(pooling(x), num_classes), name=name)
+    return keras.Model(inputs, _segmentation(pooling(x, inputs), num_classes), name=name)
 

@@ -44,22 +44,28 @@ MAGNIFICATIONS = tuple(2 ** (k / 2) for k in range(-2, 4))  # 0.5, 0.71, 1, 1.41
 MAGNIFICATION_SETTINGS = {
     "full": dict(size=64, test_size=96, train=128, validation=32, test=32, depth=2, epochs=20, patience=6,
                  learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2), channels=(0.5, 1.0, 2.0),
-                 magnifications=MAGNIFICATIONS, training=("1", "1-2"), discretization="discrete"),
+                 magnifications=MAGNIFICATIONS, training=("1", "1-2"), discretization="discrete",
+                 scale_window=(-1.5, 0.5)),
     "quick": dict(size=64, test_size=64, train=64, validation=32, test=32, depth=2, epochs=10, patience=10,
                   learning_rates=(1e-2,), seeds=(0,), channels=(0.5, 1.0, 2.0),
-                  magnifications=MAGNIFICATIONS[:5], training=("1",), discretization="discrete"),
+                  magnifications=MAGNIFICATIONS[:5], training=("1",), discretization="discrete",
+                  scale_window=(-1.5, 0.5)),
     "smoke": dict(size=32, test_size=48, train=8, validation=8, test=4, depth=1, epochs=1, patience=1,
                   learning_rates=(1e-2,), seeds=(0,), channels=(1.0, 2.0),
-                  magnifications=(0.5, 1.0, 2.0), training=("1",), discretization="discrete"),
+                  magnifications=(0.5, 1.0, 2.0), training=("1",), discretization="discrete",
+                  scale_window=(-1.5, 0.5)),
 }
 # The training ranges by name: their magnifications, drawn in equal shares.
 MAGNIFICATION_TRAINING = {"1": (1.0,), "1-2": (1.0, 2**0.5, 2.0)}
 MAGNIFICATION_NETWORKS = {
     "stock": "stock U-net (5×5 `Conv2D`)", "gaussian": "Gaussian-derivative U-net",
     "scale_channels": "scale-channel U-net", "image_channels": "scale-channel U-net, image rescaled",
+    "image_selection": "scale-channel U-net, image rescaled, channels selected by the image's scale",
     "jittered": "stock U-net, scale jittering over the test range",
     "own_scale": "stock U-net trained at the test magnification",
 }
+# The scale-channel U-nets, each held to the references below.
+SCALE_CHANNEL_NETWORKS = ("scale_channels", "image_channels", "image_selection")
 # The stock U-nets trained other than at the training range, the references the others are held to.
 REFERENCES = {"jittered": "the jittered stock U-net", "own_scale": "the stock U-net trained at the test magnification"}
 MAGNIFICATION_METRICS = ("dice", "object_f1")
@@ -93,6 +99,8 @@ def magnification_builders(settings):
         "stock": functools.partial(unet, **common), "gaussian": functools.partial(gaussian_unet, **gaussian),
         "scale_channels": functools.partial(scale_channel_unet, scales=settings["channels"], **gaussian),
         "image_channels": functools.partial(scale_channel_unet, scales=settings["channels"], rescale="image", **gaussian),
+        "image_selection": functools.partial(scale_channel_unet, scales=settings["channels"], rescale="image",
+                                             scale_window=settings["scale_window"], **gaussian),
     }
 
 
@@ -250,7 +258,7 @@ def _changes(methods, magnifications):
     mean = {name: {m: float(np.mean(r["test"][m]["dice"])) for m in within} for name, r in methods.items()}
     drops = ", ".join(f"{name} {min(d[m] - d['1'] for m in within):+.3f}" for name, d in mean.items() if name != "jittered")
     parts = [f"Largest Dice change from ×1 over ×0.5 … ×2 (means over seeds): {drops}"]
-    for ours in ("scale_channels", "image_channels"):
+    for ours in SCALE_CHANNEL_NETWORKS:
         gaps = [f"against {label}: {max(mean[other][m] - mean[ours][m] for m in within):+.3f}"
                 for other, label in REFERENCES.items() if ours in mean and other in mean]
         if gaps:
@@ -267,7 +275,7 @@ def plot_magnification_dice(results, path):
     magnifications = list(results["otsu"])
     x = [float(m) for m in magnifications]
     colours = {"stock": "tab:orange", "gaussian": "tab:blue", "scale_channels": "tab:green", "image_channels": "tab:red",
-               "jittered": "tab:purple", "own_scale": "black"}
+               "image_selection": "tab:brown", "jittered": "tab:purple", "own_scale": "black"}
     for ax, training in zip(axes[0], trainings):
         for name, r in _methods(results, training).items():
             dice = np.array([r["test"][m]["dice"] for m in magnifications])
