@@ -3,6 +3,8 @@
 * `load_digits`: scikit-learn's handwritten digits (1,797 images of 8×8).
 * `load_rescaled_digits`: those digits magnified to a scale (16·s pixels) at random
   positions on a canvas, train and test from disjoint digit images (scale generalisation).
+* `load_rescaled_shapes`: ten shapes drawn at a scale from their continuous definition
+  (never resampled), at random rotations and positions: scale generalisation with exact labels.
 * `load_synthetic_nuclei`: histology-like images rendered with exact nuclei masks
   and instance labels (train, validation and test drawn from disjoint seeds).
 * `load_nuclei`: scikit-image's `immunohistochemistry` image cut into patches of
@@ -23,7 +25,7 @@ import numpy as np
 
 from keras_gaussconv.baselines import haematoxylin_otsu, otsu_threshold  # noqa: F401  (importable here, as before)
 from keras_gaussconv.layers.validation import check_positive_int
-from keras_gaussconv.rendering import render_synthetic_nuclei, render_synthetic_nuclei_3d
+from keras_gaussconv.rendering import SHAPES, render_shape, render_synthetic_nuclei, render_synthetic_nuclei_3d
 from keras_gaussconv.utils import require
 
 
@@ -105,6 +107,33 @@ def load_rescaled_digits(split="train", scale=1.0, count=None, size=72, seed=0):
         top, left = rng.integers(0, size - side + 1, size=2)
         images[i, top : top + side, left : left + side, 0] = digits[j]
     return np.clip(images, 0.0, 1.0), labels[order]
+
+
+def load_rescaled_shapes(split="train", scale=1.0, count=1000, size=72, seed=0):
+    """Ten shapes (`rendering.SHAPES`) drawn at a scale from their continuous definition: scale generalisation.
+
+    Scale s draws a 16·s-pixel shape (`render_shape`: radius 8·s, random rotation and centre,
+    each pixel its exact-edge coverage), so every scale is rendered, never resampled, and no
+    resampling artefact favours one. Labels cycle through the ten classes (balanced), in a
+    random order. "train" and "test" draw from different random streams (`seed` and split).
+
+    Args:
+        split: "train" or "test".
+        scale: s > 0; the 16·s-pixel shape must fit in `size`.
+        count: images to return.
+        size: side of the canvas.
+        seed: of the labels, rotations and positions.
+
+    Returns:
+        `(images, labels)`: float32 `(count, size, size, 1)` in [0, 1], int64 labels 0–9.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"`split` must be one of ['train', 'test']. Received: split={split!r}")
+    count = check_positive_int("count", count)
+    rng = np.random.default_rng([seed, ("train", "test").index(split)])
+    labels = rng.permutation(np.arange(count) % len(SHAPES)).astype("int64")
+    images = np.stack([render_shape(rng, label, scale, size) for label in labels])
+    return images[..., None], labels
 
 
 SPLITS = ("train", "validation", "test")

@@ -116,7 +116,8 @@ def cmd_unet(args):
 def cmd_scales(args):
     from keras_gaussconv_cli.experiments import scales
 
-    results = scales.scales_demo(args.output_dir, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1)
+    results = scales.scales_demo(args.output_dir, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1,
+                                 dataset=args.dataset)
     print(f"\n{scales.scales_table(results)}")
     _print_written(args.output_dir, scales)
 
@@ -261,6 +262,10 @@ def build_parser():
     scales.add_argument(
         "--training", choices=["1", "1-2"], action="append",
         help="train on this range: scale 1 or scales 1–2 (repeatable; None: both, with --quick and --smoke: 1)",
+    )
+    scales.add_argument(
+        "--dataset", default="digits", choices=["digits", "shapes"],
+        help="digits (scikit-learn's, magnified) or shapes (ten shapes rendered at each scale)",
     )
     magnification.add_argument(
         "--discretization", default="discrete", choices=["sampled", "normalized", "integrated", "discrete"],

@@ -75,6 +75,7 @@ def test_plot_writes_the_png_asked_for(tmp_path):
         (["unet", "--output-dir", "file"], "--output-dir file: cannot create the directory file"),
         (["demo", "--quick", "--smoke"], "argument --smoke: not allowed with argument --quick"),
         (["scales", "--training", "2"], "argument --training: invalid choice: '2'"),
+        (["scales", "--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
         (["export", "not_a_zip.keras", "--folded", "f.keras"], "not_a_zip.keras is not a .keras file"),
         (["export", "empty.keras", "--tflite", "file/m.tflite"], "--tflite file/m.tflite: cannot create the directory file"),
         (["export", "empty.keras", "--saved-model", "file/saved"], "--saved-model file/saved: cannot create the directory file"),
@@ -196,11 +197,13 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
     from keras_gaussconv_cli.experiments import SCALE_NETWORKS, SCALE_SETTINGS
 
     settings = SCALE_SETTINGS["smoke"]
-    args = ["scales", "--smoke", "--training", "1-2", "--quiet", "--output-dir", str(tmp_path / "results")]
+    args = ["scales", "--smoke", "--training", "1-2", "--dataset", "shapes", "--quiet", "--output-dir",
+            str(tmp_path / "results")]
     assert keras_gaussconv_cli.main(args) == 0
     output = tmp_path / "results"
     results = json.loads((output / "scales_results.json").read_text())
     assert list(results["accuracy"]) == list(results["learning_rates"]) == ["1-2"]  # only the range asked for
+    assert results["data"].startswith("load_rescaled_shapes")
     for by_kind in results["accuracy"].values():
         assert list(by_kind) == list(SCALE_NETWORKS)
         for by_scale in by_kind.values():

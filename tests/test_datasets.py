@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from helpers import rng
 
+from keras_gaussconv.rendering import SHAPES, render_shape
 from keras_gaussconv.datasets import (
     load_synthetic_nuclei_3d,
     render_synthetic_nuclei_3d,
@@ -14,6 +15,7 @@ from keras_gaussconv.datasets import (
     load_fashion_mnist,
     load_nuclei,
     load_rescaled_digits,
+    load_rescaled_shapes,
     load_synthetic_nuclei,
     nuclei_mask,
     nuclei_patch_corners,
@@ -73,6 +75,52 @@ def test_rescaled_digit_splits_are_disjoint_and_whole():
 def test_rescaled_digits_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_rescaled_digits(**kwargs)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2 ** 0.25, 4.0])
+def test_rescaled_shapes_cover_their_analytic_areas_inside_the_canvas(scale):
+    x, y = load_rescaled_shapes("test", scale, count=20, size=round(16 * scale) + 8, seed=2)
+    assert x.shape == (20, round(16 * scale) + 8, round(16 * scale) + 8, 1) and x.dtype == np.float32
+    assert y.dtype == np.int64 and np.bincount(y).tolist() == [2] * len(SHAPES)  # balanced
+    assert x.min() >= 0.0 and x.max() == 1.0
+    radius = 8 * scale  # a pixel's value is its coverage: the sums are the areas, no part cut by the canvas
+    areas = {"disk": np.pi * (0.95 * radius) ** 2, "ring": np.pi * ((0.95 * radius) ** 2 - (0.55 * radius) ** 2),
+             "square": (1.4 * radius) ** 2, "cross": (2 * 1.9 * 0.5 - 0.5**2) * radius**2,
+             "triangle": 3 * np.sqrt(3) / 4 * (0.95 * radius) ** 2, "half_disk": np.pi * (0.95 * radius) ** 2 / 2}
+    for name, area in areas.items():
+        sums = x[y == SHAPES.index(name)].sum(axis=(1, 2, 3))
+        np.testing.assert_allclose(sums, area, rtol=0.005, err_msg=name)
+
+
+def test_a_shape_at_twice_the_scale_is_the_same_continuous_image_at_half_the_spacing():
+    for label in range(len(SHAPES)):  # same draw: rotation and centre (in units of the canvas) agree
+        coarse = render_shape(np.random.default_rng(3), label, 1.0, 40)
+        fine = render_shape(np.random.default_rng(3), label, 2.0, 80).reshape(40, 2, 40, 2).mean(axis=(1, 3))
+        assert np.abs(coarse - fine).sum() < 0.003 * coarse.sum(), SHAPES[label]
+        assert abs(coarse.sum() - fine.sum()) < 0.001 * coarse.sum(), SHAPES[label]
+
+
+def test_rescaled_shape_splits_and_seeds_draw_different_images():
+    train, _ = load_rescaled_shapes("train", count=10, size=32)
+    test, _ = load_rescaled_shapes("test", count=10, size=32)
+    again, _ = load_rescaled_shapes("train", count=10, size=32)
+    other, _ = load_rescaled_shapes("train", count=10, size=32, seed=1)
+    np.testing.assert_array_equal(train, again)
+    assert not any(np.allclose(a, b) for a in train for b in np.concatenate([test, other]))
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(scale=3.0, size=40), "A 48-pixel shape does not fit the canvas. Received: scale=3.0, size=40"),
+        (dict(scale=0), "Received: scale=0"),
+        (dict(split="validation"), "Received: split='validation'"),
+        (dict(count=0), "Received: count=0"),
+    ],
+)
+def test_rescaled_shapes_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_rescaled_shapes(**kwargs)
 
 
 def test_digits():

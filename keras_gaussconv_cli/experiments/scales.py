@@ -6,6 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_gaussconv.layers.validation import check_choice
 from keras_gaussconv.models import stock_cnn
 from keras_gaussconv.utils import count_parameters
 from keras_gaussconv_cli.experiments.protocol import BATCH, check_scale, mean_std, settings_json, write_results
@@ -39,6 +40,12 @@ SCALE_SETTINGS = {
 # The training ranges by name: the digits' scales, drawn evenly.
 SCALE_TRAINING = {"1": (1.0,), "1-2": tuple(2 ** (k / 4) for k in range(5))}
 SCALE_NETWORKS = ("cnn", "gaussian", "scale_channels")
+# The data sets by name (loaders `load_rescaled_<name>(split, scale, count, size, seed)`), described.
+SCALE_DATASETS = {
+    "digits": "load_rescaled_digits: scale 1 is a 16-pixel digit; train and test from disjoint source images",
+    "shapes": "load_rescaled_shapes: scale 1 is a 16-pixel shape drawn from its continuous definition (never "
+              "resampled), ten classes; train and test from different random streams",
+}
 # The network whose learning-rate grid a network's rate comes from (its own unless listed).
 RATE_FROM = {"scale_channels": "gaussian"}
 SCALE_NETWORK_NAMES = {
@@ -72,15 +79,13 @@ def _canvas(scale):
     return max(32, round(16 * scale) + 16)
 
 
-def _rescaled(split, scales, count, seed):
-    """`count` images of `split` split evenly over `scales`, on the canvas of the largest."""
-    from keras_gaussconv.datasets import load_rescaled_digits
+def _rescaled(split, scales, count, seed, dataset="digits"):
+    """`count` images of `split` of `dataset` split evenly over `scales`, on the canvas of the largest."""
+    from keras_gaussconv import datasets
 
+    load = getattr(datasets, f"load_rescaled_{dataset}")
     canvas = _canvas(max(scales))
-    parts = [
-        load_rescaled_digits(split, s, count=-(-count // len(scales)), size=canvas, seed=seed + i)
-        for i, s in enumerate(scales)
-    ]
+    parts = [load(split, s, count=-(-count // len(scales)), size=canvas, seed=seed + i) for i, s in enumerate(scales)]
     x, y = (np.concatenate(p)[:count] for p in zip(*parts))
     order = np.random.default_rng(seed).permutation(len(x))
     return x[order], y[order]
@@ -112,7 +117,7 @@ def _scale_accuracies(model, kind, tests, settings, tested_networks):
     return accuracies
 
 
-def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=None, verbose=1):
+def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=None, verbose=1, dataset="digits"):
     """Scale generalisation: train at scale 1 (and on scales 1–2), test at scales 0.5 … 4.
 
     For every training range, network (`SCALE_NETWORKS`) and seed: Adam
@@ -126,12 +131,14 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=Non
     seed's result); "scale_channels" takes its one-channel twin's. Writes
     `scales_results.json`, `scales_results.md` and `scales_accuracy.png`.
     `training`: names of `SCALE_TRAINING` to train on (default: the
-    settings', "1" and "1-2" in the full run).
+    settings', "1" and "1-2" in the full run). `dataset`: "digits" (`load_rescaled_digits`) or
+    "shapes" (`load_rescaled_shapes`: ten shapes rendered at each scale).
 
     Returns:
         The results dictionary (also in the JSON).
     """
     settings = dict(SCALE_SETTINGS[check_scale(scale)])
+    dataset = check_choice("dataset", dataset, tuple(SCALE_DATASETS))
     if training is not None:
         if not training or not set(training) <= set(SCALE_TRAINING):
             raise ValueError(f"`training` must name ranges of {list(SCALE_TRAINING)}. Received: training={training!r}")
@@ -140,9 +147,9 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=Non
     output.mkdir(parents=True, exist_ok=True)
     start = time.time()
     accuracy, parameters, rates, tested_networks = {}, {}, {}, {}
-    tests = {s: _rescaled("test", (s,), settings["test_count"], seed=1000) for s in settings["test_scales"]}
+    tests = {s: _rescaled("test", (s,), settings["test_count"], 1000, dataset) for s in settings["test_scales"]}
     for regime in settings["training"]:
-        x, y = _rescaled("train", SCALE_TRAINING[regime], settings["count"], seed=0)
+        x, y = _rescaled("train", SCALE_TRAINING[regime], settings["count"], 0, dataset)
         for kind in SCALE_NETWORKS:
             tuned = RATE_FROM.get(kind, kind)
             if verbose:
@@ -160,7 +167,7 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=Non
                     accuracy.setdefault(regime, {}).setdefault(kind, {}).setdefault(s, []).append(a)
                 bar.update(done)
     results = {
-        "data": "load_rescaled_digits: scale 1 is a 16-pixel digit; train and test from disjoint source images",
+        "data": SCALE_DATASETS[dataset],
         "settings": {**settings_json(settings), "training": {r: list(SCALE_TRAINING[r]) for r in settings["training"]}},
         "learning_rates": {regime: {k: rates[regime, RATE_FROM.get(k, k)] for k in SCALE_NETWORKS}
                            for regime in settings["training"]},
@@ -205,7 +212,7 @@ def plot_scale_accuracy(results, path):
         ax.axvspan(min(trained) / 1.05, max(trained) * 1.05, color="0.85", label="training scales")
         ax.set_xscale("log", base=2)
         ax.set_xticks(scales, [f"{s:.2g}" for s in scales], fontsize=7)
-        ax.set_xlabel("test scale (× a 16-pixel digit)")
+        ax.set_xlabel("test scale (× a 16-pixel digit or shape)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 100)
         ax.set_title(f"trained on scales {regime}", fontsize=10)
