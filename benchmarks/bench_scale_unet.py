@@ -4,7 +4,8 @@
 of weights; its question is what a user pays for that against `gaussian_unet` (one channel) and
 the stock `unet` of the same depth and width, what `scaled_kernels=True` (each channel's
 kernels cropped to its own σ·sᵢ) saves, and what rescaling the image instead costs
-(`rescale="image"`, with its default 9-tap and with 5-tap kernels; `--scales` powers of 2). The models, batch 8 of 64 × 64 × 3 images,
+(`rescale="image"`, with its default 9-tap and with 5-tap kernels, and with the channels selected
+per image by `ImageScale`: `scale_window`; `--scales` powers of 2). The models, batch 8 of 64 × 64 × 3 images,
 are compiled with Keras' defaults (Adam, mean-square loss) and timed through Keras' trainer,
 interleaved round by round, median of `--repeats` rounds (`bench_networks.NetworkContender`);
 the first training step (trace + compile) of each is measured once. Channels: `--scales`
@@ -42,6 +43,8 @@ def models(scales):
             SHAPE[1:], 1, scales=scales, scaled_kernels=True, **common),
         f"scale-channel U-net, S = {len(scales)}, image rescaled": scale_channel_unet(
             SHAPE[1:], 1, scales=scales, rescale="image", **common),
+        f"scale-channel U-net, S = {len(scales)}, image rescaled, channels selected": scale_channel_unet(
+            SHAPE[1:], 1, scales=scales, rescale="image", scale_window=(-1.5, 0.5), **common),
         f"scale-channel U-net, S = {len(scales)}, image rescaled, 5 taps": scale_channel_unet(
             SHAPE[1:], 1, scales=scales, rescale="image", kernel_size=5, **common),
         "Gaussian U-net": gaussian_unet(SHAPE[1:], 1, **common),

@@ -58,6 +58,24 @@ def test_it_trains_saves_folds_and_exports_to_onnx(tmp_path):
     assert_trains_saves_folds_and_exports(model, x, y, "binary_crossentropy", tmp_path)
 
 
+def test_a_scale_window_pools_the_channels_the_image_scale_selects():
+    # filter channels: the probabilities are the sigmoid of the maximum over the selected channels' logits
+    scales, window = (0.5, 1.0, 2.0), (-1.0, 0.0)
+    model = scale_channel_unet((16, 16, 1), depth=1, scales=scales, base_filters=2, num_bases=2, scale_window=window)
+    x = np.concatenate([images((2, 16, 16, 1)), ndimage.zoom(images((2, 8, 8, 1)), (1, 2, 2, 1), order=1)])
+    scale = model.get_layer("image_scale")  # reference: the noise; the zoomed noise reads as magnified
+    scale.moving_reference.assign(float(to_numpy(scale.centroids(x[:2])).mean()))
+    parts = keras.Model(model.input, [model.get_layer("segmentation_logits").output,
+                                      model.get_layer("image_scale").output])
+    logits, log_magnification = (to_numpy(t) for t in parts(x))
+    relative = np.log2(scales)[None] - log_magnification[:, None]
+    outside = np.maximum(np.maximum(window[0] - relative, relative - window[1]), 0)
+    keep = outside == outside.min(axis=1, keepdims=True)
+    assert len({tuple(k) for k in keep}) > 1  # the images select different channels
+    expected = np.stack([logits[b, keep[b]].max(axis=0) for b in range(len(x))])
+    np.testing.assert_allclose(to_numpy(model(x)), 1 / (1 + np.exp(-expected)), atol=1e-6)
+
+
 def test_image_channels_share_one_unet_with_the_gaussian_unets_weights():
     model = scale_channel_unet((16, 16, 3), depth=1, scales=(0.5, 1.0, 2.0), base_filters=4, rescale="image")
     shared = model.get_layer("scale_channel_unet_shared")
