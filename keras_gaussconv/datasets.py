@@ -3,6 +3,7 @@
 * `load_digits`: scikit-learn's handwritten digits (1,797 images of 8×8).
 * `load_rescaled_digits`: those digits magnified to a scale (16·s pixels) at random
   positions on a canvas, train and test from disjoint digit images (scale generalisation).
+* `load_rescaled_fashion_mnist`: Fashion-MNIST drawn the same way (needs the network once).
 * `load_rescaled_shapes`: ten shapes drawn at a scale from their continuous definition
   (never resampled), at random rotations and positions: scale generalisation with exact labels.
 * `load_synthetic_nuclei`: histology-like images rendered with exact nuclei masks
@@ -84,28 +85,56 @@ def load_rescaled_digits(split="train", scale=1.0, count=None, size=72, seed=0):
     Returns:
         `(images, labels)`: float32 `(count, size, size, 1)` in [0, 1], int64 labels 0–9.
     """
+    _check_train_test(split)
+    (x_train, y_train), (x_test, y_test) = load_digits(size=8)
+    return _rescaled(x_train, y_train, x_test, y_test, split, scale, count, size, seed)
+
+
+def load_rescaled_fashion_mnist(split="train", scale=1.0, count=None, size=72, seed=0):
+    """Fashion-MNIST (`load_fashion_mnist`: needs the network once) as `load_rescaled_digits` draws
+    the digits: each 28×28 image a round(16·s)-pixel square at a random position.
+
+    Args and returns as `load_rescaled_digits`'; train and test are Fashion-MNIST's own
+    (60,000 / 10,000 images).
+
+    Raises:
+        RuntimeError: when Fashion-MNIST is not cached and cannot be downloaded.
+    """
+    _check_train_test(split)
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    return _rescaled(x_train, y_train, x_test, y_test, split, scale, count, size, seed)
+
+
+def _check_train_test(split):
+    """The index of `split` in ("train", "test"), else ValueError naming it."""
     if split not in ("train", "test"):
         raise ValueError(f"`split` must be one of ['train', 'test']. Received: split={split!r}")
+    return ("train", "test").index(split)
+
+
+def _rescaled(x_train, y_train, x_test, y_test, split, scale, count, size, seed):
+    """`count` images of a split's sources, each resized to round(16·s) pixels (bilinear, anti-aliased
+    when it shrinks) at a uniformly random integer position of a zero `size`² canvas."""
     real = isinstance(scale, numbers.Real) and not isinstance(scale, bool)  # NumPy scalars too
     side = round(DIGIT_SIDE * float(scale)) if real and scale > 0 else 0
     if side < 1 or side > size:
         raise ValueError(
-            f"`scale` must be positive and its {DIGIT_SIDE}·scale-pixel digit must fit the size×size canvas. "
+            f"`scale` must be positive and its {DIGIT_SIDE}·scale-pixel image must fit the size×size canvas. "
             f"Received: scale={scale!r}, size={size!r}"
         )
     transform = require("skimage.transform", "scikit-image")
-    (x_train, y_train), (x_test, y_test) = load_digits(size=8)
     sources, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
     rng = np.random.default_rng(seed)
     count = len(sources) if count is None else check_positive_int("count", count)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-count // len(sources)))])[:count]
-    digits = {}  # each source image resized once
+    resized = {}  # each source image resized once
     images = np.zeros((count, size, size, 1), "float32")
     for i, j in enumerate(order):
-        if j not in digits:
-            digits[j] = transform.resize(sources[j, :, :, 0], (side, side), order=1, anti_aliasing=side < 8)
+        if j not in resized:
+            resized[j] = transform.resize(sources[j, :, :, 0], (side, side), order=1,
+                                          anti_aliasing=side < sources.shape[1])
         top, left = rng.integers(0, size - side + 1, size=2)
-        images[i, top : top + side, left : left + side, 0] = digits[j]
+        images[i, top : top + side, left : left + side, 0] = resized[j]
     return np.clip(images, 0.0, 1.0), labels[order]
 
 
@@ -127,10 +156,8 @@ def load_rescaled_shapes(split="train", scale=1.0, count=1000, size=72, seed=0):
     Returns:
         `(images, labels)`: float32 `(count, size, size, 1)` in [0, 1], int64 labels 0–9.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"`split` must be one of ['train', 'test']. Received: split={split!r}")
     count = check_positive_int("count", count)
-    rng = np.random.default_rng([seed, ("train", "test").index(split)])
+    rng = np.random.default_rng([seed, _check_train_test(split)])
     labels = rng.permutation(np.arange(count) % len(SHAPES)).astype("int64")
     images = np.stack([render_shape(rng, label, scale, size) for label in labels])
     return images[..., None], labels

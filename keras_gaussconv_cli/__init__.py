@@ -116,6 +116,13 @@ def cmd_unet(args):
 def cmd_scales(args):
     from keras_gaussconv_cli.experiments import scales
 
+    if args.dataset == "fashion_mnist":  # offline: one line, before any training
+        from keras_gaussconv.datasets import load_fashion_mnist
+
+        try:
+            load_fashion_mnist()
+        except RuntimeError as error:
+            raise CommandError(_first_line(error)) from error
     results = scales.scales_demo(args.output_dir, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1,
                                  dataset=args.dataset)
     print(f"\n{scales.scales_table(results)}")
@@ -264,8 +271,9 @@ def build_parser():
         help="train on this range: scale 1 or scales 1–2 (repeatable; None: both, with --quick and --smoke: 1)",
     )
     scales.add_argument(
-        "--dataset", default="digits", choices=["digits", "shapes"],
-        help="digits (scikit-learn's, magnified) or shapes (ten shapes rendered at each scale)",
+        "--dataset", default="digits", choices=["digits", "shapes", "fashion_mnist"],
+        help="digits (scikit-learn's, magnified), shapes (ten shapes rendered at each scale) or fashion_mnist "
+             "(magnified; downloaded once by keras.datasets)",
     )
     magnification.add_argument(
         "--discretization", default="discrete", choices=["sampled", "normalized", "integrated", "discrete"],

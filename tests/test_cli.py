@@ -220,6 +220,20 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
     assert "| scale_channels |" in stdout and "Trained on scales 1-2:" in stdout and "×0.5" in stdout
 
 
+def test_scales_on_fashion_mnist_offline_is_one_line(monkeypatch, capsys, tmp_path):
+    import keras
+
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    args = ["scales", "--smoke", "--dataset", "fashion_mnist", "--quiet", "--output-dir", str(tmp_path)]
+    assert keras_gaussconv_cli.main(args) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("keras-gaussconv: error: Fashion-MNIST could not be downloaded") and error.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
 def _actions(parser):
     """(subcommand, action) for every option and positional of every subcommand's parser."""
     import argparse

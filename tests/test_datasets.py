@@ -15,6 +15,7 @@ from keras_gaussconv.datasets import (
     load_fashion_mnist,
     load_nuclei,
     load_rescaled_digits,
+    load_rescaled_fashion_mnist,
     load_rescaled_shapes,
     load_synthetic_nuclei,
     nuclei_mask,
@@ -256,6 +257,27 @@ def test_fashion_mnist_without_network_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
     with pytest.raises(RuntimeError, match="Fashion-MNIST could not be downloaded"):
         load_fashion_mnist()
+
+
+def test_rescaled_fashion_mnist_places_each_image_and_fails_clearly_offline(monkeypatch):
+    import keras
+
+    fake = np.arange(1, 5, dtype="uint8")[:, None, None] * np.full((4, 28, 28), 50, "uint8")  # image k: 50·(k+1)
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: ((fake, np.arange(4)), (fake[:2], np.arange(2))))
+    x, y = load_rescaled_fashion_mnist("train", scale=1.5, count=6, size=40, seed=1)
+    assert x.shape == (6, 40, 40, 1) and sorted(set(y.tolist())) == [0, 1, 2, 3]
+    for image, label in zip(x[..., 0], y):  # a 24-pixel square of the image's value, zeros elsewhere
+        np.testing.assert_allclose(np.sort(image.ravel())[-24 * 24:], 50 * (label + 1) / 255, rtol=1e-5)
+        assert np.count_nonzero(image) == 24 * 24
+    with pytest.raises(ValueError, match="Received: split='validation'"):
+        load_rescaled_fashion_mnist("validation")
+
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(RuntimeError, match="Fashion-MNIST could not be downloaded"):
+        load_rescaled_fashion_mnist("test", scale=1.0)
 
 
 def test_synthetic_volumes_label_the_topmost_ellipsoid_of_each_voxel():

@@ -43,6 +43,8 @@ SCALE_NETWORKS = ("cnn", "gaussian", "scale_channels")
 # The data sets by name (loaders `load_rescaled_<name>(split, scale, count, size, seed)`), described.
 SCALE_DATASETS = {
     "digits": "load_rescaled_digits: scale 1 is a 16-pixel digit; train and test from disjoint source images",
+    "fashion_mnist": "load_rescaled_fashion_mnist: scale 1 is a 16-pixel Fashion-MNIST image; Fashion-MNIST's "
+                     "train and test sets",
     "shapes": "load_rescaled_shapes: scale 1 is a 16-pixel shape drawn from its continuous definition (never "
               "resampled), ten classes; train and test from different random streams",
 }
@@ -131,8 +133,9 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=Non
     seed's result); "scale_channels" takes its one-channel twin's. Writes
     `scales_results.json`, `scales_results.md` and `scales_accuracy.png`.
     `training`: names of `SCALE_TRAINING` to train on (default: the
-    settings', "1" and "1-2" in the full run). `dataset`: "digits" (`load_rescaled_digits`) or
-    "shapes" (`load_rescaled_shapes`: ten shapes rendered at each scale).
+    settings', "1" and "1-2" in the full run). `dataset`: "digits" (`load_rescaled_digits`),
+    "shapes" (`load_rescaled_shapes`: ten shapes rendered at each scale) or "fashion_mnist"
+    (`load_rescaled_fashion_mnist`: needs the network once).
 
     Returns:
         The results dictionary (also in the JSON).
