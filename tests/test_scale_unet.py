@@ -10,6 +10,7 @@ from helpers import assert_trains_saves_folds_and_exports, blobs, blobs_sampled,
 from keras_gaussconv import ImageScale, ScaleChannels, ScalePooling, count_parameters
 from keras_gaussconv.folding import structured_layers
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet
+from keras_gaussconv.models.unet import SCALE_WINDOW
 
 
 def test_one_set_of_weights_serves_every_channel():
@@ -23,7 +24,8 @@ def test_one_set_of_weights_serves_every_channel():
     # The same trainable weights as the one-channel Gaussian U-net of that topology.
     plain = gaussian_unet((16, 16, 3), depth=1, base_filters=4, kernel_size=17, discretization="discrete")
     assert count_parameters(model) == count_parameters(plain)
-    assert isinstance(model.get_layer("scale_pooling"), ScalePooling)
+    assert isinstance(model.get_layer("scale_pooling"), ScalePooling) and model.get_layer("scale_pooling").window is None
+    assert not any(isinstance(layer, ImageScale) for layer in model.layers)  # filter channels: every channel pooled
     probabilities = to_numpy(model(images((2, 16, 16, 3))))
     assert probabilities.shape == (2, 16, 16, 1) and ((probabilities >= 0) & (probabilities <= 1)).all()
     two = scale_channel_unet((16, 16, 3), num_classes=3, depth=1, base_filters=4, pooling="average")
@@ -134,11 +136,11 @@ def test_image_channels_predict_in_inference_mode():
 
 
 def test_image_channels_train_save_fold_and_export_to_onnx(tmp_path):
-    # with the channels selected by each image's scale (`ImageScale`, `ScalePooling(window=...)`)
+    # by default with the channels selected by each image's scale (`ImageScale`, `ScalePooling(window=...)`)
     model = scale_channel_unet((16, 16, 1), depth=1, scales=(1.0, 2.0), base_filters=2, num_bases=2, rescale="image",
-                               discretization="discrete", scale_dropout=0.5, scale_window=(-1.5, 0.5))
+                               discretization="discrete", scale_dropout=0.5)
     assert isinstance(model.get_layer("image_scale"), ImageScale)
-    assert model.get_layer("scale_pooling").window == (-1.5, 0.5)
+    assert model.get_layer("scale_pooling").window == SCALE_WINDOW == (-1.5, 0.5)
     x = images((2, 16, 16, 1))
     assert_trains_saves_folds_and_exports(model, x, (images((2, 16, 16, 1)) > 0).astype("float32"), "binary_crossentropy",
                                           tmp_path)
@@ -158,7 +160,8 @@ def test_image_channels_train_save_fold_and_export_to_onnx(tmp_path):
         (dict(rescale="image", scales=(1.0, 8.0)), "rows/sᵢ and cols/sᵢ integers .* scales=\\(1.0, 8.0\\)"),
         (dict(rescale="image", scales=(0.5, 4.0), depth=1), "divisible by 2\\*\\*depth = 2"),
         (dict(rescale="image", scaled_kernels=True), "Received: scaled_kernels=True, rescale='image'"),
-        (dict(scale_window=(1.0, 0.0)), r"Received: window=\(1.0, 0.0\)"),
+        (dict(scale_window=(1.0, 0.0)), r"`scale_window` must be .* Received: scale_window=\(1.0, 0.0\)"),
+        (dict(scale_window="wide"), r"Received: scale_window='wide'"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, message):

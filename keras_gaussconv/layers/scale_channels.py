@@ -233,7 +233,7 @@ class ScalePooling(keras.layers.Layer):
         self.dropout = check_fraction("dropout", dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout > 0 else None
-        self.window = None if window is None else _check_window(window)
+        self.window = None if window is None else check_window(window)
         self.scales = None if scales is None else check_scales(scales)
         if self.window is not None and self.scales is None:
             raise ValueError(f"`window` selects among the channels' `scales`: give both. Received: window={window!r}, "
@@ -307,10 +307,11 @@ class ScalePooling(keras.layers.Layer):
         return config
 
 
-def _check_window(window):
-    """`window` as (low, high) floats with low ≤ high, else ValueError naming it."""
+def check_window(window, name="window"):
+    """`window` as (low, high) floats with low ≤ high, else ValueError naming it (as `name`)."""
     if (not isinstance(window, (list, tuple)) or len(window) != 2
             or not all(isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w) for w in window)
             or window[0] > window[1]):
-        raise ValueError(f"`window` must be (low, high) in octaves, finite numbers, low ≤ high. Received: window={window!r}")
+        raise ValueError(f"`{name}` must be (low, high) in octaves, finite numbers, low ≤ high. "
+                         f"Received: {name}={window!r}")
     return tuple(float(w) for w in window)

@@ -7,7 +7,7 @@ import keras
 
 from keras_gaussconv.layers import gaussian_derivative_conv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct
-from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling, check_scales
+from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling, check_scales, check_window
 from keras_gaussconv.layers.scale_selection import ImageScale
 from keras_gaussconv.layers.validation import check_choice, check_fraction, check_positive_float, check_positive_int
 
@@ -153,10 +153,15 @@ def _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout,
     return check_positive_float("sigma", sigma), check_fraction("momentum", momentum), check_scales(scales)
 
 
+# `scale_channel_unet`'s default window for image channels: from 1.5 octaves finer to half an octave coarser
+# than the image's magnification (at ×1: s = 0.5 and 1, the pair that pooled best; docs' evidence).
+SCALE_WINDOW = (-1.5, 0.5)
+
+
 def scale_channel_unet(
     input_shape, num_classes=1, scales=(0.5, 1.0, 2.0), base_filters=8, depth=2, kernel_size=None, order=2,
     num_bases=4, sigma=1.0, pooling="max", scale_dropout=0.0, discretization="discrete", momentum=0.9,
-    scaled_kernels=False, rescale="filters", scale_window=None, name="scale_channel_unet",
+    scaled_kernels=False, rescale="filters", scale_window="auto", name="scale_channel_unet",
 ):
     """The `gaussian_unet` topology in scale channels: one set of weights seen at every scale sᵢ.
 
@@ -199,10 +204,13 @@ def scale_channel_unet(
             "image" (the input, by 1/sᵢ; `input_shape` fixed, sᵢ powers of 2, each
             rows/sᵢ and cols/sᵢ an integer divisible by 2^depth; `kernel_size`
             default 2·⌈4·sigma⌉ + 1; no `scaled_kernels`).
-        scale_window: None (default: every channel pooled) or (low, high) octaves: an
-            `ImageScale` layer ("image_scale") estimates each image's magnification m̂
-            against the training images', and `ScalePooling` pools only the channels with
-            low ≤ log₂(sᵢ/m̂) ≤ high, in training and inference alike (2-D, fixed input size).
+        scale_window: None (every channel pooled) or (low, high) octaves: an `ImageScale`
+            layer ("image_scale") estimates each image's magnification m̂ against the
+            training images', and `ScalePooling` pools only the channels with
+            low ≤ log₂(sᵢ/m̂) ≤ high, in training and inference alike (2-D, fixed input
+            size). "auto" (default): `SCALE_WINDOW` (−1.5, 0.5) with `rescale="image"`, where
+            it lifted unseen magnifications by up to 0.13 Dice in the docs' evidence; None
+            with `rescale="filters"` (not measured there).
         name: as `unet`.
 
     Returns:
@@ -213,8 +221,12 @@ def scale_channel_unet(
     rank = _rank(input_shape, depth)
     sigma, momentum, scales = _check_scale_unet(sigma, momentum, base_filters, num_classes, scale_dropout, pooling, scales)
     initial_sigma = keras.initializers.Constant(sigma)
-    pool = _scale_pooling(scales, pooling, scale_dropout, scale_window)
-    if check_choice("rescale", rescale, ("filters", "image")) == "image":
+    image = check_choice("rescale", rescale, ("filters", "image")) == "image"
+    if isinstance(scale_window, str) and scale_window == "auto":
+        scale_window = SCALE_WINDOW if image else None
+    pool = _scale_pooling(scales, pooling, scale_dropout, None if scale_window is None else
+                          check_window(scale_window, "scale_window"))
+    if image:
         make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma) + 1, order, num_bases, True,
                               discretization, sigma_initializer=initial_sigma)
         return _image_channel_unet(make, input_shape, num_classes, scales, base_filters, depth, momentum,

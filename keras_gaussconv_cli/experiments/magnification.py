@@ -35,10 +35,11 @@ from keras_gaussconv_cli.experiments.segmentation import (
 # The stock U-net trained at each test magnification alone ("own scale") says what this budget
 # reaches there when training sees that magnification: the reference a network trained at 1
 # is measured against (small nuclei lose Dice at their boundaries whatever the network).
-# Test images are larger than training ones (`test_size`) so that nuclei at 2.83 fit. Both
+# Test images are larger than training ones (`test_size`) so that nuclei at 2.83 fit. The three
 # scale-channel U-nets have the octave channels 0.5, 1, 2: one rescales its filters (its training
-# step costs 5–6× the stock U-net's on JAX with three channels), the other the image (one shared
-# U-net on the image resized by 2, 1 and ½: 5.25× the pixels). The Gaussian layers are the
+# step costs 5–7× the stock U-net's on JAX with three channels), two the image (one shared
+# U-net on the image resized by 2, 1 and ½: 5.25× the pixels), pooling every channel or those
+# that `ImageScale` selects per slide (`scale_window`). The Gaussian layers are the
 # discrete analogue by default: sampled kernels of σ·s ≈ ½ lost 0.13–0.20 Dice at ×0.5 and ×2.
 MAGNIFICATIONS = tuple(2 ** (k / 2) for k in range(-2, 4))  # 0.5, 0.71, 1, 1.41, 2, 2.83
 MAGNIFICATION_SETTINGS = {
@@ -98,7 +99,8 @@ def magnification_builders(settings):
     return {
         "stock": functools.partial(unet, **common), "gaussian": functools.partial(gaussian_unet, **gaussian),
         "scale_channels": functools.partial(scale_channel_unet, scales=settings["channels"], **gaussian),
-        "image_channels": functools.partial(scale_channel_unet, scales=settings["channels"], rescale="image", **gaussian),
+        "image_channels": functools.partial(scale_channel_unet, scales=settings["channels"], rescale="image",
+                                            scale_window=None, **gaussian),
         "image_selection": functools.partial(scale_channel_unet, scales=settings["channels"], rescale="image",
                                              scale_window=settings["scale_window"], **gaussian),
     }
