@@ -44,7 +44,7 @@ def models(scales):
         f"scale-channel U-net, S = {len(scales)}, image rescaled": scale_channel_unet(
             SHAPE[1:], 1, scales=scales, rescale="image", scale_window=None, **common),
         f"scale-channel U-net, S = {len(scales)}, image rescaled, channels selected": scale_channel_unet(
-            SHAPE[1:], 1, scales=scales, rescale="image", scale_window=(-1.5, 0.5), **common),
+            SHAPE[1:], 1, scales=scales, rescale="image", **common),  # the default window
         f"scale-channel U-net, S = {len(scales)}, image rescaled, 5 taps": scale_channel_unet(
             SHAPE[1:], 1, scales=scales, rescale="image", scale_window=None, kernel_size=5, **common),
         "Gaussian U-net": gaussian_unet(SHAPE[1:], 1, **common),

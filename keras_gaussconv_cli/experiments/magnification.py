@@ -11,6 +11,7 @@ from keras_gaussconv.baselines import haematoxylin_otsu
 from keras_gaussconv.datasets import load_synthetic_nuclei
 from keras_gaussconv.layers.validation import check_choice
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet, unet
+from keras_gaussconv.models.unet import SCALE_WINDOW
 from keras_gaussconv_cli.experiments.protocol import (
     check_scale,
     mean_std,
@@ -46,15 +47,15 @@ MAGNIFICATION_SETTINGS = {
     "full": dict(size=64, test_size=96, train=128, validation=32, test=32, depth=2, epochs=20, patience=6,
                  learning_rates=(3e-3, 1e-2), seeds=(0, 1, 2), channels=(0.5, 1.0, 2.0),
                  magnifications=MAGNIFICATIONS, training=("1", "1-2"), discretization="discrete",
-                 scale_window=(-1.5, 0.5)),
+                 scale_window=SCALE_WINDOW),
     "quick": dict(size=64, test_size=64, train=64, validation=32, test=32, depth=2, epochs=10, patience=10,
                   learning_rates=(1e-2,), seeds=(0,), channels=(0.5, 1.0, 2.0),
                   magnifications=MAGNIFICATIONS[:5], training=("1",), discretization="discrete",
-                  scale_window=(-1.5, 0.5)),
+                  scale_window=SCALE_WINDOW),
     "smoke": dict(size=32, test_size=48, train=8, validation=8, test=4, depth=1, epochs=1, patience=1,
                   learning_rates=(1e-2,), seeds=(0,), channels=(1.0, 2.0),
                   magnifications=(0.5, 1.0, 2.0), training=("1",), discretization="discrete",
-                  scale_window=(-1.5, 0.5)),
+                  scale_window=SCALE_WINDOW),
 }
 # The training ranges by name: their magnifications, drawn in equal shares.
 MAGNIFICATION_TRAINING = {"1": (1.0,), "1-2": (1.0, 2**0.5, 2.0)}
