@@ -171,6 +171,13 @@ tensorflow_only = pytest.mark.skipif(
 # --- independent references ---------------------------------------------------
 
 
+def numpy_window(scales, window, log_magnification):
+    """(batch, S): channels with low ≤ log₂ sᵢ − log₂ m̂ ≤ high; where none, those nearest the window."""
+    relative = np.log2(scales)[None, :] - np.asarray(log_magnification)[:, None]
+    outside = np.maximum(np.maximum(window[0] - relative, relative - window[1]), 0)
+    return outside == outside.min(axis=1, keepdims=True)
+
+
 def numpy_gaussian_derivative(x, sigma, p):
     """G_p(x, σ) = (-1/(σ√2))^p H_p(x/(σ√2)) G(x, σ) in float64, H_p from NumPy's Hermite series
     (independent of the package's recurrence)."""

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import blobs_sampled, images, to_numpy
+from helpers import blobs_sampled, images, numpy_window, to_numpy
 from keras_gaussconv import ImageScale, ScalePooling
 from keras_gaussconv.layers.scale_selection import sigma_grid
 
@@ -63,13 +63,6 @@ def test_training_sets_the_reference_inference_keeps_it():
     np.testing.assert_allclose(to_numpy(layer.moving_reference), 0.25 * c.mean(), rtol=1e-5)
     np.testing.assert_allclose(to_numpy(layer(x)), c - 0.25 * c.mean(), atol=1e-5)
     np.testing.assert_allclose(to_numpy(layer.moving_reference), 0.25 * c.mean(), rtol=1e-5)  # unchanged
-
-
-def numpy_window(scales, window, log_magnification):
-    """(batch, S): channels with low ≤ log₂ sᵢ − log₂ m̂ ≤ high; where none, those nearest the window."""
-    relative = np.log2(scales)[None, :] - np.asarray(log_magnification)[:, None]
-    outside = np.maximum(np.maximum(window[0] - relative, relative - window[1]), 0)
-    return outside == outside.min(axis=1, keepdims=True)
 
 
 SCALES, WINDOW = (0.5, 1.0, 2.0, 4.0), (-1.5, 0.5)

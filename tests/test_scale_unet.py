@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from helpers import assert_trains_saves_folds_and_exports, blobs, blobs_sampled, images, to_numpy
+from helpers import assert_trains_saves_folds_and_exports, blobs, blobs_sampled, images, numpy_window, to_numpy
 from keras_gaussconv import ImageScale, ScaleChannels, ScalePooling, count_parameters
 from keras_gaussconv.folding import structured_layers
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet
@@ -70,9 +70,7 @@ def test_a_scale_window_pools_the_channels_the_image_scale_selects():
     parts = keras.Model(model.input, [model.get_layer("segmentation_logits").output,
                                       model.get_layer("image_scale").output])
     logits, log_magnification = (to_numpy(t) for t in parts(x))
-    relative = np.log2(scales)[None] - log_magnification[:, None]
-    outside = np.maximum(np.maximum(window[0] - relative, relative - window[1]), 0)
-    keep = outside == outside.min(axis=1, keepdims=True)
+    keep = numpy_window(scales, window, log_magnification)
     assert len({tuple(k) for k in keep}) > 1  # the images select different channels
     expected = np.stack([logits[b, keep[b]].max(axis=0) for b in range(len(x))])
     np.testing.assert_allclose(to_numpy(model(x)), 1 / (1 + np.exp(-expected)), atol=1e-6)

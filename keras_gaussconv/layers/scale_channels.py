@@ -281,16 +281,20 @@ class ScalePooling(keras.layers.Layer):
         keep = ops.cast(keep, inputs.dtype)
         return ops.sum(inputs * keep, axis=1) / ops.sum(keep, axis=1)
 
+    def channels_and_window(self, inputs):
+        """`call`'s inputs as (channels, the channels the window keeps, or None without a window)."""
+        if self.window is None:
+            return inputs, None
+        return inputs[0], self.window_keep(inputs[1])
+
     def reduce_all(self, inputs):
         """The inference-mode reduction: `inputs` as `call`'s."""
-        if self.window is None:
-            return self.reduce(inputs)
-        return self.reduce(inputs[0], self.window_keep(inputs[1]))
+        return self.reduce(*self.channels_and_window(inputs))
 
     def call(self, inputs, training=False):
         if not (training and self.dropout > 0):
             return self.reduce_all(inputs)
-        channels, keep = (inputs, None) if self.window is None else (inputs[0], self.window_keep(inputs[1]))
+        channels, keep = self.channels_and_window(inputs)
         batch, scales = ops.shape(channels)[0], channels.shape[1]
         kept = keras.random.uniform((batch, scales), seed=self.seed_generator) >= self.dropout
         if keep is None:

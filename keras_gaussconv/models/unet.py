@@ -224,8 +224,9 @@ def scale_channel_unet(
     image = check_choice("rescale", rescale, ("filters", "image")) == "image"
     if isinstance(scale_window, str) and scale_window == "auto":
         scale_window = SCALE_WINDOW if image else None
-    pool = _scale_pooling(scales, pooling, scale_dropout, None if scale_window is None else
-                          check_window(scale_window, "scale_window"))
+    if scale_window is not None:
+        scale_window = check_window(scale_window, "scale_window")
+    pool = _scale_pooling(scales, pooling, scale_dropout, scale_window)
     if image:
         make = _gaussian_conv(rank, kernel_size or 2 * math.ceil(4 * sigma) + 1, order, num_bases, True,
                               discretization, sigma_initializer=initial_sigma)
