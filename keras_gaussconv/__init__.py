@@ -21,6 +21,7 @@ from keras_gaussconv.layers import (
     MinValue,
     ScaleChannels,
     ScalePooling,
+    SizeNormalization,
     rfnn_conv2d,
 )
 from keras_gaussconv.utils import count_parameters, structured_layers

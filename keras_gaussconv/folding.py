@@ -18,6 +18,7 @@ from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct, copy_layer
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
 from keras_gaussconv.layers.scale_selection import ImageScale
+from keras_gaussconv.layers.size_normalization import SizeNormalization
 from keras_gaussconv.layers.validation import check_positive_float
 from keras_gaussconv.ops import costs as cost_model
 from keras_gaussconv.ops import paths
@@ -32,7 +33,7 @@ def is_structured(layer):
 
 def is_foldable(layer):
     """Whether `fold_layer` replaces `layer` by stock layers: a structured layer or a wrapper of this package."""
-    return isinstance(layer, (BasisConv, ConvNormAct, ScaleChannels, ScalePooling, ImageScale))
+    return isinstance(layer, (BasisConv, ConvNormAct, ScaleChannels, ScalePooling, ImageScale, SizeNormalization))
 
 
 def inner_layers(layer):
@@ -76,7 +77,7 @@ def fold_layer(layer, tolerance=None):
 
     `BasisConv` (`fold_structured`), `ScaleChannels` (one functional model
     stacking each channel's folded copy), `ScalePooling` (its inference-mode
-    reduction), `ImageScale` (its inference-mode estimate) and `ConvNormAct` (the folded convolution, the normalisation,
+    reduction), `ImageScale` (its inference-mode estimate), `SizeNormalization` (its inference-mode resampling) and `ConvNormAct` (the folded convolution, the normalisation,
     the activation). `tolerance` crops structured kernels (`crop`).
     """
     _require_built(layer)
@@ -84,7 +85,7 @@ def fold_layer(layer, tolerance=None):
         return fold_structured(layer, tolerance)
     if isinstance(layer, ScaleChannels):
         return [_fold_scale_channels(layer, tolerance)]
-    if isinstance(layer, (ScalePooling, ImageScale)):
+    if isinstance(layer, (ScalePooling, ImageScale, SizeNormalization)):
         return [_fold_ops_layer(layer)]
     if isinstance(layer, ConvNormAct):
         return _fold_conv_norm_act(layer, tolerance)
@@ -92,11 +93,14 @@ def fold_layer(layer, tolerance=None):
 
 
 def _fold_ops_layer(layer):
-    """`ScalePooling` or `ImageScale` in inference mode as a functional model of `keras.ops` (reloads
-    without this package): the pooling's reduction; the estimate less the moving reference as a constant."""
+    """`ScalePooling`, `ImageScale` or `SizeNormalization` in inference mode as a functional model of
+    `keras.ops` (reloads without this package): the pooling's reduction; the estimate less, or the resampling
+    with, the moving reference as a constant."""
     inputs = keras.Input(batch_shape=_batch_free(layer.input_shape_built), dtype=layer.compute_dtype)
-    if isinstance(layer, ImageScale):
+    if isinstance(layer, (ImageScale, SizeNormalization)):
         reference = float(ops.convert_to_numpy(layer.moving_reference))
+        if isinstance(layer, SizeNormalization):
+            return keras.Model(inputs, layer.resample(inputs, layer.log_sizes(inputs), reference), name=layer.name)
         return keras.Model(inputs, ops.cast(layer.centroids(inputs) - reference, layer.compute_dtype), name=layer.name)
     if layer.window is not None:
         inputs = [inputs, keras.Input(batch_shape=(None,), dtype=layer.compute_dtype)]

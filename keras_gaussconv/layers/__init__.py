@@ -14,3 +14,4 @@ from keras_gaussconv.layers.geometry import GeometricWeight
 from keras_gaussconv.layers.presets import DisplacedGaussianConv2D, rfnn_conv2d
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
 from keras_gaussconv.layers.scale_selection import ImageScale
+from keras_gaussconv.layers.size_normalization import SizeNormalization

@@ -117,12 +117,7 @@ class ImageScale(keras.layers.Layer):
 
     def call(self, inputs, training=False):
         c = self.centroids(inputs)
-        if training:
-            reference = ops.mean(c)
-            self.moving_reference.assign(self.momentum * self.moving_reference + (1 - self.momentum) * reference)
-        else:
-            reference = self.moving_reference
-        return ops.cast(c - ops.cast(reference, "float32"), self.compute_dtype)
+        return ops.cast(c - moving_reference(self, c, training), self.compute_dtype)
 
     def fold(self, tolerance=None):
         """The inference-mode estimate as a functional model of `keras.ops` (reloads without this
@@ -139,6 +134,16 @@ class ImageScale(keras.layers.Layer):
         config = super().get_config()
         config.update({"sigma_range": list(self.sigma_range), "power": self.power, "momentum": self.momentum})
         return config
+
+
+def moving_reference(layer, values, training):
+    """The reference of `values` (float32): in training their mean, which updates
+    `layer.moving_reference` by `layer.momentum` as batch normalisation does; else `layer.moving_reference`."""
+    if not training:
+        return ops.cast(layer.moving_reference, "float32")
+    reference = ops.mean(values)
+    layer.moving_reference.assign(layer.momentum * layer.moving_reference + (1 - layer.momentum) * reference)
+    return reference
 
 
 def _check_sigma_range(sigma_range):
