@@ -27,6 +27,8 @@ PLOTTABLE = ("rfnn", "dau", "gaussian", "gaussian_few", "gaussian_separable", "g
 # `magnification`'s networks, named here so that parsing imports no Keras (a test keeps them equal).
 MAGNIFICATION_NETWORKS = ("stock", "gaussian", "scale_channels", "image_channels", "image_selection", "jittered",
                           "own_scale")
+# `scales`' networks, named here for the same reason (a test keeps them equal).
+SCALE_NETWORKS = ("cnn", "gaussian", "scale_channels", "cnn_size_normalized", "size_normalized")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,7 +126,7 @@ def cmd_scales(args):
         except RuntimeError as error:
             raise CommandError(_first_line(error)) from error
     results = scales.scales_demo(args.output_dir, scale=args.scale, training=args.training, verbose=0 if args.quiet else 1,
-                                 dataset=args.dataset)
+                                 dataset=args.dataset, networks=args.networks)
     print(f"\n{scales.scales_table(results)}")
     _print_written(args.output_dir, scales)
 
@@ -244,7 +246,8 @@ def build_parser():
     demo = _add_parser(commands, "demo", "small-data comparison on scikit-learn's bundled digits")
     unet = _add_parser(commands, "unet", "classical vs Gaussian U-net vs Otsu: synthetic nuclei (exact masks) and the IHC image")
     scales = _add_parser(
-        commands, "scales", "scale generalisation: stock CNN vs Gaussian vs scale-channel network, digits at ×0.5 … ×4"
+        commands, "scales",
+        "scale generalisation: stock CNN vs Gaussian vs size-normalised networks, digits or shapes at ×0.5 … ×4"
     )
     magnification = _add_parser(
         commands, "magnification",
@@ -274,6 +277,10 @@ def build_parser():
         "--dataset", default="digits", choices=["digits", "shapes", "fashion_mnist"],
         help="digits (scikit-learn's, magnified), shapes (ten shapes rendered at each scale) or fashion_mnist "
              "(magnified; downloaded once by keras.datasets)",
+    )
+    scales.add_argument(
+        "--network", dest="networks", action="append", choices=list(SCALE_NETWORKS),
+        help="run only this network (repeatable; default: all but scale_channels, whose steps cost 100x more)",
     )
     magnification.add_argument(
         "--discretization", default="discrete", choices=["sampled", "normalized", "integrated", "discrete"],

@@ -197,7 +197,10 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
     from keras_gaussconv_cli.experiments import SCALE_NETWORKS, SCALE_SETTINGS
 
     settings = SCALE_SETTINGS["smoke"]
-    args = ["scales", "--smoke", "--training", "1-2", "--dataset", "shapes", "--quiet", "--output-dir",
+    assert "scale_channels" not in settings["networks"]  # by default: its steps cost 100x the others'
+    assert keras_gaussconv_cli.SCALE_NETWORKS == SCALE_NETWORKS  # the parser's choices, kept without Keras
+    every = [a for n in SCALE_NETWORKS for a in ("--network", n)]
+    args = ["scales", "--smoke", "--training", "1-2", "--dataset", "shapes", *every, "--quiet", "--output-dir",
             str(tmp_path / "results")]
     assert keras_gaussconv_cli.main(args) == 0
     output = tmp_path / "results"
@@ -213,11 +216,14 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
         assert rates["scale_channels"] == rates["gaussian"] and set(rates.values()) <= set(settings["learning_rates"])
     parameters = results["trainable_parameters"]
     assert parameters["scale_channels"] == parameters["gaussian"]  # the channels share every weight
+    assert parameters["cnn_size_normalized"] == parameters["cnn"]  # the normalisation has no trainable weight
+    assert set(results["seconds_per_network"]) == set(SCALE_NETWORKS)
     assert 0.5 < parameters["cnn"] / parameters["gaussian"] < 2  # similar sizes
     for name in ("scales_results.md", "scales_accuracy.png"):
         assert (output / name).stat().st_size > 0, name
     stdout = capsys.readouterr().out
-    assert "| scale_channels |" in stdout and "Trained on scales 1-2:" in stdout and "×0.5" in stdout
+    assert "| scale_channels |" in stdout and "| size_normalized |" in stdout and "Trained on scales 1-2:" in stdout
+    assert "×0.5" in stdout
 
 
 def test_scales_on_fashion_mnist_offline_is_one_line(monkeypatch, capsys, tmp_path):

@@ -29,7 +29,7 @@ def moments(image):
     for profile in profiles:
         position = np.arange(profile.shape[1], dtype="float32")
         centre = ops.sum(profile * position, axis=1, keepdims=True) / total
-        variance = variance + ops.sum(profile * (centre - position) ** 2, axis=1, keepdims=True) / total
+        variance = variance + ops.sum(profile * ops.square(centre - position), axis=1, keepdims=True) / total
         centres.append(centre)
     return centres[0], centres[1], 0.5 * ops.log2(variance + _EPSILON)
 
@@ -100,7 +100,7 @@ class SizeNormalization(keras.layers.Layer):
     def resample(self, inputs, sizes, reference):
         """`inputs` resampled to `output_size`, given their `log_sizes` and the reference ρ."""
         log_size, mu_rows, mu_cols = (ops.stop_gradient(t) for t in sizes)
-        step = ops.power(2.0, log_size - reference) / self.scale
+        step = ops.exp((log_size - reference) * np.log(2.0)) / self.scale  # 2^x: ONNX has no exp2
         (rows, cols), image = self.output_size, ops.cast(inputs, "float32")
         along_rows = resampling_matrix(mu_rows, step, rows, inputs.shape[1])
         along_cols = resampling_matrix(mu_cols, step, cols, inputs.shape[2])

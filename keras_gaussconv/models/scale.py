@@ -1,10 +1,11 @@
-"""Scale-channel networks: Lindeberg's Gaussian derivative networks (GaussDerNet) and their
-residual form (GaussDerResNet)."""
+"""Scale-channel networks: Lindeberg's Gaussian derivative networks (GaussDerNet), their
+residual form (GaussDerResNet), and a size-normalised Gaussian-derivative CNN."""
 
 import keras
 
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, GaussianDerivativeDepthwiseConv2D
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
+from keras_gaussconv.layers.size_normalization import SizeNormalization
 from keras_gaussconv.layers.validation import check_fraction, check_positive_float, check_positive_int
 
 
@@ -120,6 +121,68 @@ def gaussian_derivative_resnet(
         x = keras.layers.Activation("relu", name=f"relu{block}")(keras.layers.Add(name=f"add{block}")([y, shortcut]))
     x = _scale_conv(sizes[-1], len(filters), str(len(filters)), settings, use_bias=True, **make)(x)
     return keras.Model(inputs, _readout(x, scale_dropout), name=name)
+
+
+def size_normalized_network(
+    input_shape, num_classes, output_size=32, scales=(1.0,), filters=(8, 16, 16, 32), kernel_size=5, order=2,
+    sigma=1.0, discretization="sampled", scale_dropout=0.0, momentum=0.9, name="size_normalized_network",
+):
+    """Size normalisation, then a Gaussian-derivative CNN that every scale channel shares.
+
+    Channel i: `SizeNormalization(output_size, scale=sᵢ)` (each image about its
+    centroid at the training images' RMS radius × sᵢ), then blocks l of
+    `GaussianDerivativeConv2D(filters[l], kernel_size)` (σ initialised to
+    `sigma`, offsets to 0, 'same' padding) → `BatchNormalization` → ReLU,
+    with 2×2 max pooling after the first two (as `stock_cnn`), class maps
+    (one more such layer to `num_classes`, with bias) and their spatial
+    maximum. With several channels their class scores go through
+    `ScalePooling("max", dropout=scale_dropout)`; then a softmax. The cost is
+    the CNN's on `output_size` per channel, whatever the input's size.
+
+    Args:
+        input_shape: `(height, width, channels)`, known sizes.
+        num_classes: outputs of the softmax.
+        output_size: of the normalised images, one int or (rows, cols).
+        scales: the channels' sᵢ (1: the training images' size).
+        filters: channels of the blocks, one int per block.
+        kernel_size: of every Gaussian-derivative layer (holds ±2σ at σ = 1 for 5).
+        order: maximal derivative order K of every layer.
+        sigma: initial σ of every layer (pixels of its own grid).
+        discretization: of every layer (`GaussianDerivativeConv2D`).
+        scale_dropout: `ScalePooling`'s scale-channel dropout in training (several channels).
+        momentum: of the batch normalisations' and the size references' moving statistics, in [0, 1).
+        name: of the model.
+
+    Returns:
+        A functional `keras.Model` from images to class probabilities.
+    """
+    sizes, _ = _checked(filters, num_classes, scales, sigma, 2.0, scale_dropout, momentum, False)
+    if not isinstance(scales, (list, tuple)) or not scales:
+        raise ValueError(f"`scales` must be a non-empty list of positive numbers. Received: scales={scales!r}")
+    scales = [check_positive_float("scales", s) for s in scales]
+    arguments = dict(order=order, padding="same", offset_initializer="zeros", discretization=discretization,
+                     sigma_initializer=keras.initializers.Constant(sigma))
+    layers = []
+    for block, width in enumerate(sizes):
+        last = block == len(filters)
+        layers.append(GaussianDerivativeConv2D(width, kernel_size, use_bias=last, name=f"conv{block}", **arguments))
+        if not last:
+            layers += [keras.layers.BatchNormalization(momentum=momentum, name=f"norm{block}"),
+                       keras.layers.Activation("relu", name=f"relu{block}")]
+            layers += [keras.layers.MaxPooling2D(name=f"pool{block}")] if block < 2 else []
+    layers.append(keras.layers.GlobalMaxPooling2D(name="spatial_max"))
+    inputs = keras.Input(input_shape)
+    scores = []
+    for i, scale in enumerate(scales):
+        x = SizeNormalization(output_size, scale=scale, momentum=momentum, name=f"size{i}")(inputs)
+        for layer in layers:  # one set of layers: every weight shared by the channels
+            x = layer(x)
+        scores.append(x)
+    if len(scales) > 1:
+        x = keras.layers.Concatenate(axis=1, name="channels")(
+            [keras.layers.Reshape((1, sizes[-1]), name=f"channel{i}")(x) for i, x in enumerate(scores)])
+        x = ScalePooling("max", dropout=scale_dropout, name="scale_max")(x)
+    return keras.Model(inputs, keras.layers.Activation("softmax", name="softmax")(x), name=name)
 
 
 def _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels):

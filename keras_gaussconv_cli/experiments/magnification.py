@@ -13,6 +13,7 @@ from keras_gaussconv.layers.validation import check_choice
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet, unet
 from keras_gaussconv.models.unet import SCALE_WINDOW
 from keras_gaussconv_cli.experiments.protocol import (
+    check_networks,
     check_scale,
     mean_std,
     score_panel,
@@ -168,7 +169,7 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
         `tuned_runs` summary with "test" `{magnification: {metric: [per seed]}}`.
     """
     settings = MAGNIFICATION_SETTINGS[check_scale(scale)]
-    names = _check_networks(networks)
+    names = check_networks(networks, tuple(MAGNIFICATION_NETWORKS))
     if discretization is not None:
         settings = {**settings, "discretization": check_choice("discretization", discretization, DISCRETIZATIONS)}
     output = Path(output_dir)
@@ -194,16 +195,6 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
     write_results(output, RESULTS, results, magnification_table(results))
     plot_magnification_dice(results, output / PICTURES["dice"])
     return results
-
-
-def _check_networks(networks):
-    """`networks` (None: all) as the names of `MAGNIFICATION_NETWORKS` in its order, else ValueError naming it."""
-    if networks is None:
-        return tuple(MAGNIFICATION_NETWORKS)
-    if isinstance(networks, str) or not networks or any(n not in MAGNIFICATION_NETWORKS for n in networks):
-        raise ValueError(f"`networks` must be a non-empty list of {list(MAGNIFICATION_NETWORKS)}. "
-                         f"Received: networks={networks!r}")
-    return tuple(n for n in MAGNIFICATION_NETWORKS if n in networks)
 
 
 def _methods(results, training):

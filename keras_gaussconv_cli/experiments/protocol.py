@@ -22,6 +22,15 @@ def check_scale(scale):
     return scale
 
 
+def check_networks(networks, known, default=None):
+    """`networks` (None: `default`, or all of `known`) as names of `known` in its order, else ValueError naming it."""
+    if networks is None:
+        networks = known if default is None else default
+    if isinstance(networks, str) or not networks or any(n not in known for n in networks):
+        raise ValueError(f"`networks` must be a non-empty list of {list(known)}. Received: networks={networks!r}")
+    return tuple(n for n in known if n in networks)
+
+
 def settings_json(settings):
     """Settings as JSON values (tuples as lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
