@@ -161,3 +161,15 @@ def test_frozen_digits_network_has_centred_unrotated_kernels():
     conv = model.get_layer("block2").conv
     assert not conv.offset.trainable and not conv.theta.trainable
     assert np.all(to_numpy(conv.offset) == 0) and np.all(to_numpy(conv.theta) == 0)
+
+@pytest.mark.torch_pass
+def test_scale_study_smoke(tmp_path):
+    module = example("scale_study")
+    rows = {name: module.ROWS[name] for name in list(module.ROWS)[2:4]}  # half size; three channels
+    results = module.study(tmp_path, "smoke", rows=rows)
+    for row, summary in results.items():
+        curve = list(summary["accuracy"].values())
+        assert len(curve) == 3 and summary["worst"] == min(curve) and summary["spread"] == max(curve) - min(curve)
+    with pytest.raises(ValueError, match=r"`overrides` must name settings .* Received: overrides=\{'epoch': 4\}"):
+        module.study(tmp_path, "smoke", rows={"typo": ("size_normalized", {"epoch": 4})})
+    assert (tmp_path / "scale_study.json").exists()

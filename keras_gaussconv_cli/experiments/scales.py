@@ -24,7 +24,8 @@ from keras_gaussconv_cli.experiments.protocol import BATCH, check_networks, chec
 _COMMON = dict(
     epochs=8, count=1257, test_count=270, filters=(8, 16, 16, 32), kernel_size=49, channels=(0.5, 1.0, 2.0, 4.0),
     learning_rates=(3e-3, 1e-2, 3e-2), sigma=1.0, sigma_ratio=2**0.25, discretization="discrete", scale_dropout=0.2,
-    normalized_size=32, networks=("cnn", "gaussian", "cnn_size_normalized", "size_normalized"),
+    normalized_size=32, normalized_scales=(1.0,), normalized_discretization="sampled",
+    networks=("cnn", "gaussian", "cnn_size_normalized", "size_normalized"),
 )
 SCALE_SETTINGS = {
     "full": dict(_COMMON, seeds=(0, 1, 2), training=("1", "1-2"), test_scales=tuple(2 ** (k / 4) for k in range(-4, 9))),
@@ -70,7 +71,9 @@ def scale_network(kind, canvas, settings):
     if kind == "cnn":
         return stock_cnn(shape, 10, settings["filters"])
     if kind == "size_normalized":
-        return size_normalized_network(shape, 10, output_size=side, filters=settings["filters"], name=kind)
+        return size_normalized_network(
+            shape, 10, output_size=side, scales=settings["normalized_scales"], filters=settings["filters"],
+            discretization=settings["normalized_discretization"], scale_dropout=settings["scale_dropout"], name=kind)
     if kind == "cnn_size_normalized":
         return keras.Sequential([keras.Input(shape), SizeNormalization(side, name="size"),
                                  stock_cnn((side, side, 1), 10, settings["filters"])], name=kind)
@@ -130,7 +133,7 @@ def _scale_accuracies(model, kind, tests, settings, tested_networks):
 
 
 def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=None, verbose=1, dataset="digits",
-                networks=None):
+                networks=None, overrides=None):
     """Scale generalisation: train at scale 1 (and on scales 1–2), test at scales 0.5 … 4.
 
     For every training range, network (`SCALE_NETWORKS`) and seed: Adam
@@ -147,12 +150,16 @@ def scales_demo(output_dir="keras-gaussconv-results", scale="full", training=Non
     settings', "1" and "1-2" in the full run). `dataset`: "digits" (`load_rescaled_digits`),
     "shapes" (`load_rescaled_shapes`: ten shapes rendered at each scale) or "fashion_mnist"
     (`load_rescaled_fashion_mnist`: needs the network once). `networks`: names of `SCALE_NETWORKS` to
-    run (default: the settings', every one but "scale_channels").
+    run (default: the settings', every one but "scale_channels"). `overrides`: settings that replace
+    the run's (`SCALE_SETTINGS`), for a study of one choice at a time.
 
     Returns:
         The results dictionary (also in the JSON).
     """
     settings = dict(SCALE_SETTINGS[check_scale(scale)])
+    if overrides is not None and not set(overrides) <= set(settings):
+        raise ValueError(f"`overrides` must name settings of {sorted(settings)}. Received: overrides={overrides!r}")
+    settings.update(overrides or {})
     dataset = check_choice("dataset", dataset, tuple(SCALE_DATASETS))
     settings["networks"] = check_networks(networks, SCALE_NETWORKS, settings["networks"])
     if training is not None:
