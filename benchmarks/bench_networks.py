@@ -64,6 +64,24 @@ class NetworkContender(Contender):
         return time.perf_counter() - start
 
 
+def time_models(built, x, y, repeats):
+    """`{name: model}`'s first training step (each once), its median step over `repeats` interleaved
+    rounds (after 2 warm-up rounds), and its trainable parameters: `{"first_step_s", "train_s", "parameters"}`."""
+    first = {name: NetworkContender(name, m, x, y).first_step() for name, m in built.items()}
+    contenders = [NetworkContender(name, m, x, y) for name, m in built.items()]  # compiled anew
+    time_interleaved([(c, ("train",)) for c in contenders], repeats, warmup=2)
+    return {
+        "first_step_s": first, "train_s": {c.name: statistics.median(c.times["train"]) for c in contenders},
+        "parameters": {name: int(sum(np.prod(v.shape) for v in m.trainable_variables)) for name, m in built.items()},
+    }
+
+
+def write_json(path, repeats, result):
+    """`result` with the backend's and Keras' versions and `repeats`, as JSON at `path`."""
+    with open(path, "w") as f:
+        json.dump({"version": backend_version(), "keras": keras.__version__, "repeats": repeats, **result}, f, indent=1)
+
+
 def run_network(name, build, batch, repeats, warmup, sgd=True):
     """Times `build()` against its stock twin (module docstring); `sgd=False` skips the SGD first step."""
     keras.utils.set_random_seed(0)

@@ -13,9 +13,7 @@ Run: `[KERAS_BACKEND=jax] python benchmarks/bench_scale_networks.py [--repeats 5
 """
 
 import argparse
-import json
 import os
-import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -23,8 +21,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_layers import backend_version, time_interleaved  # noqa: E402
-from bench_networks import NetworkContender  # noqa: E402
+from bench_layers import backend_version  # noqa: E402
+from bench_networks import time_models, write_json  # noqa: E402
 from keras_gaussconv_cli.experiments.scales import SCALE_NETWORKS, SCALE_SETTINGS, scale_network  # noqa: E402
 
 SHAPE = (32, 32, 32, 1)
@@ -36,14 +34,7 @@ def run(repeats):
     x = rng.uniform(size=SHAPE).astype("float32")
     built = {kind: scale_network(kind, SHAPE[1], SCALE_SETTINGS["full"]) for kind in SCALE_NETWORKS}
     y = rng.uniform(size=(SHAPE[0], 10)).astype("float32")
-    first = {name: NetworkContender(name, m, x, y).first_step() for name, m in built.items()}
-    contenders = [NetworkContender(name, m, x, y) for name, m in built.items()]  # compiled anew
-    time_interleaved([(c, ("train",)) for c in contenders], repeats, warmup=2)
-    return {
-        "shape": SHAPE, "first_step_s": first,
-        "train_s": {c.name: statistics.median(c.times["train"]) for c in contenders},
-        "parameters": {name: int(sum(np.prod(v.shape) for v in m.trainable_variables)) for name, m in built.items()},
-    }
+    return {"shape": SHAPE, **time_models(built, x, y, repeats)}
 
 
 def table(result):
@@ -65,9 +56,7 @@ def main():
     result = run(args.repeats)
     print(f"{backend_version()}, Keras {keras.__version__}\n\n{table(result)}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"version": backend_version(), "keras": keras.__version__, "repeats": args.repeats, **result},
-                      f, indent=1)
+        write_json(args.json, args.repeats, result)
 
 
 if __name__ == "__main__":

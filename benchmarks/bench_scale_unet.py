@@ -15,9 +15,7 @@ Run: `[KERAS_BACKEND=jax] python benchmarks/bench_scale_unet.py [--repeats 5] [-
 """
 
 import argparse
-import json
 import os
-import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -25,8 +23,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_layers import backend_version, time_interleaved  # noqa: E402
-from bench_networks import NetworkContender  # noqa: E402
+from bench_layers import backend_version  # noqa: E402
+from bench_networks import time_models, write_json  # noqa: E402
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet, unet  # noqa: E402
 
 SHAPE, DEPTH, FILTERS = (8, 64, 64, 3), 2, 8
@@ -57,14 +55,8 @@ def run(scales, repeats):
     x = rng.normal(size=SHAPE).astype("float32")
     y = rng.uniform(size=(*SHAPE[:-1], 1)).astype("float32")
     built = models(scales)
-    first = {name: NetworkContender(name, m, x, y).first_step() for name, m in built.items()}
-    contenders = [NetworkContender(name, m, x, y) for name, m in built.items()]  # compiled anew
-    time_interleaved([(c, ("train",)) for c in contenders], repeats, warmup=2)
-    return {
-        "scales": list(scales), "shape": SHAPE, "depth": DEPTH, "base_filters": FILTERS, "first_step_s": first,
-        "train_s": {c.name: statistics.median(c.times["train"]) for c in contenders},
-        "parameters": {name: int(sum(np.prod(v.shape) for v in m.trainable_variables)) for name, m in built.items()},
-    }
+    return {"scales": list(scales), "shape": SHAPE, "depth": DEPTH, "base_filters": FILTERS,
+            **time_models(built, x, y, repeats)}
 
 
 def table(result):
@@ -88,9 +80,7 @@ def main():
     result = run(tuple(args.scales), args.repeats)
     print(f"{backend_version()}, Keras {keras.__version__}\n\n{table(result)}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"version": backend_version(), "keras": keras.__version__, "repeats": args.repeats, **result},
-                      f, indent=1)
+        write_json(args.json, args.repeats, result)
 
 
 if __name__ == "__main__":

@@ -49,8 +49,32 @@ def sigma_grid(sigma_range):
     return 2.0 ** np.linspace(low, high, round((high - low) * STEPS_PER_OCTAVE) + 1)
 
 
+class ReferencedImageLayer(keras.layers.Layer):
+    """A layer on 2-D images of known size with a moving reference (`moving_reference`, set in training
+    as batch normalisation sets its moving mean) that folds to its inference-mode `keras.ops` graph."""
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or None in tuple(input_shape)[1:3]:
+            raise ValueError(f"`{type(self).__name__}` needs 2-D images of known size: (batch, rows, cols, channels). "
+                             f"Received: input_shape={tuple(input_shape)}")
+        self.moving_reference = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                                name="moving_reference")
+        self.input_shape_built = tuple(input_shape)  # for `fold`
+
+    def fold(self, tolerance=None):
+        """The inference-mode layer as a functional model of `keras.ops` (reloads without this
+        package); `tolerance` is unused, accepted as every foldable layer's.
+
+        Returns:
+            `[keras.Model]`.
+        """
+        from keras_gaussconv import folding  # folding imports the layers: imported when used
+
+        return folding.fold_layer(self, tolerance)
+
+
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
-class ImageScale(keras.layers.Layer):
+class ImageScale(ReferencedImageLayer):
     """Each 2-D image's magnification against the training images': log₂ m̂ per sample.
 
     The energy of the scale-normalised Laplacian σ²∇²(g_σ ∗ f) of the image f
@@ -87,13 +111,8 @@ class ImageScale(keras.layers.Layer):
         self.sigmas = sigma_grid(self.sigma_range)
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or None in tuple(input_shape)[1:3]:
-            raise ValueError("`ImageScale` needs 2-D images of known size: (batch, rows, cols, channels). "
-                             f"Received: input_shape={tuple(input_shape)}")
+        super().build(input_shape)
         self.tables = laplacian_energy_tables(input_shape[1], input_shape[2], self.sigmas)
-        self.moving_reference = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                                name="moving_reference")
-        self.input_shape_built = tuple(input_shape)  # for `fold`
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
@@ -118,17 +137,6 @@ class ImageScale(keras.layers.Layer):
     def call(self, inputs, training=False):
         c = self.centroids(inputs)
         return ops.cast(c - moving_reference(self, c, training), self.compute_dtype)
-
-    def fold(self, tolerance=None):
-        """The inference-mode estimate as a functional model of `keras.ops` (reloads without this
-        package); `tolerance` is unused, accepted as every foldable layer's.
-
-        Returns:
-            `[keras.Model]`.
-        """
-        from keras_gaussconv import folding  # folding imports the layers: imported when used
-
-        return folding.fold_layer(self, tolerance)
 
     def get_config(self):
         config = super().get_config()

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gaussconv.layers.scale_selection import moving_reference
+from keras_gaussconv.layers.scale_selection import ReferencedImageLayer, moving_reference
 from keras_gaussconv.layers.validation import check_fraction, check_int_tuple, check_positive_float
 
 _EPSILON = 1e-6  # of the total intensity and the variance: a blank image resamples to a blank one
@@ -48,7 +48,7 @@ def resampling_matrix(centre, step, size, length):
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
-class SizeNormalization(keras.layers.Layer):
+class SizeNormalization(ReferencedImageLayer):
     """Each 2-D image resampled about its centroid to the training images' size times `scale`.
 
     With w = |f| (the channels' mean), the centroid μ and RMS radius r of w
@@ -81,14 +81,6 @@ class SizeNormalization(keras.layers.Layer):
         self.scale = check_positive_float("scale", scale)
         self.momentum = check_fraction("momentum", momentum)
 
-    def build(self, input_shape):
-        if len(input_shape) != 4 or None in tuple(input_shape)[1:3]:
-            raise ValueError("`SizeNormalization` needs 2-D images of known size: (batch, rows, cols, channels). "
-                             f"Received: input_shape={tuple(input_shape)}")
-        self.moving_reference = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                                name="moving_reference")
-        self.input_shape_built = tuple(input_shape)  # for `fold`
-
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.output_size, input_shape[-1])
 
@@ -110,17 +102,6 @@ class SizeNormalization(keras.layers.Layer):
     def call(self, inputs, training=False):
         sizes = self.log_sizes(inputs)
         return self.resample(inputs, sizes, moving_reference(self, sizes[0], training))
-
-    def fold(self, tolerance=None):
-        """The inference-mode resampling as a functional model of `keras.ops` (reloads without this
-        package); `tolerance` is unused, accepted as every foldable layer's.
-
-        Returns:
-            `[keras.Model]`.
-        """
-        from keras_gaussconv import folding  # folding imports the layers: imported when used
-
-        return folding.fold_layer(self, tolerance)
 
     def get_config(self):
         config = super().get_config()
