@@ -7,7 +7,8 @@ so the accuracy should hold at sizes never seen in training. The network ends
 in a spatial maximum and its weights do not depend on the canvas, so a copy
 built for a larger canvas tests the larger digits. Offline (scikit-learn's
 digits); a few minutes on a 2-core CPU. Run: `python examples/scale_channels.py`.
-The full comparison, with a stock CNN and three seeds: `keras-gaussconv scales`.
+The full comparison, with a stock CNN and three seeds: `keras-gaussconv scales --network cnn
+--network scale_channels` (`keras-gaussconv scales` alone runs the size-normalised networks instead).
 """
 
 import argparse

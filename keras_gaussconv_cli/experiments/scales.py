@@ -1,5 +1,6 @@
 """`keras-gaussconv scales`: scale generalisation of a stock CNN, the Gaussian and the scale-channel network."""
 
+import math
 import time
 from pathlib import Path
 
@@ -78,9 +79,12 @@ def scale_network(kind, canvas, settings):
         return keras.Sequential([keras.Input(shape), SizeNormalization(side, name="size"),
                                  stock_cnn((side, side, 1), 10, settings["filters"])], name=kind)
     scales = settings["channels"] if kind == "scale_channels" else (1.0,)
+    # the largest channel's ±4σ·s taps, capped by the settings' size (kernels hold their own channel, no more)
+    largest = settings["sigma"] * settings["sigma_ratio"] ** len(settings["filters"]) * max(scales)
+    kernel_size = min(settings["kernel_size"], 2 * math.ceil(4 * largest) + 1)
     return gaussian_derivative_network(
-        shape, 10, scales=scales, name=kind,
-        **{k: settings[k] for k in ("filters", "kernel_size", "sigma", "sigma_ratio", "discretization", "scale_dropout")},
+        shape, 10, scales=scales, name=kind, kernel_size=kernel_size,
+        **{k: settings[k] for k in ("filters", "sigma", "sigma_ratio", "discretization", "scale_dropout")},
     )
 
 
