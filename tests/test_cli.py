@@ -226,6 +226,16 @@ def test_scales_smoke_end_to_end(tmp_path, capsys):
     assert "×0.5" in stdout
 
 
+def test_scales_refuses_unknown_networks_and_settings_before_writing(tmp_path):
+    from keras_gaussconv_cli.experiments import scales_demo
+
+    with pytest.raises(ValueError, match=r"`networks` must be a non-empty list of .* Received: networks=\['resnet'\]"):
+        scales_demo(tmp_path / "results", "smoke", networks=["resnet"], verbose=0)
+    with pytest.raises(ValueError, match=r"`overrides` must name settings .* Received: overrides=\{'epoch': 2\}"):
+        scales_demo(tmp_path / "results", "smoke", overrides={"epoch": 2}, verbose=0)
+    assert not (tmp_path / "results").exists()
+
+
 def test_scales_on_fashion_mnist_offline_is_one_line(monkeypatch, capsys, tmp_path):
     import keras
 
