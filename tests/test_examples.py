@@ -173,3 +173,10 @@ def test_scale_study_smoke(tmp_path):
     with pytest.raises(ValueError, match=r"`overrides` must name settings .* Received: overrides=\{'epoch': 4\}"):
         module.study(tmp_path, "smoke", rows={"typo": ("size_normalized", {"epoch": 4})})
     assert (tmp_path / "scale_study.json").exists()
+
+
+def test_scale_estimates_follow_the_magnification():
+    errors = example("scale_estimates").covariance_errors(count=16, scales=(0.5, 2.0, 4.0))
+    assert set(errors) == {"ImageScale", "SizeNormalization"} and all(len(e) == 3 for e in errors.values())
+    assert max(errors["SizeNormalization"].values()) < 0.1  # the RMS radius follows the digit
+    assert errors["ImageScale"][4.0] > 2 * errors["SizeNormalization"][4.0]  # the Laplacian's energy lags
