@@ -5,7 +5,7 @@ Each row trains one network of `keras-gaussconv scales` at ×1 only with one set
 loss, the same seeds) and reports the test accuracy's mean over the test scales, the worst scale
 and the spread (best − worst), each from the per-scale means over seeds. Offline; the full study
 (3 seeds, 13 scales, six rows) takes about 15 minutes on a 2-core CPU, `--quick` (one seed,
-seven scales) about 4. Run: `python examples/scale_study.py [--quick] [--dataset shapes]`.
+seven scales) about 4. Run: `python examples/scale_study.py [--quick] [--dataset shapes] [--rows 0 2]`.
 """
 
 import argparse
@@ -50,9 +50,11 @@ def main():
     size.add_argument("--smoke", action="store_const", dest="scale", const="smoke")
     parser.add_argument("--dataset", default="digits", choices=["digits", "shapes"])
     parser.add_argument("--output-dir", default="scale-study")
+    parser.add_argument("--rows", type=int, nargs="+", help="only these rows, by position in `ROWS` (default: all)")
     args = parser.parse_args()
+    rows = ROWS if args.rows is None else {name: ROWS[name] for i, name in enumerate(ROWS) if i in args.rows}
     print("| choice | mean % | worst % | spread (points) |\n|---|---|---|---|")
-    study(args.output_dir, args.scale, args.dataset)
+    study(args.output_dir, args.scale, args.dataset, rows)
 
 
 if __name__ == "__main__":
