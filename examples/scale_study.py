@@ -4,8 +4,8 @@ Each row trains one network of `keras-gaussconv scales` at ×1 only with one set
 (`scales_demo(..., overrides=...)`: the same protocol, learning rate from the grid by training
 loss, the same seeds) and reports the test accuracy's mean over the test scales, the worst scale
 and the spread (best − worst), each from the per-scale means over seeds. Offline; the full study
-(3 seeds, 13 scales, six rows) takes about 15 minutes on a 2-core CPU, `--quick` (one seed,
-seven scales) about 4. Run: `python examples/scale_study.py [--quick] [--dataset shapes] [--rows 0 2]`.
+(3 seeds, 13 scales, six rows) took 12 minutes on a 2-core CPU shared with a test run, `--quick`
+(one seed, seven scales) less. Run: `python examples/scale_study.py [--quick] [--dataset shapes] [--rows 0 2]`.
 """
 
 import argparse
