@@ -1,4 +1,4 @@
-"""`keras-gaussconv scales`: scale generalisation of a stock CNN, the Gaussian and the scale-channel network."""
+"""`keras-gaussconv scales`: scale generalisation of a stock CNN, the Gaussian, the scale-channel and the size-normalised networks."""
 
 import math
 import time
