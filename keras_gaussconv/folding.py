@@ -17,7 +17,7 @@ from keras import ops
 from keras_gaussconv.layers.basis_conv import BasisConv
 from keras_gaussconv.layers.conv_norm_act import ConvNormAct, copy_layer
 from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
-from keras_gaussconv.layers.scale_selection import ImageScale
+from keras_gaussconv.layers.scale_selection import ImageScale, ReferencedImageLayer
 from keras_gaussconv.layers.size_normalization import SizeNormalization
 from keras_gaussconv.layers.validation import check_positive_float
 from keras_gaussconv.ops import costs as cost_model
@@ -97,11 +97,9 @@ def _fold_ops_layer(layer):
     `keras.ops` (reloads without this package): the pooling's reduction; the estimate less, or the resampling
     with, the moving reference as a constant."""
     inputs = keras.Input(batch_shape=_batch_free(layer.input_shape_built), dtype=layer.compute_dtype)
-    if isinstance(layer, (ImageScale, SizeNormalization)):
+    if isinstance(layer, ReferencedImageLayer):
         reference = float(ops.convert_to_numpy(layer.moving_reference))
-        if isinstance(layer, SizeNormalization):
-            return keras.Model(inputs, layer.resample(inputs, layer.log_sizes(inputs), reference), name=layer.name)
-        return keras.Model(inputs, ops.cast(layer.centroids(inputs) - reference, layer.compute_dtype), name=layer.name)
+        return keras.Model(inputs, layer.inference(inputs, reference), name=layer.name)
     if layer.window is not None:
         inputs = [inputs, keras.Input(batch_shape=(None,), dtype=layer.compute_dtype)]
     return keras.Model(inputs, layer.reduce_all(inputs), name=layer.name)

@@ -75,7 +75,7 @@ def test_it_trains_saves_and_folds(tmp_path):  # every backend, JAX included
     "kwargs,message",
     [
         (dict(scales=()), r"Received: scales=\(\)"),
-        (dict(scales=(1.0, -2.0)), "Received: scales=-2.0"),
+        (dict(scales=(1.0, -2.0)), r"Received: scales=\(1.0, -2.0\)"),
         (dict(output_size=0), "Received: output_size=0"),
         (dict(filters=(4, 0)), "Received: filters=0"),
         (dict(scale_dropout=1.5), "Received: scale_dropout=1.5"),

@@ -51,7 +51,12 @@ def sigma_grid(sigma_range):
 
 class ReferencedImageLayer(keras.layers.Layer):
     """A layer on 2-D images of known size with a moving reference (`moving_reference`, set in training
-    as batch normalisation sets its moving mean) that folds to its inference-mode `keras.ops` graph."""
+    as batch normalisation sets its moving mean, with `momentum`) that folds to its inference-mode
+    `keras.ops` graph: `inference(inputs, reference)`, the output for a given reference."""
+
+    def __init__(self, momentum=0.9, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = check_fraction("momentum", momentum)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or None in tuple(input_shape)[1:3]:
@@ -71,6 +76,11 @@ class ReferencedImageLayer(keras.layers.Layer):
         from keras_gaussconv import folding  # folding imports the layers: imported when used
 
         return folding.fold_layer(self, tolerance)
+
+    def get_config(self):
+        config = super().get_config()
+        config["momentum"] = self.momentum
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_gaussconv")
@@ -104,10 +114,9 @@ class ImageScale(ReferencedImageLayer):
     """
 
     def __init__(self, sigma_range=(0.5, 64.0), power=2.0, momentum=0.9, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(momentum=momentum, **kwargs)
         self.sigma_range = _check_sigma_range(sigma_range)
         self.power = check_positive_float("power", power)
-        self.momentum = check_fraction("momentum", momentum)
         self.sigmas = sigma_grid(self.sigma_range)
 
     def build(self, input_shape):
@@ -134,13 +143,22 @@ class ImageScale(ReferencedImageLayer):
         weights = ops.softmax(self.power * ops.log(energy + 1e-30), axis=-1)
         return ops.sum(weights * np.log2(self.sigmas).astype("float32"), axis=-1)
 
+    def relative(self, c, reference):
+        """c − `reference` (float32, or a Python float: no captured tensor in an exported graph) per image,
+        in the compute dtype."""
+        return ops.cast(c - reference, self.compute_dtype)
+
+    def inference(self, inputs, reference):
+        """The estimate for a given reference: what `fold` exports."""
+        return self.relative(self.centroids(inputs), reference)
+
     def call(self, inputs, training=False):
         c = self.centroids(inputs)
-        return ops.cast(c - moving_reference(self, c, training), self.compute_dtype)
+        return self.relative(c, moving_reference(self, c, training))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"sigma_range": list(self.sigma_range), "power": self.power, "momentum": self.momentum})
+        config.update({"sigma_range": list(self.sigma_range), "power": self.power})
         return config
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_gaussconv.layers.scale_selection import ReferencedImageLayer, moving_reference
-from keras_gaussconv.layers.validation import check_fraction, check_int_tuple, check_positive_float
+from keras_gaussconv.layers.validation import check_int_tuple, check_positive_float
 
 _EPSILON = 1e-6  # of the total intensity and the variance: a blank image resamples to a blank one
 
@@ -76,10 +76,9 @@ class SizeNormalization(ReferencedImageLayer):
     """
 
     def __init__(self, output_size, scale=1.0, momentum=0.9, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(momentum=momentum, **kwargs)
         self.output_size = check_int_tuple("output_size", output_size, 2)
         self.scale = check_positive_float("scale", scale)
-        self.momentum = check_fraction("momentum", momentum)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.output_size, input_shape[-1])
@@ -99,11 +98,15 @@ class SizeNormalization(ReferencedImageLayer):
         x = ops.einsum("bir,brwc->biwc", along_rows, image)
         return ops.cast(ops.einsum("biwc,bjw->bijc", x, along_cols), self.compute_dtype)
 
+    def inference(self, inputs, reference):
+        """`inputs` resampled to `output_size` with the reference ρ."""
+        return self.resample(inputs, self.log_sizes(inputs), reference)
+
     def call(self, inputs, training=False):
         sizes = self.log_sizes(inputs)
         return self.resample(inputs, sizes, moving_reference(self, sizes[0], training))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"output_size": list(self.output_size), "scale": self.scale, "momentum": self.momentum})
+        config.update({"output_size": list(self.output_size), "scale": self.scale})
         return config

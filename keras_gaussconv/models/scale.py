@@ -4,7 +4,7 @@ residual form (GaussDerResNet), and a size-normalised Gaussian-derivative CNN.""
 import keras
 
 from keras_gaussconv.layers.gaussian_derivative_conv import GaussianDerivativeConv2D, GaussianDerivativeDepthwiseConv2D
-from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling
+from keras_gaussconv.layers.scale_channels import ScaleChannels, ScalePooling, check_scales
 from keras_gaussconv.layers.size_normalization import SizeNormalization
 from keras_gaussconv.layers.validation import check_fraction, check_positive_float, check_positive_int
 
@@ -49,7 +49,8 @@ def gaussian_derivative_network(
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels)
+    sizes, sigma = _checked(filters, num_classes, sigma, scale_dropout, momentum)
+    settings = (sigma, check_positive_float("sigma_ratio", sigma_ratio), scales, scaled_kernels)
     make = dict(kernel_size=kernel_size, order=order, discretization=discretization)
     inputs = keras.Input(input_shape)
     x = inputs
@@ -104,7 +105,8 @@ def gaussian_derivative_resnet(
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    sizes, settings = _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels)
+    sizes, sigma = _checked(filters, num_classes, sigma, scale_dropout, momentum)
+    settings = (sigma, check_positive_float("sigma_ratio", sigma_ratio), scales, scaled_kernels)
     if not isinstance(separable, bool):
         raise ValueError(f"`separable` must be True or False. Received: separable={separable!r}")
     make = dict(kernel_size=kernel_size, order=order, discretization=discretization)
@@ -156,10 +158,8 @@ def size_normalized_network(
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    sizes, _ = _checked(filters, num_classes, scales, sigma, 2.0, scale_dropout, momentum, False)
-    if not isinstance(scales, (list, tuple)) or not scales:
-        raise ValueError(f"`scales` must be a non-empty list of positive numbers. Received: scales={scales!r}")
-    scales = [check_positive_float("scales", s) for s in scales]
+    sizes, sigma = _checked(filters, num_classes, sigma, scale_dropout, momentum)
+    scales = check_scales(scales)
     arguments = dict(order=order, padding="same", offset_initializer="zeros", discretization=discretization,
                      sigma_initializer=keras.initializers.Constant(sigma))
     layers = []
@@ -180,17 +180,17 @@ def size_normalized_network(
         scores.append(x)
     if len(scales) > 1:
         x = keras.layers.Concatenate(axis=1, name="channels")(
-            [keras.layers.Reshape((1, sizes[-1]), name=f"channel{i}")(x) for i, x in enumerate(scores)])
+            [keras.layers.Reshape((1, sizes[-1]), name=f"channel{i}")(score) for i, score in enumerate(scores)])
         x = ScalePooling("max", dropout=scale_dropout, name="scale_max")(x)
     return keras.Model(inputs, keras.layers.Activation("softmax", name="softmax")(x), name=name)
 
 
-def _checked(filters, num_classes, scales, sigma, sigma_ratio, scale_dropout, momentum, scaled_kernels):
-    """The widths (`filters`, then `num_classes`) and `(sigma, sigma_ratio, scales, scaled_kernels)`, each
-    argument checked by name (`scales` and `scaled_kernels` by `ScaleChannels`)."""
+def _checked(filters, num_classes, sigma, scale_dropout, momentum):
+    """The widths (`filters`, then `num_classes`) and `sigma`, each argument checked by name (a builder's
+    `scales` and `scaled_kernels` are checked by the layers that take them)."""
     check_fraction("scale_dropout", scale_dropout), check_fraction("momentum", momentum)
     sizes = [*(check_positive_int("filters", width) for width in filters), check_positive_int("num_classes", num_classes)]
-    return sizes, (check_positive_float("sigma", sigma), check_positive_float("sigma_ratio", sigma_ratio), scales, scaled_kernels)
+    return sizes, check_positive_float("sigma", sigma)
 
 
 def _scale_conv(width, block, suffix, settings, kernel_size, order, discretization, use_bias=False, depthwise=False):
