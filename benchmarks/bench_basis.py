@@ -5,7 +5,9 @@ recurrence, picks) with the gradient of a weighted sum of it with respect to σ,
 orientation, compiled as the backend's trainer compiles (TensorFlow: `tf.function`; JAX:
 `jax.jit`; PyTorch: eager), median of 7 rounds; beside it, in the same run, one training
 step of the stock convolution of a U-net layer (8 × 64 × 64 × 16 → 16, k = 3), so the ratio
-says how much of such a step the basis adds. 2-D k = 3, 7 and 3-D k = 3, 5 (B = 4, K = 2).
+says how much of such a step the basis adds. 2-D k = 3, 7 and 3-D k = 3, 5 (B = 4, K = 2);
+and the paper U-net's layer basis (2-D, k = 5) with its energy normalisation (`basis_of`,
+`normalize_basis=True`).
 Run at two commits to compare implementations of the basis.
 
 Run: `KERAS_BACKEND=tensorflow|jax|torch python benchmarks/bench_basis.py`
@@ -22,8 +24,9 @@ import numpy as np  # noqa: E402
 
 from keras_gaussconv import GaussianDerivativeConv2D, GaussianDerivativeConv3D  # noqa: E402
 
-CASES = [("2-D", GaussianDerivativeConv2D, 3), ("2-D", GaussianDerivativeConv2D, 7),
-         ("3-D", GaussianDerivativeConv3D, 3), ("3-D", GaussianDerivativeConv3D, 5)]
+CASES = [("2-D", GaussianDerivativeConv2D, 3, False), ("2-D", GaussianDerivativeConv2D, 7, False),
+         ("3-D", GaussianDerivativeConv3D, 3, False), ("3-D", GaussianDerivativeConv3D, 5, False),
+         ("2-D, energy-normalised (U-net)", GaussianDerivativeConv2D, 5, True)]
 
 
 def compiled_step(loss, variables):
@@ -64,14 +67,15 @@ def median_ms(step, calls):
     return 1e3 * statistics.median(rounds)
 
 
-def basis_step(cls, k):
-    layer = cls(16, k, num_bases=4, order=2)
+def basis_step(cls, k, normalized):
+    layer = cls(16, k, num_bases=4, order=2, normalize_basis=normalized)
     layer.build((None, *(16,) * layer.rank, 16))
     turn = "theta" if layer.rank == 2 else "rotation"
     variables = [layer.sigma, layer.offset, getattr(layer, turn)]
 
     def basis(values):
-        return layer.compute_basis(values[0], values[1], **{turn: values[2]})
+        make = layer.basis_of if normalized else layer.compute_basis
+        return make(sigma=values[0], offset=values[1], **{turn: values[2]})
 
     phi = keras.ops.convert_to_numpy(basis(variables))
     weights = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=phi.shape).astype("float32"))
@@ -95,8 +99,8 @@ def main():
     print(f"{keras.backend.backend()}, Keras {keras.__version__}: stock Conv2D training step "
           f"(8 × 64 × 64 × 16 → 16, k = 3) {stock:.2f} ms\n")
     print("| basis + gradient (B = 4, K = 2) | ms | / stock step |\n|---|---|---|")
-    for name, cls, k in CASES:
-        ms = median_ms(basis_step(cls, k), 100)
+    for name, cls, k, normalized in CASES:
+        ms = median_ms(basis_step(cls, k, normalized), 100)
         print(f"| {name}, k = {k} | {ms:.3f} | {ms / stock:.2f} |")
 
 

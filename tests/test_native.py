@@ -113,8 +113,10 @@ def test_the_floor_of_sigma_has_the_reference_gradient(dtype, float64):
     assert_same_outputs_and_gradients(native, reference, x.astype(dtype), rtol=1e-5 if dtype == "float32" else 1e-12)
 
 
-def test_scale_channels_agree_with_the_reference():
-    make = lambda **kw: ScaleChannels(GaussianDerivativeConv2D(4, 7, order=2, padding="same", **kw), scales=(1.0, 2.0))  # noqa: E731
+@pytest.mark.parametrize("normalize_basis", [False, True])  # True: each channel normalised at the layer's own σ
+def test_scale_channels_agree_with_the_reference(normalize_basis):
+    make = lambda **kw: ScaleChannels(  # noqa: E731
+        GaussianDerivativeConv2D(4, 7, order=2, padding="same", normalize_basis=normalize_basis, **kw), scales=(1.0, 2.0))
     native, reference, x = native_and_reference(make, (2, 12, 12, 3))
     assert native.layer._native_basis is not None
     assert_same_outputs_and_gradients(native, reference, x)
@@ -140,3 +142,29 @@ def test_the_native_basis_gradient_matches_finite_differences(rank):
     else:
         params = (offset,) if rank == 1 else (offset, (draw(b, n) * 3).requires_grad_())
     assert torch.autograd.gradcheck(lambda s, *p: SampledBasis.apply(kernel_size, 2, 0.2, s, *p), (sigma, *params))
+
+
+@pytest.mark.torch_pass
+@pytest.mark.parametrize("own", [True, False], ids=["own energy", "reference energy"])
+def test_the_native_energy_normalization_matches_the_reference_and_finite_differences(own):
+    """φ normalised by its own energy or by a reference's (`ScaleChannels`' `normalize_at`): values and
+    gradients as `bases.autodiff.normalize_energy` differentiated by PyTorch, also where a kernel of the
+    reference is zero (the floor: no gradient through its energy); and finite differences."""
+    import torch
+
+    from keras_gaussconv.bases.autodiff import normalize_energy
+    from keras_gaussconv.native.torch_energy import EnergyNormalization
+
+    generator = torch.Generator().manual_seed(int(own))
+    draw = lambda: (torch.rand(2, 5, 4, 3, generator=generator, dtype=torch.float64) - 0.5).requires_grad_()  # noqa: E731
+    phi, psi = draw(), None if own else draw()
+    assert torch.autograd.gradcheck(EnergyNormalization.apply, (phi, psi))
+    with torch.no_grad():
+        (phi if own else psi)[1, ..., 2] = 0.0  # at the floor
+    weight = torch.rand(phi.shape, generator=generator, dtype=torch.float64)
+    results = []
+    for normalize in (EnergyNormalization.apply, normalize_energy):
+        value = normalize(phi, psi)
+        results.append((value, *torch.autograd.grad((value * weight).sum(), [phi] if own else [phi, psi])))
+    for native, reference in zip(*results):
+        np.testing.assert_allclose(to_numpy(native.detach()), to_numpy(reference.detach()), rtol=1e-12, atol=1e-12)

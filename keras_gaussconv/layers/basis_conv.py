@@ -106,6 +106,7 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
         self._native = native.enabled()  # backend-native functions, chosen at construction
+        self._native_energy = native.energy_normalization() if self._native else None
         if self.full_support and (self.padding != "same" or max(self.strides) > 1 or max(self.dilation_rate) > 1):
             raise ValueError(
                 "kernel_size=None (a kernel as large as the input) computes 'same' outputs at stride 1: "
@@ -167,8 +168,9 @@ class BasisConv(DeclaresGeometry, keras.layers.Layer):
         phi = self.compute_basis(**geometry)
         if not self.normalize_basis:
             return phi
-        reference = phi if normalize_at is None else self.compute_basis(**normalize_at)
-        return normalize_energy(phi, reference)
+        reference = None if normalize_at is None else self.compute_basis(**normalize_at)
+        normalized = None if self._native_energy is None else self._native_energy(phi, reference)
+        return normalize_energy(phi, reference) if normalized is None else normalized
 
     # --- shapes -------------------------------------------------------------
 

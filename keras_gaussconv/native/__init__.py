@@ -6,14 +6,14 @@ mathematics with far fewer dispatched operations (an eager backend's fixed cost 
 and a GPU's kernel launches), the layer takes the native one, chosen once per layer.
 
 * PyTorch: the sampled Gaussian-derivative basis, one `torch.autograd.Function`
-  (`torch_gaussian.SampledBasis`), and the kernel path's dense kernel and convolution
-  (`torch_conv.kernel_path`).
+  (`torch_gaussian.SampledBasis`), the basis' energy normalisation (`torch_energy`), and the
+  kernel path's dense kernel and convolution (`torch_conv.kernel_path`).
 * TensorFlow: the sampled Gaussian-derivative basis with `tf.custom_gradient`, broadcast
   products instead of einsums (`tf_gaussian.sampled_basis`).
 
 `use_native(False)` (a context manager) makes the layers constructed inside it take the
 reference, as the tests that compare the two do: a layer reads `enabled()` once, at
-construction, and asks `gaussian_basis` and `conv_path` only when it is on.
+construction, and asks `gaussian_basis`, `energy_normalization` and `conv_path` only when it is on.
 """
 
 import contextlib
@@ -63,4 +63,15 @@ def conv_path(path):
 
     return kernel_path
 
-__all__ = ["conv_path", "enabled", "gaussian_basis", "use_native"]
+
+def energy_normalization():
+    """A function `(phi, reference=None) → φ̃ or None` computing `bases.autodiff.normalize_energy` natively
+    (None back: the reference serves for that call), or None where the reference serves."""
+    if keras.config.backend() != "torch":
+        return None
+    from keras_gaussconv.native.torch_energy import normalize_energy
+
+    return normalize_energy
+
+
+__all__ = ["conv_path", "enabled", "energy_normalization", "gaussian_basis", "use_native"]

@@ -62,32 +62,34 @@ class Contraction(torch.autograd.Function):
 class Combination(torch.autograd.Function):
     """The full or depthwise combination as batched matrix products, one per basis b:
     W_b = Ω_b φ_bᵀ, Ω_b `(R, N)` the coefficients of basis b's R (output, input) pairs in
-    PyTorch's order, φ_b `(P, N)`; ∂L/∂Ω_b = G_b φ_b, ∂L/∂φ_b = G_bᵀ Ω_b. Full: R = J·I, Ω_b[j·I + i]
+    PyTorch's order, φ_bᵀ `(N, P)`; ∂L/∂Ω_b = G_b φ_b, ∂L/∂φ_bᵀ = Ω_bᵀ G_b. Full: R = J·I, Ω_b[j·I + i]
     = ω[b, i, j] (one copy of ω); depthwise: R = (C/B)·M, Ω_b = ω's rows of basis b (a view).
-    Unlike an einsum, nothing copies the kernel or its gradient to reorder them."""
+    Three `bmm`s and views: φᵀ is `SampledBasis`' memory layout, and nothing copies the kernel or
+    its gradient to reorder them."""
 
     @staticmethod
     def forward(ctx, combination, phi, omega):
         flat = _coefficient_rows(combination, omega, phi.shape[0])
-        ctx.save_for_backward(phi, omega if combination == "full" else flat)
-        ctx.combination, ctx.omega_shape = combination, omega.shape
-        return _combine(combination, flat, phi, omega)
+        phi_t = _transposed(phi)
+        ctx.save_for_backward(phi_t, flat)
+        ctx.combination, ctx.omega_shape, ctx.taps = combination, omega.shape, phi.shape[1:-1]
+        return _combine(combination, flat, phi_t, omega.shape)
 
     @staticmethod
     def backward(ctx, upstream):
-        phi, coefficients = ctx.saved_tensors
-        b = phi.shape[0]
-        if ctx.combination == "full":  # G (B, J, I, *k) against ω (B, I, J, N)
-            upstream = upstream.view(b, -1, ctx.omega_shape[1], *phi.shape[1:-1])
-            equations = "bji...,bijn->b...n", "bji...,b...n->bijn"
-        else:  # G (B, R, *k) against Ω (B, R, N)
-            upstream = upstream.view(b, coefficients.shape[1], *phi.shape[1:-1])
-            equations = "br...,brn->b...n", "br...,b...n->brn"
-        d_phi = torch.einsum(equations[0], upstream, coefficients) if ctx.needs_input_grad[1] else None
-        d_omega = None
+        phi_t, flat = ctx.saved_tensors
+        upstream = upstream.reshape(flat.shape[0], flat.shape[1], -1)  # G (B, R, P)
+        d_phi = d_omega = None
+        if ctx.needs_input_grad[1]:
+            d_phi = torch.bmm(flat.transpose(1, 2), upstream).view(*phi_t.shape[:2], *ctx.taps)
+            d_phi = d_phi.permute(0, *range(2, len(ctx.taps) + 2), 1)
         if ctx.needs_input_grad[2]:
-            d_omega = torch.einsum(equations[1], upstream, phi)
-            d_omega = d_omega if ctx.combination == "full" else d_omega.view(ctx.omega_shape)
+            d_omega = torch.bmm(upstream, phi_t.transpose(1, 2))  # (B, R, N)
+            if ctx.combination == "full":  # rows j·I + i back to ω's (B, I, J, N)
+                b, i, j, n = ctx.omega_shape
+                d_omega = d_omega.view(b, j, i, n).transpose(1, 2)
+            else:
+                d_omega = d_omega.view(ctx.omega_shape)
         return None, d_phi, d_omega
 
 
@@ -98,11 +100,17 @@ def _coefficient_rows(combination, omega, b):
     return omega.transpose(1, 2).reshape(b, -1, n) if combination == "full" else omega.view(b, -1, n)
 
 
-def _combine(combination, flat, phi, omega):
-    """W = Ω φᵀ per basis in PyTorch's kernel layout. A two-operand einsum over aligned layouts:
-    one batched product, no copy of the kernel."""
-    inputs = omega.shape[1] if combination == "full" else 1
-    return torch.einsum("brn,b...n->br...", flat, phi).view(-1, inputs, *phi.shape[1:-1])
+def _transposed(phi):
+    """φᵀ `(B, N, P)` of φ `(B, *kernel_size, N)`: a view where φ's memory is `(B, N, *kernel_size)`
+    (`SampledBasis`), else one copy."""
+    return phi.permute(0, phi.ndim - 1, *range(1, phi.ndim - 1)).reshape(phi.shape[0], phi.shape[-1], -1)
+
+
+def _combine(combination, flat, phi_t, omega_shape):
+    """W = Ω φᵀ per basis in PyTorch's kernel layout `(F_out, F_in / groups, *kernel_size)`."""
+    inputs = omega_shape[1] if combination == "full" else 1
+    taps = phi_t.shape[-1]
+    return torch.bmm(flat, phi_t).view(-1, inputs, taps)
 
 
 def tracing():
@@ -125,8 +133,10 @@ def torch_kernel(phi, coefficients, combination):
         return Contraction.apply(equation, shape, beta, phi, lam)
     (omega,) = coefficients
     if traced:
-        return _combine(combination, _coefficient_rows(combination, omega, phi.shape[0]), phi, omega)
-    return Combination.apply(combination, phi, omega)
+        kernel = _combine(combination, _coefficient_rows(combination, omega, phi.shape[0]), _transposed(phi), omega.shape)
+    else:
+        kernel = Combination.apply(combination, phi, omega)
+    return kernel.view(*kernel.shape[:2], *phi.shape[1:-1])
 
 
 def _as(value, dtype):

@@ -21,21 +21,22 @@ import numpy as np
 import torch
 
 from keras_gaussconv.native.tables import gaussian_tables
-from keras_gaussconv.native.torch_conv import fixed_order, tracing
+from keras_gaussconv.native.torch_conv import tracing
 
 
 class Constants(NamedTuple):
-    """`tables.Tables` as tensors of one dtype and device, and scalars: zero, one; tie:
-    ∂max(σ, f)/∂σ at σ = f, ½ as `torch.maximum`'s gradient, 1 in float64, where `at_least`
-    compares instead."""
+    """`tables.Tables` as tensors of one dtype and device, laid out for `SampledBasis`, and scalars.
+
+    terms: 1-D the grid x `(1, 1, k, 1)`, else `(T, Π kernel_size · r)` (y = c · terms); turn (2-D)
+    `(4, Π kernel_size · 2)`; table `(J, 1, N, 1…, r, K + 3)`; exponents `(J, 1, N, 1…, r)`; powers;
+    zero, one; tie: ∂max(σ, f)/∂σ at σ = f, ½ as `torch.maximum`'s gradient, 1 in float64, where
+    `at_least` compares instead."""
 
     terms: torch.Tensor
-    base: torch.Tensor
-    shift: torch.Tensor
     turn: torch.Tensor
     table: torch.Tensor
     exponents: torch.Tensor
-    powers: torch.Tensor
+    powers: int
     zero: torch.Tensor
     one: torch.Tensor
     tie: torch.Tensor
@@ -44,13 +45,16 @@ class Constants(NamedTuple):
 @functools.lru_cache(maxsize=256)
 def constants(kernel_size, order, dtype, device):
     """The `Constants` of kernels of `kernel_size` and order K, made once."""
+    t, rank = gaussian_tables(kernel_size, order), len(kernel_size)
     tensor = functools.partial(torch.as_tensor, dtype=dtype, device=device)
-    tables = [None if a is None else tensor(a) for a in gaussian_tables(kernel_size, order)]
-    return Constants(*tables, tensor(0.0), tensor(1.0), tensor(1.0 if dtype == torch.float64 else 0.5))
-
-
-def _letters(rank):
-    return "dhw"[3 - rank :]
+    single = [1] * rank
+    j, n = t.table.shape[:2]
+    terms = t.base.reshape(1, 1, -1, 1) if rank == 1 else t.terms.reshape(t.terms.shape[0], -1)
+    return Constants(
+        tensor(terms), None if t.turn is None else tensor(t.turn.reshape(4, -1)),
+        tensor(t.table.reshape(j, 1, n, *single, *t.table.shape[2:])), tensor(t.exponents.reshape(j, 1, n, *single, rank)),
+        len(t.powers), tensor(0.0), tensor(1.0), tensor(1.0 if dtype == torch.float64 else 0.5),
+    )
 
 
 class SampledBasis(torch.autograd.Function):
@@ -58,64 +62,57 @@ class SampledBasis(torch.autograd.Function):
     geometry's parameters: 1-D `(offset (B, N),)`, 2-D `(offset (B, N, 2), theta (B, N))`, 3-D the
     coefficients `(R (9), μ (3))` per kernel `(B, N, 12)` (their map from a rotation vector by autograd).
 
-    Inside, every tensor is laid out `(B, *kernel_size, N, r)`, so that φ = Π_a G_{p_a} is the
-    product over the last axis, already in the basis' layout.
+    Inside, every tensor is laid out `(B, N, *kernel_size, r)`: the coordinates are one matrix
+    product, the rest element-wise products and sums (an einsum of tiny operands spends more in its
+    permutes and copies than in its arithmetic), and φ = Π_a G_{p_a} a product over the last axis,
+    returned as a `(B, *kernel_size, N)` view whose memory is `(B, N, *kernel_size)`.
     """
 
     @staticmethod
-    @fixed_order
     def forward(ctx, kernel_size, order, floor, sigma, *params):
-        rank, s_ = len(kernel_size), _letters(len(kernel_size))
+        rank, (b, n) = len(kernel_size), sigma.shape[:2]
         k = constants(kernel_size, order, sigma.dtype, sigma.device)
-        bounded = torch.clamp_min(sigma, floor)  # (B, N, r); 1-D (B, N)
+        bounded = torch.clamp_min(sigma, floor).view(b, n, *[1] * rank, rank)  # 1-D σ: (B, N)
+        c = params[0]
         if rank == 1:
-            bounded = bounded.unsqueeze(-1)
-            c = params[0]
-            y = torch.einsum(f"bn,t{s_}a->b{s_}na", c, k.terms) + k.base
+            y = k.terms - c.view(b, n, 1, 1)
         else:
-            c = params[0]
             if rank == 2:  # (cos θ, sin θ, μ₁, μ₂)
                 c = torch.cat((torch.view_as_real(torch.polar(k.one, params[1])), c), -1)
-            y = torch.einsum(f"bnt,t{s_}a->b{s_}na", c, k.terms)
-        u = y / bounded.view(bounded.shape[0], *[1] * rank, *bounded.shape[1:])
+            y = torch.matmul(c, k.terms).view(b, n, *kernel_size, rank)
+        u = y / bounded
         gauss = torch.exp(torch.addcmul(k.zero, u, u, value=-0.5))
-        derivatives = torch.einsum(  # (J, B, *kernel_size, N, r): G_{p + j}
-            f"b{s_}nal,jnal,b{s_}na,jbna->jb{s_}na", u.unsqueeze(-1) ** k.powers, k.table, gauss,
-            bounded**k.exponents,
-        )
+        # He_m(u) from the powers u⁰ … u^{K+2} (a Vandermonde matrix: u ** powers costs 4× as much).
+        polynomial = (torch.linalg.vander(u, N=k.powers) * k.table).sum(-1)
+        derivatives = polynomial * gauss * bounded**k.exponents  # (J, B, N, *kernel_size, r): G_{p + j}
         ctx.save_for_backward(sigma, c, derivatives)
         ctx.floor, ctx.constants = floor, k
-        return derivatives[0].prod(-1)
+        return derivatives[0].prod(-1).permute(0, *range(2, rank + 2), 1)
 
     @staticmethod
-    @fixed_order
     def backward(ctx, d_phi):
         sigma, c, derivatives = ctx.saved_tensors
-        k, rank = ctx.constants, len(derivatives.shape) - 4
-        s_ = _letters(rank)
+        k, rank, (b, n) = ctx.constants, len(derivatives.shape) - 4, sigma.shape[:2]
         g0, g1, g2 = derivatives.unbind(0)
+        taps = tuple(range(2, 2 + rank))
         # ∂φ/∂y_a = G_{p_a+1} · other_a, ∂φ/∂σ_a = σ_a G_{p_a+2} · other_a, other_a = Π_{b≠a} G_{p_b}.
-        factors, subscripts = [d_phi], [f"b{s_}n"]
-        if rank > 1:
-            factors.append(g0.flip(-1) if rank == 2 else g0.roll(-1, -1) * g0.roll(-2, -1))
-            subscripts.append(f"b{s_}na")
+        weight = d_phi.permute(0, rank + 1, *range(1, rank + 1)).unsqueeze(-1)
+        if rank == 2:
+            weight = weight * g0.flip(-1)
+        elif rank == 3:
+            weight = weight * g0.roll(-1, -1) * g0.roll(-2, -1)
         grads = [None] * len(ctx.needs_input_grad)  # kernel_size, order, floor, sigma, *params
         if ctx.needs_input_grad[3]:
-            # ∂max(σ, f)/∂σ: 1 above the floor, 0 below, `tie` at it; σ's own shape (1-D: (B, N)).
+            # ∂max(σ, f)/∂σ: 1 above the floor, 0 below, `tie` at it.
             passed = torch.heaviside(sigma - ctx.floor, k.tie)
-            own = "bn" if rank == 1 else "bna"
-            equation = ",".join([*subscripts, f"b{s_}na", own, own]) + "->" + own
-            grads[3] = torch.einsum(equation, *factors, g2, sigma, passed)
-        along = ",".join([*subscripts, f"b{s_}na"])
-        if rank == 1 and ctx.needs_input_grad[4]:
-            grads[4] = torch.einsum(f"{along},t{s_}a->bn", *factors, g1, k.terms)
-        elif rank == 2:
-            if ctx.needs_input_grad[4]:
-                grads[4] = torch.einsum(f"{along},t{s_}a->bnt", *factors, g1, k.shift)
-            if ctx.needs_input_grad[5]:
-                grads[5] = torch.einsum(f"{along},t{s_}a,bnt->bn", *factors, g1, k.turn, c)
-        elif rank == 3 and ctx.needs_input_grad[4]:
-            grads[4] = torch.einsum(f"{along},t{s_}a->bnt", *factors, g1, k.terms)
+            grads[3] = (weight * g2).sum(taps).view(sigma.shape) * sigma * passed
+        d_y = weight * g1
+        if rank == 3:  # y = c · terms
+            grads[4] = torch.matmul(d_y.reshape(b, n, -1), k.terms.T) if ctx.needs_input_grad[4] else None
+        elif ctx.needs_input_grad[4]:  # ∂y_a/∂μ_a = −1
+            grads[4] = d_y.sum(taps).view(sigma.shape).neg()  # μ has σ's shape in 1-D and 2-D
+        if rank == 2 and ctx.needs_input_grad[5]:  # ∂y/∂θ = c · turn
+            grads[5] = (d_y * torch.matmul(c, k.turn).view(d_y.shape)).sum((*taps, -1))
         return tuple(grads)
 
 
