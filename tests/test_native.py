@@ -12,7 +12,7 @@ from layer_kinds import GAUSSIAN_KINDS, KINDS
 
 import keras
 
-from helpers import images, outputs_and_gradients, rng, to_numpy
+from helpers import assert_gradients_match_numpy_finite_differences, gradients, images, outputs_and_gradients, rng, to_numpy
 from keras_gaussconv import GaussianDerivativeConv2D, ScaleChannels
 from keras_gaussconv.native import use_native
 
@@ -144,27 +144,42 @@ def test_the_native_basis_gradient_matches_finite_differences(rank):
     assert torch.autograd.gradcheck(lambda s, *p: SampledBasis.apply(kernel_size, 2, 0.2, s, *p), (sigma, *params))
 
 
+def _numpy_normalized(phi, psi):
+    """φ_n √(k₁⋯k_r / N) / max(‖ψ_n‖, 10⁻⁶) in float64 NumPy."""
+    norm = np.sqrt(np.sum(np.square(psi), axis=tuple(range(1, phi.ndim - 1)), keepdims=True))
+    return phi * np.sqrt(np.prod(phi.shape[1:-1]) / phi.shape[-1]) / np.maximum(norm, 1e-6)
+
+
 @pytest.mark.torch_pass
 @pytest.mark.parametrize("own", [True, False], ids=["own energy", "reference energy"])
-def test_the_native_energy_normalization_matches_the_reference_and_finite_differences(own):
-    """φ normalised by its own energy or by a reference's (`ScaleChannels`' `normalize_at`): values and
-    gradients as `bases.autodiff.normalize_energy` differentiated by PyTorch, also where a kernel of the
-    reference is zero (the floor: no gradient through its energy); and finite differences."""
-    import torch
-
+def test_the_native_energy_normalization_matches_the_reference_and_finite_differences(own, float64):
+    """φ normalised by its own energy or by a reference's (`ScaleChannels`' `normalize_at`), also where
+    a kernel of the reference is zero (the floor: no gradient through its energy): values as NumPy's,
+    gradients as central differences of NumPy's, and both as `bases.autodiff.normalize_energy`
+    differentiated by the backend (to 1e-8: TensorFlow's float64 rsqrt is good to ~2e-9)."""
     from keras_gaussconv.bases.autodiff import normalize_energy
-    from keras_gaussconv.native.torch_energy import EnergyNormalization
+    from keras_gaussconv.native import energy_normalization
 
-    generator = torch.Generator().manual_seed(int(own))
-    draw = lambda: (torch.rand(2, 5, 4, 3, generator=generator, dtype=torch.float64) - 0.5).requires_grad_()  # noqa: E731
-    phi, psi = draw(), None if own else draw()
-    assert torch.autograd.gradcheck(EnergyNormalization.apply, (phi, psi))
-    with torch.no_grad():
-        (phi if own else psi)[1, ..., 2] = 0.0  # at the floor
-    weight = torch.rand(phi.shape, generator=generator, dtype=torch.float64)
-    results = []
-    for normalize in (EnergyNormalization.apply, normalize_energy):
-        value = normalize(phi, psi)
-        results.append((value, *torch.autograd.grad((value * weight).sum(), [phi] if own else [phi, psi])))
-    for native, reference in zip(*results):
-        np.testing.assert_allclose(to_numpy(native.detach()), to_numpy(reference.detach()), rtol=1e-12, atol=1e-12)
+    native = energy_normalization()
+    draw = np.random.default_rng(int(own)).uniform(-0.5, 0.5, size=(3, 2, 5, 4, 3))
+    weight, arrays = draw[2], draw[: 1 if own else 2]
+    variables = [keras.Variable(a, dtype="float64") for a in arrays]
+
+    def loss(normalize):
+        return keras.ops.sum(keras.ops.multiply(normalize(*[v.value for v in variables]), weight))
+
+    for zeroed in (False, True):
+        if zeroed:  # at the floor; φ's kernel too, or φ̃ ~ 10⁶ φ would drown the differences in round-off
+            arrays[:, 1, ..., 2] = 0.0
+            for v, a in zip(variables, arrays):
+                v.assign(a)
+        assert_gradients_match_numpy_finite_differences(
+            lambda: loss(native), lambda values: float(np.sum(_numpy_normalized(values[0], values[-1]) * weight)),
+            variables)
+        value = to_numpy(keras.ops.stop_gradient(native(*[v.value for v in variables])))
+        np.testing.assert_allclose(value, _numpy_normalized(arrays[0], arrays[-1]), rtol=1e-12, atol=0)
+        reference = to_numpy(keras.ops.stop_gradient(normalize_energy(*[v.value for v in variables])))
+        np.testing.assert_allclose(value, reference, rtol=1e-8, atol=0)
+        for native_grad, reference_grad in zip(gradients(lambda: loss(native), variables),
+                                               gradients(lambda: loss(normalize_energy), variables)):
+            np.testing.assert_allclose(native_grad, reference_grad, rtol=1e-8, atol=1e-8 * np.abs(reference_grad).max())

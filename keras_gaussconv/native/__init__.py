@@ -67,6 +67,8 @@ def conv_path(path):
 def energy_normalization():
     """A function `(phi, reference=None) → φ̃ or None` computing `bases.autodiff.normalize_energy` natively
     (None back: the reference serves for that call), or None where the reference serves."""
+    # TensorFlow's graph runs the reference's ten operations as fast as a custom gradient's six
+    # (the U-net's step 1.102× against 1.104×, measured): only PyTorch's eager dispatch gains.
     if keras.config.backend() != "torch":
         return None
     from keras_gaussconv.native.torch_energy import normalize_energy

@@ -11,9 +11,8 @@ import math
 
 import torch
 
+from keras_gaussconv.native.tables import ENERGY_FLOOR as FLOOR
 from keras_gaussconv.native.torch_conv import tracing
-
-FLOOR = 1e-6  # on ‖ψ_n‖: the reference's 10⁻¹² on Σ ψ_n²
 
 
 class EnergyNormalization(torch.autograd.Function):
