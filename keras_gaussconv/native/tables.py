@@ -25,15 +25,14 @@ class Tables(NamedTuple):
     """What a sampled basis of one kernel size and order K needs (float64 arrays).
 
     terms `(T, *kernel_size, r)`: y_a = base_a + Σ_t c_t terms[t, …, a], c the geometry's T
-    coefficients (`_terms`); base `(*kernel_size, 1, r)`: the 1-D grid x, else None; shift
-    `(r, *kernel_size, r)`: ∂y/∂μ; turn `(4, *kernel_size, 2)` (2-D): ∂y/∂θ = Σ_t c_t turn[t];
+    coefficients (`_terms`); base `(*kernel_size, 1, r)`: the 1-D grid x, else None; turn
+    `(4, *kernel_size, 2)` (2-D): ∂y/∂θ = Σ_t c_t turn[t];
     table `(J, N, r, K + 3)`: the coefficient of u^l in (−1)^m He_m(u)/√(2π), m = p_{n,a} + j
     (J = `DERIVATIVES`); exponents `(J, 1, N, r)`: −m − 1; powers `(K + 3,)`: l.
     """
 
     terms: np.ndarray
     base: np.ndarray
-    shift: np.ndarray
     turn: np.ndarray
     table: np.ndarray
     exponents: np.ndarray
@@ -52,15 +51,13 @@ def gaussian_tables(kernel_size, order):
         hermite[m, : m + 1] = hermite_e.herme2poly([0] * m + [1])
     m = orders[None] + np.arange(DERIVATIVES)[:, None, None]  # (J, N, r)
     table = hermite[m] * ((-1.0) ** m / math.sqrt(2.0 * math.pi))[..., None]
-    eye = np.eye(rank).reshape(rank, *[1] * rank, rank)
-    shift = np.ascontiguousarray(-np.broadcast_to(eye, (rank, *grid.shape[:-1], rank))) if rank > 1 else None
     turn = None
     if rank == 2:
         x, y = grid[..., 0], grid[..., 1]
         zero = np.zeros_like(x)
         turn = np.stack([np.stack(pair, -1) for pair in ([y, -x], [-x, -y], [zero, zero], [zero, zero])])
     base = grid[..., None, :] if rank == 1 else None
-    return Tables(_terms(grid, rank), base, shift, turn, table, -(m + 1.0)[:, None], np.arange(size, dtype="float64"))
+    return Tables(_terms(grid, rank), base, turn, table, -(m + 1.0)[:, None], np.arange(size, dtype="float64"))
 
 
 def _terms(grid, rank):

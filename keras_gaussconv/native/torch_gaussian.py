@@ -7,8 +7,8 @@ doubled a layer's count. Every derivative of order m at once, with u = y/σ,
 
     G_m(y, σ) = (−1)^m σ^{−m−1} He_m(u) e^{−u²/2} / √(2π),
 
-the probabilists' Hermite polynomials He_m as one contraction of the powers u^l with
-a constant table (`native.tables`); φ = Π_a G_{p_a}(y_a, σ_a) and the analytic gradient
+the probabilists' Hermite polynomials He_m as the powers u^l weighed by a constant
+table (`native.tables`) and summed; φ = Π_a G_{p_a}(y_a, σ_a) and the analytic gradient
 ∂φ/∂y_a = G_{p_a+1} Π_{b≠a}, ∂φ/∂σ_a = σ_a G_{p_a+2} Π_{b≠a} (heat equation).
 Constants (grid terms, Hermite table, exponents) are made once per kernel size,
 order, dtype and device.
@@ -28,15 +28,15 @@ class Constants(NamedTuple):
     """`tables.Tables` as tensors of one dtype and device, laid out for `SampledBasis`, and scalars.
 
     terms: 1-D the grid x `(1, 1, k, 1)`, else `(T, Π kernel_size · r)` (y = c · terms); turn (2-D)
-    `(4, Π kernel_size · 2)`; table `(J, 1, N, 1…, r, K + 3)`; exponents `(J, 1, N, 1…, r)`; powers;
-    zero, one; tie: ∂max(σ, f)/∂σ at σ = f, ½ as `torch.maximum`'s gradient, 1 in float64, where
-    `at_least` compares instead."""
+    `(4, Π kernel_size · 2)`; table `(J, 1, N, 1…, r, K + 3)`; exponents `(J, 1, N, 1…, r)`;
+    num_powers: K + 3, the powers u⁰ … u^{K+2} the table weighs; zero, one; tie: ∂max(σ, f)/∂σ at
+    σ = f, ½ as `torch.maximum`'s gradient, 1 in float64, where `at_least` compares instead."""
 
     terms: torch.Tensor
     turn: torch.Tensor
     table: torch.Tensor
     exponents: torch.Tensor
-    powers: int
+    num_powers: int
     zero: torch.Tensor
     one: torch.Tensor
     tie: torch.Tensor
@@ -83,7 +83,7 @@ class SampledBasis(torch.autograd.Function):
         u = y / bounded
         gauss = torch.exp(torch.addcmul(k.zero, u, u, value=-0.5))
         # He_m(u) from the powers u⁰ … u^{K+2} (a Vandermonde matrix: u ** powers costs 4× as much).
-        polynomial = (torch.linalg.vander(u, N=k.powers) * k.table).sum(-1)
+        polynomial = (torch.linalg.vander(u, N=k.num_powers) * k.table).sum(-1)
         derivatives = polynomial * gauss * bounded**k.exponents  # (J, B, N, *kernel_size, r): G_{p + j}
         ctx.save_for_backward(sigma, c, derivatives)
         ctx.floor, ctx.constants = floor, k
