@@ -1,4 +1,4 @@
-"""Analytic gradients, dtype-keeping bounds, products and trigonometry for the bases, the same on every backend."""
+"""Analytic gradients, dtype-keeping bounds and trigonometry for the bases, the same on every backend."""
 
 import math
 
@@ -51,14 +51,6 @@ def at_least(x, floor):
     if keras.backend.standardize_dtype(x.dtype) == "float64":
         return ops.where(x >= floor, x, floor)
     return ops.maximum(x, floor)
-
-
-def matmul(a, b):
-    """`ops.matmul` in the operands' dtype: Keras 3.15's result type turns float64 into float32 off
-    TensorFlow, where a two-operand einsum keeps it (TensorFlow's einsum is the slow one, ~10×)."""
-    if keras.config.backend() != "tensorflow" and keras.backend.standardize_dtype(a.dtype) == "float64":
-        return ops.einsum("...ij,...jk->...ik", a, b)
-    return ops.matmul(a, b)
 
 
 def _trig(name, x):

@@ -22,7 +22,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gaussconv.bases.autodiff import matmul
 from keras_gaussconv.ops.fft import fft_conv, fft_depthwise_conv
 
 PATHS = ("kernel", "basis", "fft")
@@ -33,45 +32,63 @@ def _spatial_letters(rank):
     return "dhw"[3 - rank :]
 
 
-def _per_basis(phi, blocks):
-    """Σ_{b,n} φ[b, *s, n] blocks[b, n, q] `(P, Q)`, P = k₁⋯k_r, `blocks` `(B, N, …)` zero where q
-    belongs to another basis: one matrix product `(P, B·N) · (B·N, Q)`. TensorFlow's oneDNN runs an
-    einsum of these operands or a batched product ~100–200 µs a call, a plain product ~6–25 µs."""
-    b, n, rank = phi.shape[0], phi.shape[-1], len(phi.shape) - 2
-    rows = ops.reshape(ops.transpose(phi, (*range(1, rank + 1), 0, rank + 1)), (-1, b * n))
-    return matmul(rows, ops.reshape(blocks, (b * n, -1)))
-
-
 def _eye(b, dtype, shape):
     """δ(b, b′) `(B, B)` as a constant of `shape` (the B × B identity with axes of size 1 between)."""
     return ops.cast(np.eye(b, dtype="float32").reshape(shape), dtype)
 
 
-def _full(phi, columns):
-    """W[*s, i, b·J + j] = Σ_n φ[b, *s, n] columns[b, n, i, j], shape `(*kernel_size, F_in, F_out)`."""
+def _one_product(phi, blocks):
+    """Σ_{b,n} φ[b, *s, n] blocks[b, n, q] `(P, Q)`, P = k₁⋯k_r, `blocks` `(B, N, …)` zero where q
+    belongs to another basis: one plain matrix product `(P, B·N) · (B·N, Q)`, for TensorFlow, whose
+    oneDNN runs the einsums below at ~190 µs a call and a batched product at ~100 µs, a plain
+    product of these sizes at 6–25 µs (docs/speed.md). `blocks` hold B× the coefficients' entries:
+    elsewhere (XLA, PyTorch) the einsum serves."""
+    b, n, rank = phi.shape[0], phi.shape[-1], len(phi.shape) - 2
+    rows = ops.reshape(ops.transpose(phi, (*range(1, rank + 1), 0, rank + 1)), (-1, b * n))
+    return ops.matmul(rows, ops.reshape(blocks, (b * n, -1)))
+
+
+def _full_by_one_product(phi, columns):
+    """TensorFlow's W[*s, i, b·J + j] = Σ_n φ[b, *s, n] columns[b, n, i, j] (`_one_product`)."""
     b, n, f_in, per = columns.shape
     blocks = ops.expand_dims(columns, 3) * _eye(b, phi.dtype, (b, 1, 1, b, 1))  # (B, N, I, B, J)
-    return ops.reshape(_per_basis(phi, blocks), (*phi.shape[1:-1], f_in, b * per))
+    return ops.reshape(_one_product(phi, blocks), (*phi.shape[1:-1], f_in, b * per))
+
+
+def _merged(w):
+    """`(*kernel_size, F_in, B, F_out/B)` → `(*kernel_size, F_in, F_out)`."""
+    return ops.reshape(w, (*w.shape[:-3], w.shape[-3], w.shape[-2] * w.shape[-1]))
 
 
 def full_kernel(phi, omega):
     """W[*s, i, b·(F_out/B) + j] = Σ_n ω[b, i, j, n] φ[b, *s, n], shape `(*kernel_size, F_in, F_out)`."""
-    return _full(phi, ops.transpose(ops.cast(omega, phi.dtype), (0, 3, 1, 2)))
+    omega = ops.cast(omega, phi.dtype)
+    if keras.backend.backend() == "tensorflow":
+        return _full_by_one_product(phi, ops.transpose(omega, (0, 3, 1, 2)))
+    s = _spatial_letters(len(phi.shape) - 2)
+    return _merged(ops.einsum(f"b{s}n,bijn->{s}ibj", phi, omega))
 
 
 def separable_kernel(phi, beta, lam):
     """W[*s, i, b·(F_out/B) + j] = Σ_n β[b, i, n] φ[b, *s, n] λ[b, n, j]."""
     beta, lam = ops.cast(beta, phi.dtype), ops.cast(lam, phi.dtype)
-    return _full(phi, ops.expand_dims(ops.transpose(beta, (0, 2, 1)), -1) * ops.expand_dims(lam, 2))
+    if keras.backend.backend() == "tensorflow":
+        return _full_by_one_product(phi, ops.expand_dims(ops.transpose(beta, (0, 2, 1)), -1) * ops.expand_dims(lam, 2))
+    s = _spatial_letters(len(phi.shape) - 2)
+    return _merged(ops.einsum(f"bin,b{s}n,bnj->{s}ibj", beta, phi, lam))
 
 
 def depthwise_kernel(phi, omega):
     """W[*s, c, m] = Σ_n ω[c, m, n] φ[b(c), *s, n], shape `(*kernel_size, C, M)`."""
     channels, multiplier, n = omega.shape
-    b = phi.shape[0]
-    owner = np.repeat(np.eye(b, dtype="float32"), channels // b, axis=1).reshape(b, 1, channels, 1)  # δ(b, b(c))
-    blocks = ops.transpose(ops.cast(omega, phi.dtype), (2, 0, 1)) * ops.cast(owner, phi.dtype)  # (B, N, C, M)
-    return ops.reshape(_per_basis(phi, blocks), (*phi.shape[1:-1], channels, multiplier))
+    b, omega = phi.shape[0], ops.cast(omega, phi.dtype)
+    if keras.backend.backend() == "tensorflow":
+        owner = np.repeat(np.eye(b, dtype="float32"), channels // b, axis=1).reshape(b, 1, channels, 1)  # δ(b, b(c))
+        blocks = ops.transpose(omega, (2, 0, 1)) * ops.cast(owner, phi.dtype)  # (B, N, C, M)
+        return ops.reshape(_one_product(phi, blocks), (*phi.shape[1:-1], channels, multiplier))
+    s = _spatial_letters(len(phi.shape) - 2)
+    per_channel = ops.repeat(phi, channels // b, axis=0)  # (C, *k, N)
+    return ops.einsum(f"c{s}n,cmn->{s}cm", per_channel, omega)
 
 
 def dense_kernel(phi, coefficients, combination):
