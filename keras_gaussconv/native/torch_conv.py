@@ -120,6 +120,12 @@ def tracing():
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or compiling()
 
 
+def eager_tensors(*values):
+    """Whether a native `autograd.Function` can take `values` (None ones skipped): torch is not tracing
+    (`tracing`) and each is a torch tensor (not a NumPy value, for which the reference serves)."""
+    return not tracing() and all(isinstance(v, torch.Tensor) for v in values if v is not None)
+
+
 def torch_kernel(phi, coefficients, combination):
     """W `(F_out, F_in / groups, *kernel_size)` for `phi` `(B, *kernel_size, N)`, `ops.paths.dense_kernel`'s
     map in PyTorch's layout: full W[b·J + j, i] = Σ_n ω[b, i, j, n] φ[b, …, n]; separable

@@ -12,7 +12,7 @@ import math
 import torch
 
 from keras_gaussconv.native.tables import ENERGY_FLOOR as FLOOR
-from keras_gaussconv.native.torch_conv import tracing
+from keras_gaussconv.native.torch_conv import eager_tensors
 
 
 class EnergyNormalization(torch.autograd.Function):
@@ -44,7 +44,4 @@ class EnergyNormalization(torch.autograd.Function):
 def normalize_energy(phi, reference=None):
     """`EnergyNormalization`, or None for the reference to serve while torch traces (an export or a
     compiler cannot trace a Python `autograd.Function`) or where a value is no torch tensor."""
-    given = [phi] if reference is None else [phi, reference]
-    if tracing() or not all(isinstance(t, torch.Tensor) for t in given):
-        return None
-    return EnergyNormalization.apply(phi, reference)
+    return EnergyNormalization.apply(phi, reference) if eager_tensors(phi, reference) else None

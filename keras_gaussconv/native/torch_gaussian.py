@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from keras_gaussconv.native.tables import gaussian_tables
-from keras_gaussconv.native.torch_conv import tracing
+from keras_gaussconv.native.torch_conv import eager_tensors
 
 
 class Constants(NamedTuple):
@@ -135,8 +135,7 @@ def sampled_basis(kernel_size, order, min_sigma, sigma, offset, theta=None, rota
     """`SampledBasis` for the layers' geometric tensors (σ unbounded, bounded here). None, for the
     reference to serve, while torch traces for an export or a compiler (torch.onnx and torch.export
     cannot trace this Python `autograd.Function`) or where a value is no torch tensor (NumPy values)."""
-    given = [t for t in (sigma, offset, theta, rotation) if t is not None]
-    if tracing() or not all(isinstance(t, torch.Tensor) for t in given):
+    if not eager_tensors(sigma, offset, theta, rotation):
         return None
     if rotation is not None:
         b, n = rotation.shape[:2]
