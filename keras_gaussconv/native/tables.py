@@ -1,4 +1,4 @@
-"""The constants of the native functions, in NumPy: one definition for every backend.
+"""The constants of the native sampled Gaussian basis, in NumPy: one definition for every backend.
 
 With u = y/σ, every derivative order at once as a polynomial times the Gaussian:
 
@@ -18,7 +18,6 @@ from keras_gaussconv.bases.gaussian import derivative_orders
 from keras_gaussconv.bases.grid import numpy_grid
 
 DERIVATIVES = 3  # G_p for φ, G_{p+1} for ∂φ/∂y, G_{p+2} for ∂φ/∂σ
-ENERGY_FLOOR = 1e-6  # the native energy normalisation's floor on ‖ψ_n‖: the reference's 10⁻¹² on Σ ψ_n²
 
 
 class Tables(NamedTuple):

@@ -11,8 +11,9 @@ import math
 
 import torch
 
-from keras_gaussconv.native.tables import ENERGY_FLOOR as FLOOR
 from keras_gaussconv.native.torch_conv import eager_tensors
+
+FLOOR = 1e-6  # on ‖ψ_n‖: the reference's 10⁻¹² on Σ ψ_n²
 
 
 class EnergyNormalization(torch.autograd.Function):
