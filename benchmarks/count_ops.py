@@ -71,12 +71,13 @@ def _graph_ops(layer, shape):
     return len(step.get_concrete_function(x).graph.get_operations())
 
 
-def _dispatched_ops(layer, shape, nested_too=False):
-    """ATen operators one eager training step of `layer` on `shape` dispatches (PyTorch); `nested_too`:
-    every ATen call, those an operator makes inside itself included."""
+def dispatched_ops(layer, shape):
+    """`(operators, calls)` of one eager training step of `layer` on `shape` (PyTorch), from one profile:
+    the ATen operators it dispatches, and every ATen call, those an operator makes inside itself included."""
     import torch
     from torch.profiler import profile
 
+    layer.build(shape)
     x = torch.randn(shape)
 
     def step():
@@ -95,15 +96,16 @@ def _dispatched_ops(layer, shape, nested_too=False):
             parent = parent.cpu_parent
         return False
 
-    return sum(1 for e in prof.events() if e.name.startswith("aten::") and (nested_too or not nested(e)))
+    calls = [e for e in prof.events() if e.name.startswith("aten::")]
+    return sum(1 for e in calls if not nested(e)), len(calls)
 
 
-def training_step_ops(layer, shape, nested_too=False):
-    """The number of operations in one training step of `layer` on `shape` (module docstring);
-    `nested_too` (PyTorch): every ATen call."""
-    layer.build(shape)
+def training_step_ops(layer, shape):
+    """The number of operations in one training step of `layer` on `shape` (module docstring; PyTorch:
+    the operators dispatched)."""
     if keras.backend.backend() == "torch":
-        return _dispatched_ops(layer, shape, nested_too)
+        return dispatched_ops(layer, shape)[0]
+    layer.build(shape)
     return _graph_ops(layer, shape)
 
 
@@ -115,17 +117,18 @@ def main():
     if backend not in ("tensorflow", "torch"):
         raise SystemExit(f"count_ops.py counts TensorFlow graphs and PyTorch dispatches, not {backend}'s")
     version = importlib.import_module(backend).__version__
-    counts = {name: training_step_ops(make(), shape) for name, (make, shape) in CASES.items()}
-    result = {backend: version, "keras": keras.__version__, "ops": counts}
     print(f"{backend} {version}, Keras {keras.__version__}\n")
+    result = {backend: version, "keras": keras.__version__}
     if backend == "tensorflow":
+        counts = result["ops"] = {name: training_step_ops(make(), shape) for name, (make, shape) in CASES.items()}
         print("| layer (k = 7, B = 4, K = 2) | graph ops in a training step |\n|---|---|")
         print("\n".join(f"| {name} | {count} |" for name, count in counts.items()))
     else:
-        every = result["every_aten_call"] = {
-            name: training_step_ops(make(), shape, nested_too=True) for name, (make, shape) in CASES.items()}
+        pairs = {name: dispatched_ops(make(), shape) for name, (make, shape) in CASES.items()}
+        result["ops"] = {name: operators for name, (operators, _) in pairs.items()}
+        result["every_aten_call"] = {name: calls for name, (_, calls) in pairs.items()}
         print("| layer (k = 7, B = 4, K = 2) | ATen ops dispatched in a training step | every ATen call |\n|---|---|---|")
-        print("\n".join(f"| {name} | {count} | {every[name]} |" for name, count in counts.items()))
+        print("\n".join(f"| {name} | {operators} | {calls} |" for name, (operators, calls) in pairs.items()))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
