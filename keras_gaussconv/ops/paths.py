@@ -43,9 +43,8 @@ def _one_product(phi, blocks):
     oneDNN runs the einsums below at ~190 µs a call and a batched product at ~100 µs, a plain
     product of these sizes at 6–25 µs (docs/speed.md). `blocks` hold B× the coefficients' entries:
     elsewhere (XLA, PyTorch) the einsum serves."""
-    b, n, rank = phi.shape[0], phi.shape[-1], len(phi.shape) - 2
-    rows = ops.reshape(ops.transpose(phi, (*range(1, rank + 1), 0, rank + 1)), (-1, b * n))
-    return ops.matmul(rows, ops.reshape(blocks, (b * n, -1)))
+    rows = phi_channels(phi, flat=True)  # (P, B·N)
+    return ops.matmul(rows, ops.reshape(blocks, (rows.shape[-1], -1)))
 
 
 def _full_by_one_product(phi, columns):
@@ -97,11 +96,12 @@ def dense_kernel(phi, coefficients, combination):
     return make(phi, *coefficients)
 
 
-def phi_channels(phi):
-    """(B, *kernel_size, N) → (*kernel_size, B·N), channel b·N + n."""
+def phi_channels(phi, flat=False):
+    """(B, *kernel_size, N) → (*kernel_size, B·N), channel b·N + n; `flat`: (k₁⋯k_r, B·N)."""
     rank = len(phi.shape) - 2
     moved = ops.transpose(phi, (*range(1, rank + 1), 0, rank + 1))
-    return ops.reshape(moved, (*phi.shape[1 : rank + 1], phi.shape[0] * phi.shape[-1]))
+    taps = (-1,) if flat else phi.shape[1 : rank + 1]
+    return ops.reshape(moved, (*taps, phi.shape[0] * phi.shape[-1]))
 
 
 def block_diagonal(weights):
