@@ -88,6 +88,12 @@ def check_run(args):
     _writable_dir(args.output_dir, "--output-dir")
 
 
+def check_magnification(args):
+    if args.test_size is not None and args.test_size < 1:
+        raise CommandError(f"--test-size must be a positive integer, got {args.test_size}")
+    check_run(args)
+
+
 def _print_written(output, module):
     print(f"\nwrote {', '.join(str(Path(output) / name) for name in module.OUTPUTS)}")
 
@@ -134,8 +140,12 @@ def cmd_scales(args):
 def cmd_magnification(args):
     from keras_gaussconv_cli.experiments import magnification
 
-    results = magnification.magnification_demo(args.output_dir, scale=args.scale, discretization=args.discretization,
-                                               networks=args.networks, verbose=0 if args.quiet else 1)
+    try:
+        results = magnification.magnification_demo(args.output_dir, scale=args.scale, discretization=args.discretization,
+                                                   networks=args.networks, test_size=args.test_size,
+                                                   verbose=0 if args.quiet else 1)
+    except ValueError as error:  # a --test-size the networks cannot take, refused before any training
+        raise CommandError(_first_line(error).replace("`test_size`", "--test-size")) from error
     print(f"\n{magnification.magnification_table(results)}")
     _print_written(args.output_dir, magnification)
 
@@ -290,10 +300,15 @@ def build_parser():
         "--network", dest="networks", action="append", choices=list(MAGNIFICATION_NETWORKS),
         help="run only this network (repeatable; default: all)",
     )
+    magnification.add_argument(
+        "--test-size", type=int, metavar="PIXELS",
+        help="side of the test slides (default: 96, with --quick 64; a multiple of 8): larger slides put less of "
+             "each nucleus at the border",
+    )
     demo.set_defaults(run=cmd_demo, check=check_run)
     unet.set_defaults(run=cmd_unet, check=check_run)
     scales.set_defaults(run=cmd_scales, check=check_run)
-    magnification.set_defaults(run=cmd_magnification, check=check_run)
+    magnification.set_defaults(run=cmd_magnification, check=check_magnification)
 
     export = _add_parser(commands, "export", "fold a saved model and export it")
     export.add_argument("model", help="a .keras file with keras_gaussconv layers (scale channels and wrappers included)")

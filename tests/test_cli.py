@@ -297,6 +297,7 @@ def test_python_m_and_the_script_run_the_same_main_without_starting_a_backend(tm
         (["export", "m.keras", "--onnx", "m.onnx", "--quantize", "dynamic"], "--quantize dynamic applies to --tflite only"),
         (["export", "missing.keras", "--onnx", "m.onnx"], "no such model file: missing.keras"),
         (["demo", "--output-dir", "file/results"], "--output-dir file/results: cannot create the directory"),
+        (["magnification", "--test-size", "0"], "--test-size must be a positive integer, got 0"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_naming_the_option(tmp_path, monkeypatch, capsys, args, message):

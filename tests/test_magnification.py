@@ -92,11 +92,13 @@ def test_the_table_compares_only_the_networks_that_ran():
 @pytest.mark.torch_pass
 def test_magnification_smoke_end_to_end(tmp_path, capsys):
     settings = magnification.MAGNIFICATION_SETTINGS["smoke"]
-    args = ["magnification", "--smoke", "--discretization", "discrete", "--quiet", "--output-dir", str(tmp_path / "results")]
+    args = ["magnification", "--smoke", "--discretization", "discrete", "--test-size", "64", "--quiet",
+            "--output-dir", str(tmp_path / "results")]
     assert keras_gaussconv_cli.main(args) == 0
     output = tmp_path / "results"
     results = json.loads((output / "magnification_results.json").read_text())
-    assert results["settings"]["discretization"] == "discrete"  # the option reaches the run
+    # the options reach the run (the smoke run's own test slides are 48²)
+    assert results["settings"]["discretization"] == "discrete" and results["settings"]["test_size"] == 64
     keys = [magnification.key(m) for m in settings["magnifications"]]
     assert list(results["otsu"]) == keys and list(results["training"]) == list(settings["training"])
     methods = {**results["training"]["1"], "jittered": results["jittered"]}
@@ -115,6 +117,24 @@ def test_magnification_smoke_end_to_end(tmp_path, capsys):
         assert (output / name).stat().st_size > 0, name
     stdout = capsys.readouterr().out
     assert "| scale-channel U-net |" in stdout and "Largest Dice change from ×1" in stdout
+    assert "test slides of 64² per magnification" in stdout
+
+
+def test_a_test_size_the_networks_cannot_take_is_refused_before_anything_runs(tmp_path, capsys):
+    # The smoke run's image-rescaling U-net resizes by ½ (channel 2) and pools once: sides of 4k pixels.
+    assert magnification.slide_step(magnification.MAGNIFICATION_SETTINGS["smoke"]) == 4
+    assert magnification.slide_step(magnification.MAGNIFICATION_SETTINGS["full"]) == 8
+    for bad, message in ((50, "must be a multiple of 4 .* Received: test_size=50"),
+                         (0, "must be a positive integer. Received: test_size=0"),
+                         (64.0, "must be a positive integer. Received: test_size=64.0")):
+        with pytest.raises(ValueError, match=f"`test_size` {message}"):
+            magnification.magnification_demo(tmp_path / "results", "smoke", test_size=bad, verbose=0)
+    assert not (tmp_path / "results").exists()
+    args = ["magnification", "--smoke", "--test-size", "50", "--output-dir", str(tmp_path / "results")]
+    assert keras_gaussconv_cli.main(args) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-gaussconv: error: --test-size must be a multiple of 4"), lines
+    assert not any((tmp_path / "results").iterdir())  # the command made the directory it checked, nothing in it
 
 
 def test_a_chosen_network_runs_alone_and_a_wrong_one_is_named(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 from keras_gaussconv.bases.gaussian import DISCRETIZATIONS
 from keras_gaussconv.baselines import haematoxylin_otsu
 from keras_gaussconv.datasets import load_synthetic_nuclei
-from keras_gaussconv.layers.validation import check_choice
+from keras_gaussconv.layers.validation import check_choice, check_positive_int
 from keras_gaussconv.models import gaussian_unet, scale_channel_unet, unet
 from keras_gaussconv.models.unet import SCALE_WINDOW
 from keras_gaussconv_cli.experiments.protocol import (
@@ -152,13 +152,14 @@ def _tested(model, initial, test_model, data, tests, settings, verbose, label):
 
 
 def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discretization=None, networks=None,
-                       verbose=1):
+                       test_size=None, verbose=1):
     """Stock, Gaussian and scale-channel U-nets trained at magnification 1 (and 1–2), tested at others.
 
     `scale` is "full", "quick" or "smoke" (`MAGNIFICATION_SETTINGS`); `discretization`, of the
     Gaussian layers of the Gaussian U-nets, replaces the settings' ("discrete"); `networks`, names
     of `MAGNIFICATION_NETWORKS`, runs only those (default all; the protocol is seeded, so a
-    network's results do not depend on which others ran). Writes
+    network's results do not depend on which others ran); `test_size`, the test slides' side, replaces the
+    settings' (96 in the full run; a multiple of `slide_step(settings)`). Writes
     `magnification_results.json`, `magnification_results.md` (`magnification_table`) and
     `magnification_dice.png` (`plot_magnification_dice`) to `output_dir`.
 
@@ -172,6 +173,8 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
     names = check_networks(networks, tuple(MAGNIFICATION_NETWORKS))
     if discretization is not None:
         settings = {**settings, "discretization": check_choice("discretization", discretization, DISCRETIZATIONS)}
+    if test_size is not None:
+        settings = {**settings, "test_size": check_test_size(test_size, settings)}
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -195,6 +198,21 @@ def magnification_demo(output_dir="keras-gaussconv-results", scale="full", discr
     write_results(output, RESULTS, results, magnification_table(results))
     plot_magnification_dice(results, output / PICTURES["dice"])
     return results
+
+
+def slide_step(settings):
+    """What a test slide's side must be a multiple of: every pooling of the U-net on the image resized by
+    the coarsest channel's 1/s (`scale_channel_unet(rescale="image")`)."""
+    return int(2 ** settings["depth"] * max(settings["channels"]))
+
+
+def check_test_size(test_size, settings):
+    """`test_size` as an int, a multiple of `slide_step(settings)`, else ValueError naming it."""
+    step = slide_step(settings)
+    if check_positive_int("test_size", test_size) % step:
+        raise ValueError(f"`test_size` must be a multiple of {step} (2**depth pixels in the coarsest channel, "
+                         f"where the image is resized by 1/{max(settings['channels']):g}). Received: test_size={test_size!r}")
+    return int(test_size)
 
 
 def _methods(results, training):
