@@ -19,7 +19,10 @@ the freshly compiled model (trace + compile), measured once, after a throwaway m
 step has paid the process' start-up. On JAX also the MiB of
 XLA's buffer plan for one forward + backward pass (`Contender.planned_memory`).
 
-Run: `KERAS_BACKEND=jax python benchmarks/bench_networks.py [--json PATH] [--repeats 7]`.
+`--ablate` times instead where the extra step time goes: the structured network, the same
+with its geometric weights frozen, and the stock twin, with Adam and with SGD (`run_ablation`).
+
+Run: `KERAS_BACKEND=jax python benchmarks/bench_networks.py [--json PATH] [--repeats 7] [--only "U-net 64"] [--ablate]`.
 """
 
 import argparse
@@ -110,6 +113,44 @@ def run_network(name, build, batch, repeats, warmup, sgd=True):
     return result
 
 
+def frozen_geometry(model):
+    """`model` with its structured layers' geometric weights (σ, μ, θ, …) made non-trainable, in place."""
+    for layer in model._flatten_layers():
+        for weight in getattr(layer, "geometry", ()):
+            getattr(layer, weight.name).trainable = False
+    return model
+
+
+def run_ablation(name, build, batch, repeats, warmup):
+    """Where a network's extra step time goes: the structured network, the same with its geometric
+    weights frozen (the basis still computed, no gradient towards the geometry, no optimizer slots
+    for it) and the stock twin, interleaved, with Adam and with SGD (one operation per variable)."""
+    keras.utils.set_random_seed(0)
+    model = build()
+    models = {"structured": model, "stock": fold(model)}
+    keras.utils.set_random_seed(0)
+    models["frozen geometry"] = frozen_geometry(build())
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, *model.input_shape[1:])).astype("float32")
+    y = rng.normal(size=(batch, *model.output_shape[1:])).astype("float32")
+    result = {"network": name, "batch": batch, "seconds": {}}
+    for optimizer in (keras.optimizers.Adam, keras.optimizers.SGD):
+        contenders = [NetworkContender(n, m, x, y, optimizer) for n, m in models.items()]
+        time_interleaved([(c, ("train",)) for c in contenders], repeats, warmup)
+        result["seconds"][optimizer.__name__] = {c.name: statistics.median(c.times["train"]) for c in contenders}
+    return result
+
+
+def ablation_table(results):
+    """Markdown: per network and optimizer, the structured and frozen-geometry steps against the stock one."""
+    lines = ["| network | optimizer | structured / stock | frozen geometry / stock |", "|---|---|---|---|"]
+    for r in results:
+        for optimizer, s in r["seconds"].items():
+            lines.append(f"| {r['network']} | {optimizer} | {s['structured'] * 1e3:.1f} / {s['stock'] * 1e3:.1f} ms = "
+                         f"**{s['structured'] / s['stock']:.3f}×** | {s['frozen geometry'] / s['stock']:.3f}× |")
+    return "\n".join(lines)
+
+
 def table(results):
     """Markdown: structured / stock ratios per network (< 1: the structured network is cheaper)."""
     jax = "planned_memory_mb" in results[0]
@@ -147,24 +188,32 @@ def main():
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
     parser.add_argument("--table", metavar="PATH", help="print the table of a saved run and exit")
+    parser.add_argument("--only", metavar="TEXT", help="time only the networks whose name contains TEXT")
+    parser.add_argument("--ablate", action="store_true",
+                        help="time the train step with the geometric weights frozen too, with Adam and SGD (`run_ablation`)")
     args = parser.parse_args()
+    chosen = {name: value for name, value in NETWORKS.items() if args.only is None or args.only in name}
+    if not chosen:
+        parser.error(f"--only {args.only!r} names none of {list(NETWORKS)}")
     if args.table:
         with open(args.table) as f:
-            print(table(json.load(f)["results"]))
+            saved = json.load(f)
+        print((ablation_table if saved.get("ablation") else table)(saved["results"]))
         return
     # The process' one-time start-up (the backend's first compiled step) paid before any first step is timed.
     warm = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)])
     NetworkContender("warm-up", warm, np.zeros((1, 8, 8, 1), "float32"), np.zeros((1, 6, 6, 1), "float32")).first_step()
     results = []
-    for name, (build, batch) in NETWORKS.items():
-        results.append(run_network(name, build, batch, args.repeats, warmup=2))
+    for name, (build, batch) in chosen.items():
+        run = run_ablation if args.ablate else run_network
+        results.append(run(name, build, batch, args.repeats, warmup=2))
         print(f"{name}: done", flush=True)
     print(f"\n{backend_version()}, Keras {keras.__version__}, {platform.processor() or platform.machine()}\n")
-    print(table(results))
+    print((ablation_table if args.ablate else table)(results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"backend": keras.backend.backend(), "version": backend_version(), "keras": keras.__version__,
-                       "repeats": args.repeats, "results": results}, f, indent=1)
+                       "repeats": args.repeats, "ablation": args.ablate, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
