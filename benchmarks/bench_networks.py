@@ -41,6 +41,7 @@ from keras import ops  # noqa: E402
 
 from bench_layers import Contender, backend_version, time_interleaved  # noqa: E402
 from keras_gaussconv.export import fold  # noqa: E402
+from keras_gaussconv.folding import inner_layers, structured_layers  # noqa: E402
 from keras_gaussconv.models import comparison_net, convnext_classifier, gaussian_unet  # noqa: E402
 
 NETWORKS = {  # name: (builder, batch)
@@ -115,9 +116,10 @@ def run_network(name, build, batch, repeats, warmup, sgd=True):
 
 def frozen_geometry(model):
     """`model` with its structured layers' geometric weights (σ, μ, θ, …) made non-trainable, in place."""
-    for layer in model._flatten_layers():
-        for weight in getattr(layer, "geometry", ()):
-            getattr(layer, weight.name).trainable = False
+    for found in structured_layers(model):  # a wrapper (`ConvNormAct`, `ScaleChannels`) holds the layer
+        for layer in (found, *inner_layers(found)):
+            for weight in getattr(layer, "geometry", ()):
+                getattr(layer, weight.name).trainable = False
     return model
 
 

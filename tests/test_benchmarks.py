@@ -80,3 +80,25 @@ def test_xla_kernels_are_the_entry_computations_launched_instructions():
     assert count_xla.kernels(HLO) == {"fusion": 1, "custom-call": 1, "reduce": 1}
     with pytest.raises(ValueError, match="no ENTRY computation"):
         count_xla.kernels(HLO.split("ENTRY")[0])
+
+
+def test_the_ablation_freezes_exactly_the_geometric_weights_wrappers_included():
+    from keras_gaussconv.models import gaussian_unet, scale_channel_unet
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        with warnings.catch_warnings():  # bench_layers' import filters a warning: kept to this block
+            import bench_networks
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    # The U-net's layers sit in `ConvNormAct`, the scale-channel U-net's in `ScaleChannels` as well
+    # (whose layers are the discrete analogue by default, with σ as their only geometric weight).
+    models = {("offset", "sigma", "theta"): gaussian_unet((16, 16, 3), 1, depth=1),
+              ("sigma",): scale_channel_unet((16, 16, 3), 1, depth=1, scales=(1.0, 2.0))}
+    for geometric, model in models.items():
+        before = {id(v): v.path for v in model.trainable_variables}
+        bench_networks.frozen_geometry(model)
+        after = {id(v) for v in model.trainable_variables}
+        frozen = [path.rsplit("/", 1)[-1] for key, path in before.items() if key not in after]
+        assert sorted(set(frozen)) == list(geometric) and len(frozen) == 6 * len(geometric), frozen  # 6 layers
+        assert sum(v.path.endswith("coefficients") for v in model.trainable_variables) == 6
