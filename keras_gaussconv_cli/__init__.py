@@ -140,12 +140,14 @@ def cmd_scales(args):
 def cmd_magnification(args):
     from keras_gaussconv_cli.experiments import magnification
 
-    try:
-        results = magnification.magnification_demo(args.output_dir, scale=args.scale, discretization=args.discretization,
-                                                   networks=args.networks, test_size=args.test_size,
-                                                   verbose=0 if args.quiet else 1)
-    except ValueError as error:  # a --test-size the networks cannot take, refused before any training
-        raise CommandError(_first_line(error).replace("`test_size`", "--test-size")) from error
+    if args.test_size is not None:  # a size the networks cannot take: one line, before any training
+        try:
+            magnification.check_test_size(args.test_size, magnification.MAGNIFICATION_SETTINGS[args.scale])
+        except ValueError as error:
+            raise CommandError(_first_line(error).replace("`test_size`", "--test-size")) from error
+    results = magnification.magnification_demo(args.output_dir, scale=args.scale, discretization=args.discretization,
+                                               networks=args.networks, test_size=args.test_size,
+                                               verbose=0 if args.quiet else 1)
     print(f"\n{magnification.magnification_table(results)}")
     _print_written(args.output_dir, magnification)
 
