@@ -4,6 +4,7 @@ Not a core module: the dry run starts JAX and PyTorch processes of its own whate
 so it runs once, in the PyTorch pass (marker `torch_pass`), which has the time to spare.
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -69,13 +70,18 @@ ENTRY %main (Arg_0: f32[2,3]) -> (f32[2,3], f32[3]) {
 """
 
 
-def test_xla_kernels_are_the_entry_computations_launched_instructions():
+def benchmark_module(name):
+    """The script `benchmarks/<name>.py` imported as a module (the benchmarks are no package)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
         with warnings.catch_warnings():  # bench_layers' import filters a warning: kept to this block
-            import count_xla
+            return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+def test_xla_kernels_are_the_entry_computations_launched_instructions():
+    count_xla = benchmark_module("count_xla")
     # The fusion's body is not counted again; parameters, constants, tuples and views launch nothing.
     assert count_xla.kernels(HLO) == {"fusion": 1, "custom-call": 1, "reduce": 1}
     with pytest.raises(ValueError, match="no ENTRY computation"):
@@ -85,12 +91,7 @@ def test_xla_kernels_are_the_entry_computations_launched_instructions():
 def test_the_ablation_freezes_exactly_the_geometric_weights_wrappers_included():
     from keras_gaussconv.models import gaussian_unet, scale_channel_unet
 
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        with warnings.catch_warnings():  # bench_layers' import filters a warning: kept to this block
-            import bench_networks
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    bench_networks = benchmark_module("bench_networks")
     # The U-net's layers sit in `ConvNormAct`, the scale-channel U-net's in `ScaleChannels` as well
     # (whose layers are the discrete analogue by default, with σ as their only geometric weight).
     models = {("offset", "sigma", "theta"): gaussian_unet((16, 16, 3), 1, depth=1),
